@@ -1,0 +1,302 @@
+//! Finding, reading and validating a migration directory.
+//!
+//! [`resolve_dir`] is the one place that turns a user's directory argument into a path, and
+//! [`load_dir`] the one place that turns a directory into a [`MigrationSet`]. The macro, the
+//! runtime and the CLI all go through both, so a set checked at compile time and the same set
+//! loaded at run time are identical by construction (and a test proves it).
+
+use crate::checksum;
+use crate::diag::{Diagnostic, Diagnostics, Problem};
+use crate::format::{self, ParsedFile};
+use crate::graph;
+use crate::lock::{LOCK_FILE, Lock};
+use crate::model::{MigrationSet, Revision};
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+/// A migration directory: where to read it and how to name it in messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationDir {
+    /// The path to read.
+    pub path: PathBuf,
+    /// The directory as the user wrote it, used as the prefix of every path in messages.
+    pub display: String,
+}
+
+impl MigrationDir {
+    /// The displayed path of a file in this directory.
+    pub fn display_file(&self, name: &str) -> String {
+        if self.display.is_empty() || self.display == "." {
+            name.to_owned()
+        } else {
+            format!("{}/{}", self.display.trim_end_matches('/'), name)
+        }
+    }
+    /// The path of `kiln.lock`.
+    pub fn lock_path(&self) -> PathBuf {
+        self.path.join(LOCK_FILE)
+    }
+}
+
+/// The directory `given` (default `migrations`) relative to `base`, the crate's manifest
+/// directory for the macro or the working directory for the CLI. An absolute `given` is used as is.
+pub fn resolve_dir(base: &Path, given: Option<&str>) -> MigrationDir {
+    let given = given.unwrap_or("migrations");
+    let p = Path::new(given);
+    MigrationDir {
+        path: if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        },
+        display: given.to_owned(),
+    }
+}
+
+/// Files kiln tolerates in a migration directory without reading them.
+pub fn is_ignored_name(name: &str) -> bool {
+    name.starts_with('.') || name == LOCK_FILE || name.to_ascii_lowercase().starts_with("readme")
+}
+
+/// What reading a directory found, before cross-file checks.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Files that parsed, sorted by file name.
+    pub files: Vec<ParsedFile>,
+    /// The lock, when `kiln.lock` exists and parses.
+    pub lock: Option<Lock>,
+    /// Absolute paths of every file read (migrations and lock), for build-time change tracking.
+    pub read_paths: Vec<PathBuf>,
+    /// Problems found while reading and parsing.
+    pub diagnostics: Diagnostics,
+}
+
+/// Reads and parses every file in the directory, reporting every problem.
+pub fn scan_dir(dir: &MigrationDir) -> Scan {
+    let mut scan = Scan::default();
+    let entries = match std::fs::read_dir(&dir.path) {
+        Ok(e) => e,
+        Err(e) => {
+            let problem = if e.kind() == std::io::ErrorKind::NotFound {
+                Problem::DirNotFound {
+                    path: dir.display.clone(),
+                }
+            } else {
+                Problem::Io {
+                    path: dir.display.clone(),
+                    reason: e.to_string(),
+                }
+            };
+            scan.diagnostics
+                .push(Diagnostic::new(&dir.display, problem));
+            return scan;
+        }
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        match entry {
+            Ok(e) => names.push((
+                e.file_name(),
+                e.file_type().map(|t| t.is_dir()).unwrap_or(false),
+            )),
+            Err(e) => scan.diagnostics.push(Diagnostic::new(
+                &dir.display,
+                Problem::Io {
+                    path: dir.display.clone(),
+                    reason: e.to_string(),
+                },
+            )),
+        }
+    }
+    names.sort();
+    for (os_name, is_dir) in names {
+        let name = os_name.to_string_lossy().into_owned();
+        let shown = dir.display_file(&name);
+        if is_ignored_name(&name) {
+            continue;
+        }
+        if is_dir || !format::is_migration_file_name(&name) || os_name.to_str().is_none() {
+            scan.diagnostics.push(Diagnostic::new(
+                &shown,
+                Problem::NotAMigration { file: name },
+            ));
+            continue;
+        }
+        let path = dir.path.join(&os_name);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                scan.diagnostics.push(Diagnostic::new(
+                    &shown,
+                    Problem::Io {
+                        path: shown.clone(),
+                        reason: e.to_string(),
+                    },
+                ));
+                continue;
+            }
+        };
+        scan.read_paths.push(path);
+        match format::parse_file(&shown, &name, &bytes) {
+            Ok(f) => scan.files.push(f),
+            Err(errs) => errs.into_iter().for_each(|d| scan.diagnostics.push(d)),
+        }
+    }
+    let lock_path = dir.lock_path();
+    match std::fs::read(&lock_path) {
+        Ok(bytes) => {
+            scan.read_paths.push(lock_path);
+            let shown = dir.display_file(LOCK_FILE);
+            match checksum::normalize(&bytes) {
+                Ok(text) => match Lock::parse(&text) {
+                    Ok(lock) => scan.lock = Some(lock),
+                    Err(errs) => {
+                        for e in errs {
+                            scan.diagnostics.push(Diagnostic::at(
+                                &shown,
+                                &text,
+                                e.line,
+                                Problem::MalformedLock { reason: e.reason },
+                            ));
+                        }
+                    }
+                },
+                Err(e) => scan.diagnostics.push(Diagnostic::new(
+                    &shown,
+                    Problem::MalformedLock {
+                        reason: format!("not UTF-8 (invalid byte at line {})", e.line),
+                    },
+                )),
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => scan.diagnostics.push(Diagnostic::new(
+            dir.display_file(LOCK_FILE),
+            Problem::Io {
+                path: dir.display_file(LOCK_FILE),
+                reason: e.to_string(),
+            },
+        )),
+    }
+    scan
+}
+
+/// The result of loading a directory.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The validated set.
+    pub set: MigrationSet,
+    /// Every file read, for build-time change tracking.
+    pub read_paths: Vec<PathBuf>,
+}
+
+/// Reads, parses and validates a directory: file format, graph and lock.
+pub fn load_dir(dir: &MigrationDir) -> Result<Loaded, Diagnostics> {
+    let scan = scan_dir(dir);
+    let read_paths = scan.read_paths.clone();
+    build_set(dir, scan).map(|set| Loaded { set, read_paths })
+}
+
+/// Validates a [`Scan`] into a set, adding graph and lock problems to the scan's own.
+pub fn build_set(dir: &MigrationDir, scan: Scan) -> Result<MigrationSet, Diagnostics> {
+    let Scan {
+        files,
+        lock,
+        mut diagnostics,
+        ..
+    } = scan;
+    let graph = match graph::check(&files) {
+        Ok(g) => Some(g),
+        Err(errs) => {
+            errs.into_iter().for_each(|d| diagnostics.push(d));
+            None
+        }
+    };
+    if let Some(lock) = &lock {
+        for d in check_lock(dir, &files, lock) {
+            diagnostics.push(d);
+        }
+    }
+    let Some(graph) = graph else {
+        return Err(diagnostics);
+    };
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+    let locked = |id: &str| lock.as_ref().is_some_and(|l| l.entries.contains_key(id));
+    let owned_list = |v: &[String]| -> Cow<'static, [Cow<'static, str>]> {
+        Cow::Owned(v.iter().map(|s| Cow::Owned(s.clone())).collect())
+    };
+    let revisions: Vec<Revision> = graph
+        .order
+        .iter()
+        .map(|&i| {
+            let f = &files[i];
+            Revision::from_parts(
+                Cow::Owned(f.revision.value.clone()),
+                Cow::Owned(f.file.clone()),
+                f.message.clone().map(Cow::Owned),
+                f.created.clone().map(Cow::Owned),
+                owned_list(&f.revises.value),
+                owned_list(&graph.depends_on[i]),
+                owned_list(&f.branches.value),
+                f.transactional,
+                Cow::Owned(f.up_sql().to_owned()),
+                to_u32(f.up_line),
+                f.down_sql().map(|s| Cow::Owned(s.to_owned())),
+                to_u32(f.down_line),
+                Cow::Owned(f.checksum.clone()),
+                !locked(&f.revision.value),
+            )
+        })
+        .collect();
+    let ids = |v: &[usize]| -> Vec<String> {
+        v.iter().map(|&i| files[i].revision.value.clone()).collect()
+    };
+    let digest = checksum::set_digest(
+        files
+            .iter()
+            .map(|f| (f.revision.value.as_str(), f.checksum.as_str())),
+    );
+    Ok(MigrationSet::from_parts(
+        Cow::Owned(revisions),
+        owned_list(&ids(&graph.heads)),
+        owned_list(&ids(&graph.bases)),
+        Cow::Owned(digest),
+    ))
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Compares the lock with the files: a locked revision must still exist with the same checksum.
+pub fn check_lock(dir: &MigrationDir, files: &[ParsedFile], lock: &Lock) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (id, entry) in &lock.entries {
+        match files.iter().find(|f| &f.revision.value == id) {
+            Some(f) if f.checksum != entry.checksum => out.push(Diagnostic::at(
+                &f.path,
+                &f.text,
+                f.revision.line,
+                Problem::LockedChanged {
+                    revision: id.clone(),
+                    file: f.path.clone(),
+                    locked: entry.checksum.clone(),
+                    actual: f.checksum.clone(),
+                },
+            )),
+            Some(_) => {}
+            None => out.push(Diagnostic {
+                path: dir.display_file(LOCK_FILE),
+                line: (entry.line > 0).then_some(entry.line),
+                source_line: None,
+                problem: Problem::LockedDeleted {
+                    revision: id.clone(),
+                    file: dir.display_file(&entry.file),
+                },
+            }),
+        }
+    }
+    out
+}

@@ -1,0 +1,862 @@
+//! The migration file format: one `<revision>_<slug>.sql` file per revision.
+//!
+//! ```sql
+//! -- kiln:revision 8b1e0c5d2a7f
+//! -- kiln:revises 3f2a9c1b7d4e
+//! -- kiln:message add user preferences column
+//!
+//! -- kiln:upgrade
+//! ALTER TABLE users ADD COLUMN preferences TEXT;
+//!
+//! -- kiln:downgrade
+//! ALTER TABLE users DROP COLUMN preferences;
+//! ```
+//!
+//! This module turns one file's bytes into a [`ParsedFile`], reporting every problem in the file at
+//! once. Cross-file checks (parents exist, no cycles, one head) belong to [`crate::graph`].
+//!
+//! Section markers are only recognised at the start of a line that is not inside a string literal,
+//! quoted identifier, dollar-quoted body or block comment, so SQL that happens to contain the text
+//! `-- kiln:downgrade` inside a literal does not split the file. Backslash escapes are not
+//! interpreted (standard SQL), so a MySQL literal such as `'it\'s'` can confuse the scan; write
+//! `'it''s'` instead.
+
+use crate::checksum;
+use crate::diag::{Diagnostic, Problem, closest};
+use std::ops::Range;
+
+/// Header directives, in the order documentation lists them.
+pub const HEADER_DIRECTIVES: &[&str] = &[
+    "revision",
+    "revises",
+    "depends-on",
+    "branch",
+    "message",
+    "created",
+    "transaction",
+];
+/// Section markers.
+pub const SECTION_MARKERS: &[&str] = &["upgrade", "downgrade"];
+
+/// Longest revision id.
+pub const MAX_ID_LEN: usize = 32;
+/// Longest branch label.
+pub const MAX_LABEL_LEN: usize = 64;
+
+/// A directive's value and the line it was on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located<T> {
+    /// The value.
+    pub value: T,
+    /// 1-based line of the directive.
+    pub line: usize,
+}
+
+/// One migration file, parsed but not yet checked against the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedFile {
+    /// The file name, e.g. `8b1e0c5d2a7f_add_prefs.sql`.
+    pub file: String,
+    /// The path used in messages.
+    pub path: String,
+    /// The normalized text (see [`crate::checksum`]).
+    pub text: String,
+    /// SHA-256 of [`Self::text`], hex.
+    pub checksum: String,
+    /// `-- kiln:revision`.
+    pub revision: Located<String>,
+    /// `-- kiln:revises`; empty for a base.
+    pub revises: Located<Vec<String>>,
+    /// `-- kiln:depends-on`, as written (ids or labels).
+    pub depends_on: Located<Vec<String>>,
+    /// `-- kiln:branch`.
+    pub branches: Located<Vec<String>>,
+    /// `-- kiln:message`.
+    pub message: Option<String>,
+    /// `-- kiln:created`.
+    pub created: Option<String>,
+    /// `-- kiln:transaction`; `true` unless the file says `false`.
+    pub transactional: bool,
+    /// Byte range of the upgrade SQL within [`Self::text`].
+    pub up: Range<usize>,
+    /// 1-based line where the upgrade SQL starts.
+    pub up_line: usize,
+    /// Byte range of the downgrade SQL, when there is a downgrade section.
+    pub down: Option<Range<usize>>,
+    /// 1-based line where the downgrade SQL starts (0 without a downgrade section).
+    pub down_line: usize,
+}
+
+impl ParsedFile {
+    /// The upgrade SQL.
+    pub fn up_sql(&self) -> &str {
+        &self.text[self.up.clone()]
+    }
+    /// The downgrade SQL, if any.
+    pub fn down_sql(&self) -> Option<&str> {
+        self.down.clone().map(|r| &self.text[r])
+    }
+}
+
+/// `true` when `s` is a valid revision id: 1 to 32 of `[A-Za-z0-9_]`.
+pub fn is_valid_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_ID_LEN
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `true` when `s` is a valid branch label: 1 to 64 of `[A-Za-z0-9_-]`.
+pub fn is_valid_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_LABEL_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// `true` when `name` is a file the loader should parse (ends in `.sql`).
+pub fn is_migration_file_name(name: &str) -> bool {
+    name.ends_with(".sql")
+}
+
+/// `true` when the file name belongs to revision `id`: `<id>.sql` or `<id>_<slug>.sql`.
+pub fn file_matches_revision(file: &str, id: &str) -> bool {
+    let stem = file.strip_suffix(".sql").unwrap_or(file);
+    stem == id
+        || stem
+            .strip_prefix(id)
+            .is_some_and(|rest| rest.starts_with('_'))
+}
+
+/// Parses one file. `path` is used in messages, `file` is the bare file name.
+pub fn parse_file(path: &str, file: &str, bytes: &[u8]) -> Result<ParsedFile, Vec<Diagnostic>> {
+    let text = match checksum::normalize(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(vec![Diagnostic {
+                path: path.to_owned(),
+                line: Some(e.line),
+                source_line: None,
+                problem: Problem::NotUtf8 {
+                    file: file.to_owned(),
+                    line: e.line,
+                    column: e.column,
+                },
+            }]);
+        }
+    };
+    Parser::new(path, file, text).run()
+}
+
+/// A directive or marker line: `-- kiln:name value`.
+struct DirectiveLine<'a> {
+    name: String,
+    value: &'a str,
+}
+
+/// Recognises `-- kiln:name value` (any spacing after `--`, the `kiln:` prefix in any case).
+fn directive(line: &str) -> Option<DirectiveLine<'_>> {
+    let rest = line.trim_start().strip_prefix("--")?.trim_start();
+    let prefix = rest.get(..5)?;
+    if !prefix.eq_ignore_ascii_case("kiln:") {
+        return None;
+    }
+    let rest = &rest[5..];
+    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    Some(DirectiveLine {
+        name: rest[..end].to_ascii_lowercase(),
+        value: rest[end..].trim(),
+    })
+}
+
+struct Parser {
+    path: String,
+    file: String,
+    text: String,
+    errors: Vec<Diagnostic>,
+}
+
+#[derive(Default)]
+struct Header {
+    revision: Option<Located<String>>,
+    revises: Option<Located<Vec<String>>>,
+    depends_on: Option<Located<Vec<String>>>,
+    branches: Option<Located<Vec<String>>>,
+    message: Option<Located<String>>,
+    created: Option<Located<String>>,
+    transaction: Option<Located<bool>>,
+}
+
+impl Parser {
+    fn new(path: &str, file: &str, text: String) -> Self {
+        Parser {
+            path: path.to_owned(),
+            file: file.to_owned(),
+            text,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Records a problem; the snippet is filled in by [`Parser::finish_errors`], because the
+    /// text is borrowed by the scan while errors are found.
+    fn error(&mut self, line: usize, problem: Problem) {
+        self.errors.push(Diagnostic {
+            path: self.path.clone(),
+            line: Some(line),
+            source_line: None,
+            problem,
+        });
+    }
+
+    fn finish_errors(mut self) -> Vec<Diagnostic> {
+        for d in &mut self.errors {
+            if let (Some(line), None) = (d.line, &d.source_line)
+                && !matches!(d.problem, Problem::NotUtf8 { .. })
+            {
+                d.source_line = self
+                    .text
+                    .lines()
+                    .nth(line.saturating_sub(1))
+                    .map(str::to_owned);
+            }
+        }
+        self.errors
+    }
+
+    fn run(mut self) -> Result<ParsedFile, Vec<Diagnostic>> {
+        let mut header = Header::default();
+        let mut lexer = Lexer::default();
+        let mut upgrade: Option<(usize, usize)> = None; // (marker line, byte offset after marker)
+        let mut downgrade: Option<(usize, usize, usize)> = None; // (marker line, marker start, after)
+        let mut sql_in_header_reported = false;
+
+        let text = std::mem::take(&mut self.text);
+        let mut offset = 0;
+        for (idx, raw) in text.split_inclusive('\n').enumerate() {
+            let line_no = idx + 1;
+            let start = offset;
+            offset += raw.len();
+            let line = raw.strip_suffix('\n').unwrap_or(raw);
+            let at_code_boundary = lexer.is_normal();
+            let found = if at_code_boundary {
+                directive(line)
+            } else {
+                None
+            };
+
+            if let Some(d) = found {
+                if SECTION_MARKERS.contains(&d.name.as_str()) {
+                    if !d.value.is_empty() {
+                        self.error(
+                            line_no,
+                            Problem::MalformedDirective {
+                                directive: d.name.clone(),
+                                value: d.value.to_owned(),
+                                reason: "a section marker takes no value".into(),
+                            },
+                        );
+                    }
+                    if d.name == "upgrade" {
+                        if let Some((first, _)) = upgrade {
+                            self.error(
+                                line_no,
+                                Problem::DuplicateSection {
+                                    section: "upgrade".into(),
+                                    first_line: first,
+                                },
+                            );
+                        } else if downgrade.is_some() {
+                            self.error(line_no, Problem::DowngradeBeforeUpgrade);
+                        } else {
+                            upgrade = Some((line_no, offset));
+                        }
+                    } else if let Some((first, _, _)) = downgrade {
+                        self.error(
+                            line_no,
+                            Problem::DuplicateSection {
+                                section: "downgrade".into(),
+                                first_line: first,
+                            },
+                        );
+                    } else if upgrade.is_none() {
+                        self.error(line_no, Problem::DowngradeBeforeUpgrade);
+                        downgrade = Some((line_no, start, offset));
+                    } else {
+                        downgrade = Some((line_no, start, offset));
+                    }
+                    continue;
+                }
+                if HEADER_DIRECTIVES.contains(&d.name.as_str()) {
+                    if upgrade.is_some() || downgrade.is_some() {
+                        self.error(
+                            line_no,
+                            Problem::DirectiveAfterUpgrade {
+                                directive: d.name.clone(),
+                            },
+                        );
+                    } else {
+                        self.header_directive(&mut header, line_no, &d);
+                    }
+                    continue;
+                }
+                let known = HEADER_DIRECTIVES.iter().chain(SECTION_MARKERS).copied();
+                let suggestion = closest(&d.name, known);
+                self.error(
+                    line_no,
+                    Problem::UnknownDirective {
+                        directive: d.name.clone(),
+                        suggestion,
+                    },
+                );
+                continue;
+            }
+
+            let has_code = lexer.advance(line);
+            if upgrade.is_none() && downgrade.is_none() && has_code && !sql_in_header_reported {
+                sql_in_header_reported = true;
+                self.error(line_no, Problem::SqlBeforeUpgrade);
+            }
+        }
+        self.text = text;
+
+        let Some(revision) = header.revision.clone() else {
+            let problem = Problem::MissingDirective {
+                file: self.file.clone(),
+                directive: "revision".into(),
+            };
+            self.error(1, problem);
+            return Err(self.finish_errors());
+        };
+        if is_valid_id(&revision.value) && !file_matches_revision(&self.file, &revision.value) {
+            self.error(
+                revision.line,
+                Problem::RevisionMismatch {
+                    revision: revision.value.clone(),
+                    file: self.file.clone(),
+                },
+            );
+        }
+
+        let end = self.text.len();
+        let (up, up_line) = match upgrade {
+            Some((marker, after)) => {
+                let up_end = match downgrade {
+                    Some((_, dstart, _)) if dstart >= after => dstart,
+                    _ => end,
+                };
+                (after..up_end, marker + 1)
+            }
+            None => {
+                let problem = Problem::MissingUpgrade {
+                    file: self.file.clone(),
+                };
+                self.errors.push(Diagnostic::new(&self.path, problem));
+                (end..end, 0)
+            }
+        };
+        // A merge only joins heads, so it is the one kind of revision that may have no SQL.
+        let is_merge = header.revises.as_ref().is_some_and(|r| r.value.len() > 1);
+        if upgrade.is_some() && !is_merge && !has_sql(&self.text[up.clone()]) {
+            self.error(
+                up_line - 1,
+                Problem::EmptyUpgrade {
+                    file: self.file.clone(),
+                },
+            );
+        }
+        let (down, down_line) = match downgrade {
+            Some((marker, _, after)) => (Some(after..end), marker + 1),
+            None => (None, 0),
+        };
+
+        if !self.errors.is_empty() {
+            return Err(self.finish_errors());
+        }
+        let empty = |line| Located {
+            value: Vec::new(),
+            line,
+        };
+        Ok(ParsedFile {
+            checksum: checksum::checksum(&self.text),
+            revises: header.revises.unwrap_or_else(|| empty(revision.line)),
+            depends_on: header.depends_on.unwrap_or_else(|| empty(revision.line)),
+            branches: header.branches.unwrap_or_else(|| empty(revision.line)),
+            message: header.message.map(|m| m.value),
+            created: header.created.map(|c| c.value),
+            transactional: header.transaction.is_none_or(|t| t.value),
+            revision,
+            file: self.file,
+            path: self.path,
+            text: self.text,
+            up,
+            up_line,
+            down,
+            down_line,
+        })
+    }
+
+    fn header_directive(&mut self, h: &mut Header, line: usize, d: &DirectiveLine<'_>) {
+        let first_line = match d.name.as_str() {
+            "revision" => h.revision.as_ref().map(|l| l.line),
+            "revises" => h.revises.as_ref().map(|l| l.line),
+            "depends-on" => h.depends_on.as_ref().map(|l| l.line),
+            "branch" => h.branches.as_ref().map(|l| l.line),
+            "message" => h.message.as_ref().map(|l| l.line),
+            "created" => h.created.as_ref().map(|l| l.line),
+            _ => h.transaction.as_ref().map(|l| l.line),
+        };
+        if let Some(first_line) = first_line {
+            self.error(
+                line,
+                Problem::DuplicateDirective {
+                    directive: d.name.clone(),
+                    first_line,
+                },
+            );
+            return;
+        }
+        let malformed = |reason: &str| Problem::MalformedDirective {
+            directive: d.name.clone(),
+            value: d.value.to_owned(),
+            reason: reason.to_owned(),
+        };
+        match d.name.as_str() {
+            "revision" => {
+                if !is_valid_id(d.value) {
+                    self.error(
+                        line,
+                        malformed("expected 1 to 32 characters of A-Z, a-z, 0-9 and `_`"),
+                    );
+                }
+                h.revision = Some(Located {
+                    value: d.value.to_owned(),
+                    line,
+                });
+            }
+            "revises" | "depends-on" | "branch" => {
+                let is_branch = d.name == "branch";
+                match split_list(d.value) {
+                    Some(items) => {
+                        let bad = items.iter().find(|i| {
+                            if d.name == "revises" {
+                                !is_valid_id(i)
+                            } else {
+                                !is_valid_label(i)
+                            }
+                        });
+                        if let Some(bad) = bad {
+                            let what = if is_branch || d.name == "depends-on" {
+                                format!("`{bad}` is not a valid revision id or branch label")
+                            } else {
+                                format!("`{bad}` is not a valid revision id")
+                            };
+                            self.error(line, malformed(&what));
+                        } else if let Some(dup) = first_duplicate(&items) {
+                            self.error(line, malformed(&format!("`{dup}` is listed twice")));
+                        }
+                        let located = Some(Located { value: items, line });
+                        match d.name.as_str() {
+                            "revises" => h.revises = located,
+                            "depends-on" => h.depends_on = located,
+                            _ => h.branches = located,
+                        }
+                    }
+                    None => self.error(
+                        line,
+                        malformed("expected a comma-separated list with no empty items"),
+                    ),
+                }
+            }
+            "message" => {
+                h.message = Some(Located {
+                    value: d.value.to_owned(),
+                    line,
+                })
+            }
+            "created" => {
+                if !is_rfc3339(d.value) {
+                    self.error(
+                        line,
+                        malformed("expected an RFC 3339 time like 2026-11-23T21:00:00Z"),
+                    );
+                }
+                h.created = Some(Located {
+                    value: d.value.to_owned(),
+                    line,
+                });
+            }
+            _ => {
+                let value = match d.value.to_ascii_lowercase().as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => {
+                        self.error(line, malformed("expected `true` or `false`"));
+                        true
+                    }
+                };
+                h.transaction = Some(Located { value, line });
+            }
+        }
+    }
+}
+
+/// Splits `a, b,c` into items; `None` for an empty list or an empty item.
+fn split_list(value: &str) -> Option<Vec<String>> {
+    let items: Vec<String> = value.split(',').map(|s| s.trim().to_owned()).collect();
+    if items.iter().any(String::is_empty) {
+        return None;
+    }
+    Some(items)
+}
+
+fn first_duplicate(items: &[String]) -> Option<&str> {
+    items
+        .iter()
+        .enumerate()
+        .find(|(i, a)| items[..*i].contains(a))
+        .map(|(_, a)| a.as_str())
+}
+
+/// Checks `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` with field ranges (RFC 3339 `date-time`).
+pub fn is_rfc3339(s: &str) -> bool {
+    let b = s.as_bytes();
+    let num = |r: Range<usize>, lo: u32, hi: u32| -> bool {
+        b.get(r.clone())
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+            && s[r].parse::<u32>().is_ok_and(|n| (lo..=hi).contains(&n))
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return false;
+    }
+    if !(num(0..4, 0, 9999)
+        && num(5..7, 1, 12)
+        && num(8..10, 1, 31)
+        && num(11..13, 0, 23)
+        && num(14..16, 0, 59)
+        && num(17..19, 0, 60))
+    {
+        return false;
+    }
+    let mut i = 19;
+    if b[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    match b.get(i) {
+        Some(b'Z' | b'z') => i + 1 == b.len(),
+        Some(b'+' | b'-') => {
+            b.len() == i + 6
+                && b[i + 3] == b':'
+                && num(i + 1..i + 3, 0, 23)
+                && num(i + 4..i + 6, 0, 59)
+        }
+        _ => false,
+    }
+}
+
+/// `true` when `sql` has anything but whitespace and comments.
+pub fn has_sql(sql: &str) -> bool {
+    let mut lexer = Lexer::default();
+    sql.split('\n').any(|line| lexer.advance(line))
+}
+
+/// Where a line-by-line scan is: in code, or inside a construct that can span lines.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+enum LexState {
+    #[default]
+    Normal,
+    Block(u32),
+    Quote(u8),
+    Dollar(String),
+}
+
+/// Just enough of a SQL lexer to know whether a line starts inside a literal or comment.
+#[derive(Debug, Default)]
+struct Lexer {
+    state: LexState,
+}
+
+impl Lexer {
+    fn is_normal(&self) -> bool {
+        self.state == LexState::Normal
+    }
+
+    /// Scans one line; returns `true` when it contains code (not only whitespace and comments).
+    fn advance(&mut self, line: &str) -> bool {
+        let b = line.as_bytes();
+        let mut code = false;
+        let mut i = 0;
+        while i < b.len() {
+            match &mut self.state {
+                LexState::Normal => match b[i] {
+                    b'-' if b.get(i + 1) == Some(&b'-') => return code,
+                    b'/' if b.get(i + 1) == Some(&b'*') => {
+                        self.state = LexState::Block(1);
+                        i += 2;
+                        continue;
+                    }
+                    q @ (b'\'' | b'"' | b'`') => {
+                        code = true;
+                        self.state = LexState::Quote(q);
+                    }
+                    b'$' => {
+                        code = true;
+                        let ident_before = i > 0
+                            && (b[i - 1].is_ascii_alphanumeric()
+                                || b[i - 1] == b'_'
+                                || b[i - 1] >= 0x80);
+                        if !ident_before && let Some(len) = dollar_tag_len(&b[i..]) {
+                            self.state = LexState::Dollar(line[i..i + len].to_owned());
+                            i += len;
+                            continue;
+                        }
+                    }
+                    c if !c.is_ascii_whitespace() => code = true,
+                    _ => {}
+                },
+                LexState::Block(depth) => {
+                    if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+                        *depth -= 1;
+                        if *depth == 0 {
+                            self.state = LexState::Normal;
+                        }
+                        i += 2;
+                        continue;
+                    }
+                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                        *depth += 1;
+                        i += 2;
+                        continue;
+                    }
+                }
+                LexState::Quote(q) => {
+                    if b[i] == *q {
+                        if b.get(i + 1) == Some(q) {
+                            i += 2;
+                            continue;
+                        }
+                        self.state = LexState::Normal;
+                    }
+                }
+                LexState::Dollar(tag) => {
+                    if b[i] == b'$' && b[i..].starts_with(tag.as_bytes()) {
+                        i += tag.len();
+                        self.state = LexState::Normal;
+                        continue;
+                    }
+                }
+            }
+            i += 1;
+        }
+        code
+    }
+}
+
+/// Length of a dollar-quote opener (`$$` or `$tag$`) at the start of `b`.
+fn dollar_tag_len(b: &[u8]) -> Option<usize> {
+    let mut j = 1;
+    while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] >= 0x80) {
+        j += 1;
+    }
+    let tag_ok = j == 1 || !b[1].is_ascii_digit();
+    (b.get(j) == Some(&b'$') && tag_ok).then_some(j + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ParsedFile, Vec<Diagnostic>> {
+        parse_file("m/a1_x.sql", "a1_x.sql", text.as_bytes())
+    }
+
+    fn problems(text: &str) -> Vec<Problem> {
+        parse(text)
+            .unwrap_err()
+            .into_iter()
+            .map(|d| d.problem)
+            .collect()
+    }
+
+    const GOOD: &str = "-- kiln:revision a1\n-- kiln:revises b2, c3\n-- kiln:message hello\n\n-- kiln:upgrade\nCREATE TABLE t (x INT);\n\n-- kiln:downgrade\nDROP TABLE t;\n";
+
+    #[test]
+    fn parses_a_complete_file() {
+        let p = parse(GOOD).unwrap();
+        assert_eq!(p.revision.value, "a1");
+        assert_eq!(p.revises.value, ["b2", "c3"]);
+        assert_eq!(p.message.as_deref(), Some("hello"));
+        assert_eq!(p.up_sql(), "CREATE TABLE t (x INT);\n\n");
+        assert_eq!(p.up_line, 6);
+        assert_eq!(p.down_sql(), Some("DROP TABLE t;\n"));
+        assert_eq!(p.down_line, 9);
+        assert!(p.transactional);
+    }
+
+    #[test]
+    fn crlf_and_bom_parse_like_lf() {
+        let windows = format!("\u{feff}{}", GOOD.replace('\n', "\r\n"));
+        let a = parse(GOOD).unwrap();
+        let b = parse(&windows).unwrap();
+        assert_eq!(a.checksum, b.checksum);
+        assert_eq!(a.up_sql(), b.up_sql());
+        assert_eq!(a.down_sql(), b.down_sql());
+    }
+
+    #[test]
+    fn marker_inside_a_string_literal_is_sql() {
+        let text = "-- kiln:revision a1\n-- kiln:upgrade\nINSERT INTO t VALUES ('x\n-- kiln:downgrade\n');\n";
+        let p = parse(text).unwrap();
+        assert!(p.down.is_none());
+        assert!(p.up_sql().contains("-- kiln:downgrade"));
+    }
+
+    #[test]
+    fn marker_inside_dollar_quotes_and_block_comments_is_sql() {
+        let text = "-- kiln:revision a1\n-- kiln:upgrade\nCREATE FUNCTION f() RETURNS int AS $body$\n-- kiln:downgrade\n$body$ LANGUAGE sql;\n/*\n-- kiln:downgrade\n*/\n";
+        let p = parse(text).unwrap();
+        assert!(p.down.is_none(), "{:?}", p.down_sql());
+    }
+
+    #[test]
+    fn directives_tolerate_odd_spacing_and_case() {
+        let text =
+            "  --kiln:revision a1\n--   KILN:message   spaced out  \n-- kiln:upgrade\nSELECT 1;\n";
+        let p = parse(text).unwrap();
+        assert_eq!(p.message.as_deref(), Some("spaced out"));
+    }
+
+    #[test]
+    fn trailing_comment_with_marker_text_is_not_a_marker() {
+        let text = "-- kiln:revision a1\n-- kiln:upgrade\nSELECT 1; -- kiln:downgrade\n";
+        assert!(parse(text).unwrap().down.is_none());
+    }
+
+    #[test]
+    fn empty_downgrade_is_reversible_absent_is_irreversible() {
+        let p =
+            parse("-- kiln:revision a1\n-- kiln:upgrade\nSELECT 1;\n-- kiln:downgrade\n").unwrap();
+        assert_eq!(p.down_sql(), Some(""));
+        let p = parse("-- kiln:revision a1\n-- kiln:upgrade\nSELECT 1;\n").unwrap();
+        assert_eq!(p.down_sql(), None);
+    }
+
+    #[test]
+    fn reports_every_problem_in_a_file() {
+        let text = "-- kiln:revision a1\n-- kiln:revison x\n-- kiln:created yesterday\nSELECT 1;\n-- kiln:upgrade\n-- only a comment\n-- kiln:revises b\n";
+        let p = problems(text);
+        assert!(
+            matches!(&p[0], Problem::UnknownDirective { suggestion: Some(s), .. } if s == "revision"),
+            "{p:?}"
+        );
+        assert!(
+            matches!(&p[1], Problem::MalformedDirective { directive, .. } if directive == "created"),
+            "{p:?}"
+        );
+        assert!(matches!(&p[2], Problem::SqlBeforeUpgrade), "{p:?}");
+        assert!(
+            matches!(&p[3], Problem::DirectiveAfterUpgrade { directive } if directive == "revises"),
+            "{p:?}"
+        );
+        assert!(matches!(&p[4], Problem::EmptyUpgrade { .. }), "{p:?}");
+        assert_eq!(p.len(), 5);
+    }
+
+    #[test]
+    fn missing_pieces() {
+        assert!(
+            matches!(&problems("-- kiln:upgrade\nSELECT 1;\n")[0], Problem::MissingDirective { directive, .. } if directive == "revision")
+        );
+        assert!(matches!(
+            &problems("-- kiln:revision a1\n")[0],
+            Problem::MissingUpgrade { .. }
+        ));
+        assert!(
+            parse("-- kiln:revision a1\n-- kiln:revises b, c\n-- kiln:upgrade\n-- merge\n").is_ok()
+        );
+        assert!(matches!(
+            &problems("-- kiln:revision zz\n-- kiln:upgrade\nSELECT 1;\n")[0],
+            Problem::RevisionMismatch { .. }
+        ));
+        assert!(matches!(
+            &problems("-- kiln:revision a1\n-- kiln:revision a1\n-- kiln:upgrade\nSELECT 1;\n")[0],
+            Problem::DuplicateDirective { first_line: 1, .. }
+        ));
+        assert!(matches!(
+            &problems("-- kiln:revision a1\n-- kiln:revises a,,b\n-- kiln:upgrade\nSELECT 1;\n")[0],
+            Problem::MalformedDirective { .. }
+        ));
+        assert!(matches!(
+            &problems(
+                "-- kiln:revision a1\n-- kiln:downgrade\nSELECT 1;\n-- kiln:upgrade\nSELECT 1;\n"
+            )[0],
+            Problem::DowngradeBeforeUpgrade
+        ));
+        assert!(matches!(
+            &problems("-- kiln:revision a1\n-- kiln:upgrade\nSELECT 1;\n-- kiln:upgrade\n")[0],
+            Problem::DuplicateSection { .. }
+        ));
+        assert!(matches!(
+            &problems(
+                "-- kiln:revision a1\n-- kiln:transaction maybe\n-- kiln:upgrade\nSELECT 1;\n"
+            )[0],
+            Problem::MalformedDirective { .. }
+        ));
+    }
+
+    #[test]
+    fn not_utf8_names_the_line() {
+        let err = parse_file("m/a1.sql", "a1.sql", b"-- kiln:revision a1\n\xff\n").unwrap_err();
+        assert!(matches!(
+            err[0].problem,
+            Problem::NotUtf8 {
+                line: 2,
+                column: 1,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn file_name_rules() {
+        assert!(file_matches_revision("0001_init_users.sql", "0001_init"));
+        assert!(file_matches_revision("abc.sql", "abc"));
+        assert!(!file_matches_revision("abcd_x.sql", "abc"));
+        assert!(is_valid_id("A_z9"));
+        assert!(!is_valid_id(&"a".repeat(33)));
+        assert!(!is_valid_id("a-b"));
+    }
+
+    #[test]
+    fn rfc3339() {
+        assert!(is_rfc3339("2026-11-23T21:00:00Z"));
+        assert!(is_rfc3339("2026-11-23T21:00:00.123+01:00"));
+        assert!(!is_rfc3339("2026-13-23T21:00:00Z"));
+        assert!(!is_rfc3339("2026-11-23"));
+        assert!(!is_rfc3339("2026-11-23T21:00:00"));
+    }
+
+    #[test]
+    fn has_sql_ignores_comments() {
+        assert!(!has_sql("\n-- x\n/* y\n z */\n  "));
+        assert!(has_sql("/* y */ SELECT 1"));
+    }
+
+    #[test]
+    fn dollar_parameters_are_not_quotes() {
+        let mut l = Lexer::default();
+        l.advance("SELECT $1, a$b$ FROM t");
+        assert!(l.is_normal());
+    }
+}

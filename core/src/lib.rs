@@ -1,0 +1,23 @@
+//! kiln-core: the migration file format, parser, revision graph, checksums and lock file.
+//!
+//! This crate has no database code. The `migrations!` macro, the runtime and the `kiln` CLI all
+//! load migration directories through [`resolve_dir`] and [`load_dir`], so the checks made while a
+//! crate compiles and the checks the CLI makes on the same directory can never disagree.
+
+#![warn(missing_docs)]
+
+pub mod checksum;
+pub mod diag;
+pub mod dir;
+pub mod format;
+pub mod graph;
+pub mod lock;
+pub mod model;
+// pub mod split;
+pub mod build;
+
+pub use diag::{Diagnostic, Diagnostics, Problem};
+pub use dir::{Loaded, MigrationDir, Scan, build_set, load_dir, resolve_dir, scan_dir};
+pub use lock::{LOCK_FILE, Lock};
+pub use model::{MigrationSet, Revision, Str, StrList};
+// pub use split::{Dialect, Statement};

@@ -1,0 +1,214 @@
+//! The validated, embeddable description of a migration set.
+//!
+//! Every field is a `Cow<'static, _>` so the same types hold a set that the `migrations!` macro baked
+//! into a `static` (borrowed, built in a const context) and one loaded from disk at run time (owned).
+//! Both are produced by [`crate::load_dir`]; the macro only turns its result into tokens, so the two
+//! can never disagree.
+
+use std::borrow::Cow;
+
+/// A borrowed-or-owned string, so revisions can live in a `static`.
+pub type Str = Cow<'static, str>;
+/// A borrowed-or-owned list of strings, so revisions can live in a `static`.
+pub type StrList = Cow<'static, [Str]>;
+
+/// One revision: a single `<revision>_<slug>.sql` file, parsed and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    id: Str,
+    file: Str,
+    message: Option<Str>,
+    created: Option<Str>,
+    parents: StrList,
+    depends_on: StrList,
+    branch_labels: StrList,
+    transactional: bool,
+    up: Str,
+    up_line: u32,
+    down: Option<Str>,
+    down_line: u32,
+    checksum: Str,
+    draft: bool,
+}
+
+impl Revision {
+    /// Builds a revision from parts. Used by the code `kiln::migrations!` generates and by the
+    /// loader; not a stable API, which is why it is hidden.
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    pub const fn from_parts(
+        id: Str,
+        file: Str,
+        message: Option<Str>,
+        created: Option<Str>,
+        parents: StrList,
+        depends_on: StrList,
+        branch_labels: StrList,
+        transactional: bool,
+        up: Str,
+        up_line: u32,
+        down: Option<Str>,
+        down_line: u32,
+        checksum: Str,
+        draft: bool,
+    ) -> Self {
+        Revision {
+            id,
+            file,
+            message,
+            created,
+            parents,
+            depends_on,
+            branch_labels,
+            transactional,
+            up,
+            up_line,
+            down,
+            down_line,
+            checksum,
+            draft,
+        }
+    }
+
+    /// The revision id, e.g. `8b1e0c5d2a7f`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// The file name inside the migration directory, e.g. `8b1e0c5d2a7f_add_prefs.sql`.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+    /// The `-- kiln:message` text, if any.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+    /// The `-- kiln:created` timestamp (RFC 3339), if any.
+    pub fn created(&self) -> Option<&str> {
+        self.created.as_deref()
+    }
+    /// Parent revisions (`-- kiln:revises`). Empty for a base; two or more for a merge.
+    pub fn parents(&self) -> &[Str] {
+        &self.parents
+    }
+    /// Revisions that must be applied first without being parents (`-- kiln:depends-on`), with
+    /// branch labels already resolved to the revision that declares them.
+    pub fn depends_on(&self) -> &[Str] {
+        &self.depends_on
+    }
+    /// Branch labels declared on this revision (`-- kiln:branch`).
+    pub fn branch_labels(&self) -> &[Str] {
+        &self.branch_labels
+    }
+    /// `false` when the file says `-- kiln:transaction false`.
+    pub fn is_transactional(&self) -> bool {
+        self.transactional
+    }
+    /// The SQL of the `-- kiln:upgrade` section.
+    pub fn up_sql(&self) -> &str {
+        &self.up
+    }
+    /// The 1-based line in the file where the upgrade SQL starts (the line after the marker).
+    pub fn up_line(&self) -> u32 {
+        self.up_line
+    }
+    /// The SQL of the `-- kiln:downgrade` section: `None` when the revision is irreversible,
+    /// `Some("")` (or only comments) when there is nothing to undo.
+    pub fn down_sql(&self) -> Option<&str> {
+        self.down.as_deref()
+    }
+    /// The 1-based line where the downgrade SQL starts; 0 when there is no downgrade section.
+    pub fn down_line(&self) -> u32 {
+        self.down_line
+    }
+    /// `true` when the revision has no downgrade section.
+    pub fn is_irreversible(&self) -> bool {
+        self.down.is_none()
+    }
+    /// `true` when the revision has two or more parents.
+    pub fn is_merge(&self) -> bool {
+        self.parents.len() > 1
+    }
+    /// Lower-case hex SHA-256 of the normalized file (see [`crate::checksum`]).
+    pub fn checksum(&self) -> &str {
+        &self.checksum
+    }
+    /// `true` when the revision is not yet recorded in `kiln.lock`.
+    pub fn is_draft(&self) -> bool {
+        self.draft
+    }
+    /// A one-line summary for logs: `id (message)`.
+    pub fn describe(&self) -> String {
+        match self.message() {
+            Some(m) if !m.is_empty() => format!("{} ({m})", self.id),
+            _ => self.id.to_string(),
+        }
+    }
+}
+
+/// A whole migration directory, validated: one connected set of revisions with no cycles and
+/// either one head and one base or every extra head/base on its own labelled branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationSet {
+    revisions: Cow<'static, [Revision]>,
+    heads: StrList,
+    bases: StrList,
+    digest: Str,
+}
+
+impl MigrationSet {
+    /// Builds a set from parts already validated by [`crate::load_dir`]. Hidden: generated code
+    /// calls it, users should not.
+    #[doc(hidden)]
+    pub const fn from_parts(
+        revisions: Cow<'static, [Revision]>,
+        heads: StrList,
+        bases: StrList,
+        digest: Str,
+    ) -> Self {
+        MigrationSet {
+            revisions,
+            heads,
+            bases,
+            digest,
+        }
+    }
+
+    /// All revisions in a deterministic topological order: every revision comes after its parents
+    /// and dependencies; ties are broken by `created` and then by id.
+    pub fn revisions(&self) -> &[Revision] {
+        &self.revisions
+    }
+    /// Revisions nobody revises, in topological order.
+    pub fn heads(&self) -> &[Str] {
+        &self.heads
+    }
+    /// Revisions without parents, in topological order.
+    pub fn bases(&self) -> &[Str] {
+        &self.bases
+    }
+    /// Revisions not yet recorded in `kiln.lock`.
+    pub fn drafts(&self) -> impl Iterator<Item = &Revision> {
+        self.revisions.iter().filter(|r| r.is_draft())
+    }
+    /// The revision with exactly this id.
+    pub fn get(&self, id: &str) -> Option<&Revision> {
+        self.revisions.iter().find(|r| r.id() == id)
+    }
+    /// The position of a revision in [`Self::revisions`].
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.revisions.iter().position(|r| r.id() == id)
+    }
+    /// The number of revisions.
+    pub fn len(&self) -> usize {
+        self.revisions.len()
+    }
+    /// `true` for an empty directory.
+    pub fn is_empty(&self) -> bool {
+        self.revisions.is_empty()
+    }
+    /// The digest of the whole set: see [`crate::checksum::set_digest`]. A database whose applied
+    /// revisions have this digest is exactly at every head.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+}

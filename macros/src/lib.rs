@@ -1,0 +1,150 @@
+//! kiln-macros: the `migrations!` procedural macro.
+//!
+//! The macro is deliberately thin: parse the one optional argument, load the directory through
+//! `kiln_core::load_dir` (the same function the CLI and runtime use), then either turn the
+//! validated set into tokens or turn every diagnostic into a `compile_error!`. It never panics:
+//! every failure becomes a compile error, followed by a stub value so the user sees kiln's errors
+//! and not a cascade of type errors.
+
+use kiln_core::{Diagnostics, MigrationSet, Revision};
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use std::path::PathBuf;
+
+/// Embeds and validates a migration directory; see the `kiln` crate's documentation.
+#[proc_macro]
+pub fn migrations(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    expand(input.into()).into()
+}
+
+fn expand(input: TokenStream) -> TokenStream {
+    let lit = if input.is_empty() {
+        None
+    } else {
+        match syn::parse2::<syn::LitStr>(input) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                let msg = format!(
+                    "kiln::migrations! takes nothing or one string literal naming the migration directory, e.g. `kiln::migrations!(\"db/migrations\")` ({e})"
+                );
+                return error_with_stub(&[(e.span(), msg)]);
+            }
+        }
+    };
+    let span = lit.as_ref().map_or_else(Span::call_site, syn::LitStr::span);
+    let given = lit.as_ref().map(syn::LitStr::value);
+    let Some(manifest_dir) = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from) else {
+        return error_with_stub(&[(
+            span,
+            "kiln::migrations! needs CARGO_MANIFEST_DIR; build with cargo".to_owned(),
+        )]);
+    };
+    let dir = kiln_core::resolve_dir(&manifest_dir, given.as_deref());
+    match kiln_core::load_dir(&dir) {
+        Ok(loaded) => {
+            let tracked = loaded
+                .read_paths
+                .iter()
+                .filter_map(|p| p.to_str())
+                .map(|p| {
+                    quote! { const _: &[u8] = ::core::include_bytes!(#p); }
+                });
+            let set = set_tokens(&loaded.set);
+            quote_spanned! {span=>
+                {
+                    #(#tracked)*
+                    ::kiln::Migrator::from_set(#set)
+                }
+            }
+        }
+        Err(diags) => error_with_stub(&messages(span, &diags)),
+    }
+}
+
+fn messages(span: Span, diags: &Diagnostics) -> Vec<(Span, String)> {
+    diags.iter().map(|d| (span, d.to_string())).collect()
+}
+
+fn error_with_stub(errors: &[(Span, String)]) -> TokenStream {
+    let errors = errors
+        .iter()
+        .map(|(span, msg)| quote_spanned! {*span=> ::core::compile_error!(#msg); });
+    quote! {
+        {
+            #(#errors)*
+            ::kiln::Migrator::EMPTY
+        }
+    }
+}
+
+fn str_list(items: &[kiln_core::Str]) -> TokenStream {
+    let items = items.iter().map(|s| {
+        let s: &str = s;
+        quote! { ::std::borrow::Cow::Borrowed(#s) }
+    });
+    quote! { ::std::borrow::Cow::Borrowed(&[#(#items),*]) }
+}
+
+fn opt_str(s: Option<&str>) -> TokenStream {
+    match s {
+        Some(s) => quote! { ::core::option::Option::Some(::std::borrow::Cow::Borrowed(#s)) },
+        None => quote! { ::core::option::Option::None },
+    }
+}
+
+fn revision_tokens(r: &Revision) -> TokenStream {
+    let id = r.id();
+    let file = r.file();
+    let message = opt_str(r.message());
+    let created = opt_str(r.created());
+    let parents = str_list(r.parents());
+    let depends = str_list(r.depends_on());
+    let labels = str_list(r.branch_labels());
+    let transactional = r.is_transactional();
+    let up = r.up_sql();
+    let up_line = r.up_line();
+    let down = opt_str(r.down_sql());
+    let down_line = r.down_line();
+    let checksum = r.checksum();
+    let draft = r.is_draft();
+    quote! {
+        ::kiln::core::Revision::from_parts(
+            ::std::borrow::Cow::Borrowed(#id),
+            ::std::borrow::Cow::Borrowed(#file),
+            #message,
+            #created,
+            #parents,
+            #depends,
+            #labels,
+            #transactional,
+            ::std::borrow::Cow::Borrowed(#up),
+            #up_line,
+            #down,
+            #down_line,
+            ::std::borrow::Cow::Borrowed(#checksum),
+            #draft,
+        )
+    }
+}
+
+fn set_tokens(set: &MigrationSet) -> TokenStream {
+    let revisions = set.revisions().iter().map(revision_tokens);
+    let heads = str_list(set.heads());
+    let bases = str_list(set.bases());
+    let digest = set.digest();
+    // The slices live in `const` items: there, temporaries get a `'static` lifetime even though
+    // `Cow` has a destructor, which a `static` initializer's nested call arguments would reject.
+    quote! {
+        {
+            const REVISIONS: &[::kiln::core::Revision] = &[#(#revisions),*];
+            const HEADS: ::kiln::core::StrList = #heads;
+            const BASES: ::kiln::core::StrList = #bases;
+            ::kiln::core::MigrationSet::from_parts(
+                ::std::borrow::Cow::Borrowed(REVISIONS),
+                HEADS,
+                BASES,
+                ::std::borrow::Cow::Borrowed(#digest),
+            )
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Settings for applying revisions: bookkeeping table names, transaction mode, locking.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+/// How revisions are grouped into transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TransactionMode {
+    /// Each revision and its bookkeeping commit together; a failure keeps the revisions before it.
+    /// The default: it behaves the same on every engine (MySQL cannot do better, since its DDL
+    /// commits implicitly) and keeps locks short during long runs.
+    #[default]
+    PerRevision,
+    /// The whole run commits at once or not at all (PostgreSQL and SQLite; on MySQL DDL still
+    /// commits implicitly, so this degrades to per-revision).
+    All,
+}
+
+/// Settings used when a [`crate::Migrator`] touches a database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// Table with one row per applied revision. Default `kiln_version`.
+    pub version_table: Cow<'static, str>,
+    /// Append-only audit table. Default `kiln_audit`.
+    pub audit_table: Cow<'static, str>,
+    /// Schema (PostgreSQL) or database (MySQL) holding both tables; `None` uses the connection's
+    /// default. Ignored on SQLite.
+    pub schema: Option<Cow<'static, str>>,
+    /// Transaction grouping. Default [`TransactionMode::PerRevision`].
+    pub transaction_mode: TransactionMode,
+    /// Take a lock for the whole run so concurrent runners apply each revision once. Default `true`.
+    pub lock: bool,
+    /// How long to wait for the lock. Default 60 s.
+    pub lock_timeout: Duration,
+    /// Tolerate applied revisions this binary does not know (a newer binary migrated the database
+    /// during a rolling deploy). Default `false`.
+    pub allow_unknown_applied: bool,
+    /// Recorded in the audit trail. Default: none.
+    pub app_version: Option<Cow<'static, str>>,
+}
+
+impl Options {
+    /// The defaults, usable in `const` contexts.
+    pub const DEFAULT: Options = Options {
+        version_table: Cow::Borrowed("kiln_version"),
+        audit_table: Cow::Borrowed("kiln_audit"),
+        schema: None,
+        transaction_mode: TransactionMode::PerRevision,
+        lock: true,
+        lock_timeout: Duration::from_secs(60),
+        allow_unknown_applied: false,
+        app_version: None,
+    };
+
+    /// Sets the version table name.
+    pub fn version_table(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.version_table = name.into();
+        self
+    }
+    /// Sets the audit table name.
+    pub fn audit_table(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.audit_table = name.into();
+        self
+    }
+    /// Sets the schema (PostgreSQL) or database (MySQL) of the bookkeeping tables.
+    pub fn schema(mut self, schema: impl Into<Cow<'static, str>>) -> Self {
+        self.schema = Some(schema.into());
+        self
+    }
+    /// Sets the transaction mode.
+    pub fn transaction_mode(mut self, mode: TransactionMode) -> Self {
+        self.transaction_mode = mode;
+        self
+    }
+    /// Turns the run lock on or off.
+    pub fn lock(mut self, on: bool) -> Self {
+        self.lock = on;
+        self
+    }
+    /// Sets how long to wait for the run lock.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+    /// Tolerates applied revisions unknown to this binary.
+    pub fn allow_unknown_applied(mut self, allow: bool) -> Self {
+        self.allow_unknown_applied = allow;
+        self
+    }
+    /// Records an application version in the audit trail.
+    pub fn app_version(mut self, version: impl Into<Cow<'static, str>>) -> Self {
+        self.app_version = Some(version.into());
+        self
+    }
+    /// The name of the one-row state table: the version table's name plus `_state`.
+    pub fn state_table(&self) -> String {
+        format!("{}_state", self.version_table)
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options::DEFAULT
+    }
+}
