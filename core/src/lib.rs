@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod build;
 pub mod checksum;
 pub mod diag;
 pub mod dir;
@@ -13,11 +14,12 @@ pub mod format;
 pub mod graph;
 pub mod lock;
 pub mod model;
-// pub mod split;
-pub mod build;
+pub mod split;
+pub mod target;
 
 pub use diag::{Diagnostic, Diagnostics, Problem};
 pub use dir::{Loaded, MigrationDir, Scan, build_set, load_dir, resolve_dir, scan_dir};
 pub use lock::{LOCK_FILE, Lock};
 pub use model::{MigrationSet, Revision, Str, StrList};
-// pub use split::{Dialect, Statement};
+pub use split::{Dialect, Statement};
+pub use target::{Plan, Target, TargetError};

@@ -302,10 +302,7 @@ impl Blocks {
         match self.dialect {
             Dialect::Postgres => false,
             Dialect::Sqlite => kw == Kw::Trigger,
-            Dialect::MySql => matches!(
-                kw,
-                Kw::Trigger | Kw::Procedure | Kw::Function | Kw::Event
-            ),
+            Dialect::MySql => matches!(kw, Kw::Trigger | Kw::Procedure | Kw::Function | Kw::Event),
         }
     }
 
@@ -371,9 +368,7 @@ impl Blocks {
         if self.starts_with_create && depth == 0 && self.parens == 0 && self.is_routine_kind(kw) {
             self.routine = true;
         }
-        if mysql
-            && after_end
-            && matches!(kw, Kw::If | Kw::Loop | Kw::While | Kw::Repeat | Kw::Case)
+        if mysql && after_end && matches!(kw, Kw::If | Kw::Loop | Kw::While | Kw::Repeat | Kw::Case)
         {
             return;
         }
@@ -651,13 +646,13 @@ impl<'a> Splitter<'a> {
                 break;
             };
             i += found;
-            if self.bytes.get(i) == Some(&b'\\') {
-                i += 2;
-            } else if self.bytes.get(i + 1) == Some(&quote) {
-                i += 2;
-            } else {
+            // A backslash or a doubled quote hides the byte after it.
+            let escaped =
+                self.bytes.get(i) == Some(&b'\\') || self.bytes.get(i + 1) == Some(&quote);
+            if !escaped {
                 return Ok(i + 1);
             }
+            i += 2;
         }
         Err(self.error(start, format!("unterminated {what} that starts here")))
     }
@@ -820,7 +815,10 @@ mod tests {
                     assert_eq!(statement.sql, statement.sql.trim(), "{dialect:?} {input:?}");
                     assert!(offset >= previous_end, "{dialect:?} {input:?}");
                     assert!(offset + statement.sql.len() <= input.len());
-                    assert_eq!(input.get(offset..offset + statement.sql.len()), Some(statement.sql));
+                    assert_eq!(
+                        input.get(offset..offset + statement.sql.len()),
+                        Some(statement.sql)
+                    );
                     let expected_line = input[..offset].matches('\n').count() + 1;
                     assert_eq!(statement.line, expected_line, "{dialect:?} {input:?}");
                     previous_end = offset + statement.sql.len();
@@ -828,7 +826,10 @@ mod tests {
                 true
             }
             Err(e) => {
-                assert!((1..=line_count).contains(&e.line), "{dialect:?} {input:?}: {e}");
+                assert!(
+                    (1..=line_count).contains(&e.line),
+                    "{dialect:?} {input:?}: {e}"
+                );
                 assert!(!e.message.is_empty());
                 false
             }
@@ -881,10 +882,7 @@ mod tests {
     fn comments_inside_statements_are_kept() {
         for dialect in ALL {
             assert_eq!(
-                sqls(
-                    "-- leading\nSELECT /* inner; */ 1 -- tail;\n, 2;",
-                    dialect
-                ),
+                sqls("-- leading\nSELECT /* inner; */ 1 -- tail;\n, 2;", dialect),
                 ["SELECT /* inner; */ 1 -- tail;\n, 2"]
             );
         }
@@ -928,12 +926,33 @@ mod tests {
         for dialect in ALL {
             let statements = split(input, dialect).unwrap_or_default();
             assert_eq!(statements.len(), 3, "{dialect:?}");
-            assert_eq!(statements[0], Statement { sql: "SELECT 1", line: 2 });
-            assert_eq!(statements[1], Statement { sql: "SELECT\r\n  2", line: 4 });
-            assert_eq!(statements[2], Statement { sql: "SELECT 3", line: 6 });
+            assert_eq!(
+                statements[0],
+                Statement {
+                    sql: "SELECT 1",
+                    line: 2
+                }
+            );
+            assert_eq!(
+                statements[1],
+                Statement {
+                    sql: "SELECT\r\n  2",
+                    line: 4
+                }
+            );
+            assert_eq!(
+                statements[2],
+                Statement {
+                    sql: "SELECT 3",
+                    line: 6
+                }
+            );
         }
         assert_eq!(
-            sqls("DELIMITER //\r\nSELECT 1;//\r\nDELIMITER ;\r\nSELECT 2;", Dialect::MySql),
+            sqls(
+                "DELIMITER //\r\nSELECT 1;//\r\nDELIMITER ;\r\nSELECT 2;",
+                Dialect::MySql
+            ),
             ["SELECT 1;", "SELECT 2"]
         );
     }
@@ -952,9 +971,15 @@ mod tests {
             );
             assert_eq!(
                 split("\u{feff}SELECT 1;", dialect),
-                Ok(vec![Statement { sql: "SELECT 1", line: 1 }])
+                Ok(vec![Statement {
+                    sql: "SELECT 1",
+                    line: 1
+                }])
             );
-            assert_eq!(sqls("-- ünïcödé ; comment\nSELECT 'é'", dialect), ["SELECT 'é'"]);
+            assert_eq!(
+                sqls("-- ünïcödé ; comment\nSELECT 'é'", dialect),
+                ["SELECT 'é'"]
+            );
         }
     }
 
@@ -962,7 +987,10 @@ mod tests {
     fn unicode_inside_keywords_is_not_a_keyword() {
         // `BEGINé` is an identifier, so this is no block opener and the `;` splits.
         assert_eq!(
-            sqls("CREATE TRIGGER t AFTER INSERT ON x BEGINé; SELECT 1;", Dialect::Sqlite),
+            sqls(
+                "CREATE TRIGGER t AFTER INSERT ON x BEGINé; SELECT 1;",
+                Dialect::Sqlite
+            ),
             ["CREATE TRIGGER t AFTER INSERT ON x BEGINé", "SELECT 1"]
         );
     }
@@ -986,10 +1014,7 @@ mod tests {
             sqls(input, Dialect::MySql),
             [r"SELECT 'a\'; SELECT 2; -- '"]
         );
-        assert_eq!(
-            sqls(input, Dialect::Postgres),
-            [r"SELECT 'a\'", "SELECT 2"]
-        );
+        assert_eq!(sqls(input, Dialect::Postgres), [r"SELECT 'a\'", "SELECT 2"]);
         assert_eq!(sqls(input, Dialect::Sqlite), [r"SELECT 'a\'", "SELECT 2"]);
         assert_eq!(
             sqls(r#"SELECT "x\";y"; SELECT 2"#, Dialect::MySql),
@@ -1019,10 +1044,7 @@ mod tests {
                 ["SELECT `a;``b`", "SELECT 2"]
             );
         }
-        assert_eq!(
-            sqls("SELECT `a;b`", Dialect::Postgres),
-            ["SELECT `a", "b`"]
-        );
+        assert_eq!(sqls("SELECT `a;b`", Dialect::Postgres), ["SELECT `a", "b`"]);
     }
 
     #[test]
@@ -1031,10 +1053,7 @@ mod tests {
             sqls("SELECT [a;b] FROM [t]; SELECT 2", Dialect::Sqlite),
             ["SELECT [a;b] FROM [t]", "SELECT 2"]
         );
-        assert_eq!(
-            sqls("SELECT a[1;2]", Dialect::MySql),
-            ["SELECT a[1", "2]"]
-        );
+        assert_eq!(sqls("SELECT a[1;2]", Dialect::MySql), ["SELECT a[1", "2]"]);
     }
 
     #[test]
@@ -1042,7 +1061,12 @@ mod tests {
         let input = r"SELECT E'it\'s; \\'; SELECT e'\n;'; SELECT 'plain\'; SELECT 4";
         assert_eq!(
             sqls(input, Dialect::Postgres),
-            [r"SELECT E'it\'s; \\'", r"SELECT e'\n;'", r"SELECT 'plain\'", "SELECT 4"]
+            [
+                r"SELECT E'it\'s; \\'",
+                r"SELECT e'\n;'",
+                r"SELECT 'plain\'",
+                "SELECT 4"
+            ]
         );
         // Only a lone `E` is a prefix: `name'...'` is an ordinary string after an identifier.
         assert_eq!(
@@ -1113,8 +1137,14 @@ mod tests {
         assert_eq!(
             split(input, Dialect::MySql),
             Ok(vec![
-                Statement { sql: "/*!40101 SET @OLD=@@SQL_MODE */", line: 1 },
-                Statement { sql: "/*M!100100 SET x=1 */", line: 2 },
+                Statement {
+                    sql: "/*!40101 SET @OLD=@@SQL_MODE */",
+                    line: 1
+                },
+                Statement {
+                    sql: "/*M!100100 SET x=1 */",
+                    line: 2
+                },
             ])
         );
         assert!(sqls(input, Dialect::Sqlite).is_empty());
@@ -1140,7 +1170,10 @@ mod tests {
     #[test]
     fn dollar_parameters_and_identifiers_are_not_quotes() {
         assert_eq!(
-            sqls("SELECT $1, $2::int; SELECT a$b$, $ FROM t$x; SELECT 3", Dialect::Postgres),
+            sqls(
+                "SELECT $1, $2::int; SELECT a$b$, $ FROM t$x; SELECT 3",
+                Dialect::Postgres
+            ),
             ["SELECT $1, $2::int", "SELECT a$b$, $ FROM t$x", "SELECT 3"]
         );
         assert_eq!(
@@ -1148,10 +1181,7 @@ mod tests {
             ["SELECT $1$", "SELECT 2"]
         );
         // Dollar quoting is PostgreSQL's alone.
-        assert_eq!(
-            sqls("SELECT $$;$$", Dialect::Sqlite),
-            ["SELECT $$", "$$"]
-        );
+        assert_eq!(sqls("SELECT $$;$$", Dialect::Sqlite), ["SELECT $$", "$$"]);
     }
 
     #[test]
@@ -1177,10 +1207,22 @@ mod tests {
         assert_eq!(statements.len(), 2);
         assert!(statements[0].sql.starts_with("CREATE TRIGGER trg"));
         assert!(statements[0].sql.ends_with("-- END;\nEND"));
-        assert_eq!(statements[1], Statement { sql: "SELECT 1", line: 7 });
         assert_eq!(
-            sqls("create temp trigger t before delete on x begin select 1; end; select 2", Dialect::Sqlite),
-            ["create temp trigger t before delete on x begin select 1; end", "select 2"]
+            statements[1],
+            Statement {
+                sql: "SELECT 1",
+                line: 7
+            }
+        );
+        assert_eq!(
+            sqls(
+                "create temp trigger t before delete on x begin select 1; end; select 2",
+                Dialect::Sqlite
+            ),
+            [
+                "create temp trigger t before delete on x begin select 1; end",
+                "select 2"
+            ]
         );
     }
 
@@ -1217,8 +1259,18 @@ mod tests {
             SELECT 2;";
         let statements = split(input, Dialect::MySql).unwrap_or_default();
         assert_eq!(statements.len(), 2);
-        assert!(statements[0].sql.ends_with("DROP TABLE IF EXISTS tmp;\nEND"));
-        assert_eq!(statements[1], Statement { sql: "SELECT 2", line: 19 });
+        assert!(
+            statements[0]
+                .sql
+                .ends_with("DROP TABLE IF EXISTS tmp;\nEND")
+        );
+        assert_eq!(
+            statements[1],
+            Statement {
+                sql: "SELECT 2",
+                line: 19
+            }
+        );
     }
 
     #[test]
@@ -1238,7 +1290,10 @@ mod tests {
     #[test]
     fn mariadb_anonymous_block() {
         assert_eq!(
-            sqls("BEGIN NOT ATOMIC SELECT 1; SELECT 2; END; SELECT 3", Dialect::MySql),
+            sqls(
+                "BEGIN NOT ATOMIC SELECT 1; SELECT 2; END; SELECT 3",
+                Dialect::MySql
+            ),
             ["BEGIN NOT ATOMIC SELECT 1; SELECT 2; END", "SELECT 3"]
         );
     }
@@ -1281,12 +1336,23 @@ mod tests {
         for dialect in ALL {
             assert_eq!(
                 sqls(common, dialect),
-                ["BEGIN", "INSERT INTO t VALUES (1)", "COMMIT", "BEGIN\n-- why not", "SELECT 1", "END", "BEGIN"],
+                [
+                    "BEGIN",
+                    "INSERT INTO t VALUES (1)",
+                    "COMMIT",
+                    "BEGIN\n-- why not",
+                    "SELECT 1",
+                    "END",
+                    "BEGIN"
+                ],
                 "{dialect:?}"
             );
         }
         assert_eq!(
-            sqls("BEGIN TRANSACTION; SELECT 1; COMMIT TRANSACTION;", Dialect::Sqlite),
+            sqls(
+                "BEGIN TRANSACTION; SELECT 1; COMMIT TRANSACTION;",
+                Dialect::Sqlite
+            ),
             ["BEGIN TRANSACTION", "SELECT 1", "COMMIT TRANSACTION"]
         );
         for mode in ["DEFERRED", "immediate", "Exclusive"] {
@@ -1294,8 +1360,11 @@ mod tests {
             assert_eq!(sqls(&input, Dialect::Sqlite).len(), 3, "{mode}");
         }
         assert_eq!(
-            sqls("BEGIN WORK; SELECT 1; COMMIT; START TRANSACTION; SELECT 2; ROLLBACK;", Dialect::MySql)
-                .len(),
+            sqls(
+                "BEGIN WORK; SELECT 1; COMMIT; START TRANSACTION; SELECT 2; ROLLBACK;",
+                Dialect::MySql
+            )
+            .len(),
             6
         );
         assert_eq!(
@@ -1316,7 +1385,9 @@ mod tests {
         assert_eq!(lines(input, Dialect::Sqlite), [1, 2, 4]);
         let mysql = input.replace("[end]", "`end`");
         assert_eq!(lines(&mysql, Dialect::MySql), [1, 2, 4]);
-        let postgres = input.replace("[end]", "\"end\"").replace("`case`", "\"case\"");
+        let postgres = input
+            .replace("[end]", "\"end\"")
+            .replace("`case`", "\"case\"");
         assert_eq!(lines(&postgres, Dialect::Postgres), [1, 2, 4]);
     }
 
@@ -1324,7 +1395,10 @@ mod tests {
     fn begin_in_a_routine_header_parenthesis_is_not_a_body() {
         // MySQL allows `begin` as an unquoted column name.
         assert_eq!(
-            sqls("CREATE TABLE event (begin INT, x INT); SELECT 1", Dialect::MySql),
+            sqls(
+                "CREATE TABLE event (begin INT, x INT); SELECT 1",
+                Dialect::MySql
+            ),
             ["CREATE TABLE event (begin INT, x INT)", "SELECT 1"]
         );
     }
@@ -1332,8 +1406,14 @@ mod tests {
     #[test]
     fn begin_is_case_insensitive() {
         assert_eq!(
-            sqls("create trigger t after insert on x BeGiN select 1; eNd; select 2", Dialect::MySql),
-            ["create trigger t after insert on x BeGiN select 1; eNd", "select 2"]
+            sqls(
+                "create trigger t after insert on x BeGiN select 1; eNd; select 2",
+                Dialect::MySql
+            ),
+            [
+                "create trigger t after insert on x BeGiN select 1; eNd",
+                "select 2"
+            ]
         );
     }
 
@@ -1352,10 +1432,22 @@ mod tests {
         assert_eq!(
             statements,
             vec![
-                Statement { sql: "SELECT 0", line: 1 },
-                Statement { sql: "CREATE PROCEDURE p()\nBEGIN\n  SELECT 1;\n  SELECT 2;\nEND", line: 3 },
-                Statement { sql: "CREATE FUNCTION f() RETURNS INT BEGIN RETURN 1; END", line: 9 },
-                Statement { sql: "SELECT 3", line: 11 },
+                Statement {
+                    sql: "SELECT 0",
+                    line: 1
+                },
+                Statement {
+                    sql: "CREATE PROCEDURE p()\nBEGIN\n  SELECT 1;\n  SELECT 2;\nEND",
+                    line: 3
+                },
+                Statement {
+                    sql: "CREATE FUNCTION f() RETURNS INT BEGIN RETURN 1; END",
+                    line: 9
+                },
+                Statement {
+                    sql: "SELECT 3",
+                    line: 11
+                },
             ]
         );
     }
@@ -1363,7 +1455,10 @@ mod tests {
     #[test]
     fn custom_delimiter_ignores_semicolons_and_blocks() {
         assert_eq!(
-            sqls("DELIMITER ;;\nSELECT 1; SELECT 2;;\nBEGIN;;\nSELECT ';;';;", Dialect::MySql),
+            sqls(
+                "DELIMITER ;;\nSELECT 1; SELECT 2;;\nBEGIN;;\nSELECT ';;';;",
+                Dialect::MySql
+            ),
             ["SELECT 1; SELECT 2", "BEGIN", "SELECT ';;'"]
         );
         // The text after the last custom delimiter is still a statement.
@@ -1412,20 +1507,59 @@ mod tests {
     #[test]
     fn unterminated_quotes_name_their_line() {
         let cases: [(&str, Dialect, usize, &str); 9] = [
-            ("SELECT 1;\nSELECT 'abc;\n\n", Dialect::Postgres, 2, "string literal"),
-            ("SELECT 1;\n\nSELECT 'it''s", Dialect::Sqlite, 3, "string literal"),
+            (
+                "SELECT 1;\nSELECT 'abc;\n\n",
+                Dialect::Postgres,
+                2,
+                "string literal",
+            ),
+            (
+                "SELECT 1;\n\nSELECT 'it''s",
+                Dialect::Sqlite,
+                3,
+                "string literal",
+            ),
             ("SELECT 'a\\'", Dialect::MySql, 1, "string literal"),
             ("SELECT\n\"abc", Dialect::Postgres, 2, "quoted identifier"),
-            ("SELECT\n\"abc\\\"", Dialect::MySql, 2, "double-quoted string"),
-            ("\n\nSELECT `a``", Dialect::MySql, 3, "backtick-quoted identifier"),
-            ("SELECT `a", Dialect::Sqlite, 1, "backtick-quoted identifier"),
-            ("SELECT 1;\nSELECT [a", Dialect::Sqlite, 2, "bracket-quoted identifier"),
-            ("SELECT 1;\nSELECT E'a\\'", Dialect::Postgres, 2, "escape string literal E'...'"),
+            (
+                "SELECT\n\"abc\\\"",
+                Dialect::MySql,
+                2,
+                "double-quoted string",
+            ),
+            (
+                "\n\nSELECT `a``",
+                Dialect::MySql,
+                3,
+                "backtick-quoted identifier",
+            ),
+            (
+                "SELECT `a",
+                Dialect::Sqlite,
+                1,
+                "backtick-quoted identifier",
+            ),
+            (
+                "SELECT 1;\nSELECT [a",
+                Dialect::Sqlite,
+                2,
+                "bracket-quoted identifier",
+            ),
+            (
+                "SELECT 1;\nSELECT E'a\\'",
+                Dialect::Postgres,
+                2,
+                "escape string literal E'...'",
+            ),
         ];
         for (input, dialect, line, what) in cases {
             let e = err(input, dialect);
             assert_eq!(e.line, line, "{input:?}");
-            assert_eq!(e.message, format!("unterminated {what} that starts here"), "{input:?}");
+            assert_eq!(
+                e.message,
+                format!("unterminated {what} that starts here"),
+                "{input:?}"
+            );
         }
     }
 
@@ -1439,14 +1573,23 @@ mod tests {
         // A nested comment needs two closings on PostgreSQL only.
         let e = err("SELECT 1 /* a\n/* b */", Dialect::Postgres);
         assert_eq!(e.line, 1);
-        assert_eq!(sqls("SELECT 1 /* a\n/* b */", Dialect::MySql), ["SELECT 1 /* a\n/* b */"]);
+        assert_eq!(
+            sqls("SELECT 1 /* a\n/* b */", Dialect::MySql),
+            ["SELECT 1 /* a\n/* b */"]
+        );
     }
 
     #[test]
     fn unterminated_dollar_quotes() {
-        let e = err("SELECT 1;\n\nCREATE FUNCTION f() AS $fn$\nBEGIN; END $$;", Dialect::Postgres);
+        let e = err(
+            "SELECT 1;\n\nCREATE FUNCTION f() AS $fn$\nBEGIN; END $$;",
+            Dialect::Postgres,
+        );
         assert_eq!(e.line, 3);
-        assert_eq!(e.message, "unterminated dollar-quoted string $fn$ that starts here");
+        assert_eq!(
+            e.message,
+            "unterminated dollar-quoted string $fn$ that starts here"
+        );
         assert_eq!(
             err("DO $$ x", Dialect::Postgres).message,
             "unterminated dollar-quoted string $$ that starts here"
@@ -1455,30 +1598,78 @@ mod tests {
 
     #[test]
     fn unterminated_blocks() {
-        let e = err("SELECT 1;\nCREATE TRIGGER t AFTER INSERT ON x\nBEGIN\n  SELECT 1;\n", Dialect::Sqlite);
-        assert_eq!((e.line, e.message.as_str()), (3, "unterminated BEGIN ... END block that starts here"));
+        let e = err(
+            "SELECT 1;\nCREATE TRIGGER t AFTER INSERT ON x\nBEGIN\n  SELECT 1;\n",
+            Dialect::Sqlite,
+        );
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (3, "unterminated BEGIN ... END block that starts here")
+        );
 
-        let e = err("CREATE FUNCTION f() RETURNS int\nBEGIN ATOMIC\nSELECT 1;", Dialect::Postgres);
-        assert_eq!((e.line, e.message.as_str()), (2, "unterminated BEGIN ATOMIC ... END block that starts here"));
+        let e = err(
+            "CREATE FUNCTION f() RETURNS int\nBEGIN ATOMIC\nSELECT 1;",
+            Dialect::Postgres,
+        );
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (
+                2,
+                "unterminated BEGIN ATOMIC ... END block that starts here"
+            )
+        );
 
-        let e = err("CREATE PROCEDURE p()\nBEGIN\n  WHILE x DO\n    SELECT 1;\n", Dialect::MySql);
-        assert_eq!((e.line, e.message.as_str()), (3, "unterminated WHILE ... END WHILE statement that starts here"));
+        let e = err(
+            "CREATE PROCEDURE p()\nBEGIN\n  WHILE x DO\n    SELECT 1;\n",
+            Dialect::MySql,
+        );
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (
+                3,
+                "unterminated WHILE ... END WHILE statement that starts here"
+            )
+        );
 
-        let e = err("CREATE PROCEDURE p() BEGIN\nSELECT CASE WHEN 1 THEN 2;", Dialect::MySql);
-        assert_eq!((e.line, e.message.as_str()), (2, "unterminated CASE ... END expression that starts here"));
+        let e = err(
+            "CREATE PROCEDURE p() BEGIN\nSELECT CASE WHEN 1 THEN 2;",
+            Dialect::MySql,
+        );
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (2, "unterminated CASE ... END expression that starts here")
+        );
 
         let e = err("BEGIN NOT ATOMIC\nSELECT 1;", Dialect::MySql);
         assert_eq!(e.line, 1);
 
         // A forgotten END IF is absorbed by the procedure's END, so the body is what is left open.
-        let e = err("CREATE PROCEDURE p()\nBEGIN\nIF a THEN SELECT 1;\nEND;", Dialect::MySql);
-        assert_eq!((e.line, e.message.as_str()), (2, "unterminated BEGIN ... END block that starts here"));
+        let e = err(
+            "CREATE PROCEDURE p()\nBEGIN\nIF a THEN SELECT 1;\nEND;",
+            Dialect::MySql,
+        );
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (2, "unterminated BEGIN ... END block that starts here")
+        );
 
         for (input, what) in [
-            ("CREATE PROCEDURE p() BEGIN\nIF a THEN SELECT 1;", "IF ... END IF statement"),
-            ("CREATE PROCEDURE p() BEGIN\nl: LOOP SELECT 1;", "LOOP ... END LOOP statement"),
-            ("CREATE PROCEDURE p() BEGIN\nREPEAT SELECT 1;", "REPEAT ... END REPEAT statement"),
-            ("CREATE PROCEDURE p() BEGIN\nCASE x WHEN 1 THEN SELECT 1;", "CASE ... END CASE statement"),
+            (
+                "CREATE PROCEDURE p() BEGIN\nIF a THEN SELECT 1;",
+                "IF ... END IF statement",
+            ),
+            (
+                "CREATE PROCEDURE p() BEGIN\nl: LOOP SELECT 1;",
+                "LOOP ... END LOOP statement",
+            ),
+            (
+                "CREATE PROCEDURE p() BEGIN\nREPEAT SELECT 1;",
+                "REPEAT ... END REPEAT statement",
+            ),
+            (
+                "CREATE PROCEDURE p() BEGIN\nCASE x WHEN 1 THEN SELECT 1;",
+                "CASE ... END CASE statement",
+            ),
         ] {
             let e = err(input, Dialect::MySql);
             assert_eq!(e.line, 2, "{input}");
@@ -1489,7 +1680,10 @@ mod tests {
     #[test]
     fn error_display_includes_line() {
         let e = err("\n\nSELECT 'x", Dialect::Sqlite);
-        assert_eq!(e.to_string(), "line 3: unterminated string literal that starts here");
+        assert_eq!(
+            e.to_string(),
+            "line 3: unterminated string literal that starts here"
+        );
     }
 
     #[test]
@@ -1521,7 +1715,9 @@ mod tests {
 
     #[test]
     fn pathological_repetitions_terminate() {
-        for fragment in ["$", "$a", "$a$", "/*", "*/", "'", "E'", "--", "-", "\\", "[", "BEGIN ", "é"] {
+        for fragment in [
+            "$", "$a", "$a$", "/*", "*/", "'", "E'", "--", "-", "\\", "[", "BEGIN ", "é",
+        ] {
             let input = fragment.repeat(20_000);
             for dialect in ALL {
                 check_invariants(&input, dialect);
@@ -1557,12 +1753,67 @@ mod tests {
     #[test]
     fn random_inputs_never_panic_and_keep_invariants() {
         const FRAGMENTS: &[&str] = &[
-            "SELECT 1", ";", " ", "\n", "\r\n", "\t", "'", "''", "\"", "`", "[", "]", "--", "-- c\n",
-            "#", "/*", "*/", "/*!", "$$", "$a$", "$1", "$", "E'", "e", "\\", "BEGIN", "END", "CASE",
-            "IF", "END IF", "LOOP", "WHILE", "REPEAT", "THEN", "ELSE", "DO", "ATOMIC", "NOT",
-            "CREATE TRIGGER t", "CREATE PROCEDURE p()", "TRANSACTION", "DELIMITER //\n",
-            "DELIMITER ;\n", "DELIMITER\n", "DELIMITER $$\n", "//", "(", ")", ":", "lbl:", ":=", "é",
-            "🦀", "\u{3000}", "\u{feff}", "x", "begin_date", "M!", "!", "*", "/",
+            "SELECT 1",
+            ";",
+            " ",
+            "\n",
+            "\r\n",
+            "\t",
+            "'",
+            "''",
+            "\"",
+            "`",
+            "[",
+            "]",
+            "--",
+            "-- c\n",
+            "#",
+            "/*",
+            "*/",
+            "/*!",
+            "$$",
+            "$a$",
+            "$1",
+            "$",
+            "E'",
+            "e",
+            "\\",
+            "BEGIN",
+            "END",
+            "CASE",
+            "IF",
+            "END IF",
+            "LOOP",
+            "WHILE",
+            "REPEAT",
+            "THEN",
+            "ELSE",
+            "DO",
+            "ATOMIC",
+            "NOT",
+            "CREATE TRIGGER t",
+            "CREATE PROCEDURE p()",
+            "TRANSACTION",
+            "DELIMITER //\n",
+            "DELIMITER ;\n",
+            "DELIMITER\n",
+            "DELIMITER $$\n",
+            "//",
+            "(",
+            ")",
+            ":",
+            "lbl:",
+            ":=",
+            "é",
+            "🦀",
+            "\u{3000}",
+            "\u{feff}",
+            "x",
+            "begin_date",
+            "M!",
+            "!",
+            "*",
+            "/",
         ];
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = move || {

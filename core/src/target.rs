@@ -1,0 +1,876 @@
+//! Alembic's target grammar and the plans it resolves to.
+//!
+//! A target names where the database should be: `head`, `heads`, `base`, a revision id or any
+//! unique prefix of one, a branch label, `+N`/`-N` relative to what is applied, `REV+N`/`REV-N`,
+//! `LABEL@head`, `LABEL@base`, `LABEL@+N`/`LABEL@-N`. [`Plan::upgrade`] and [`Plan::downgrade`]
+//! turn a target and the set of applied revisions into the exact revisions to run, in order.
+//!
+//! kiln records every applied revision (not only the heads, as Alembic does), so a downgrade can
+//! revert one labelled branch and leave the others alone. Where a step could go more than one way,
+//! resolution fails and lists the choices; it never guesses.
+
+use crate::diag::closest;
+use crate::model::MigrationSet;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+
+/// A parsed target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// `head`: the one head (an error when there are several).
+    Head,
+    /// `heads`: every head.
+    Heads,
+    /// `base`: nothing applied.
+    Base,
+    /// A revision id, a unique prefix of one, or a branch label.
+    Revision(String),
+    /// `+N` / `-N` from what is applied.
+    Relative(i64),
+    /// `REV+N` / `REV-N`.
+    RevisionRelative(String, i64),
+    /// `LABEL@head`.
+    LabelHead(String),
+    /// `LABEL@base`.
+    LabelBase(String),
+    /// `LABEL@+N` / `LABEL@-N`.
+    LabelRelative(String, i64),
+}
+
+/// Why a target cannot be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetError {
+    /// The text is not a target.
+    #[error("`{target}` is not a target: {reason}")]
+    Malformed {
+        /// As given.
+        target: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No revision or label matches.
+    #[error("no revision or branch label matches `{given}`{}", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    Unknown {
+        /// As given.
+        given: String,
+        /// The closest id or label.
+        suggestion: Option<String>,
+    },
+    /// A prefix matches several revisions.
+    #[error("`{given}` is ambiguous: it is a prefix of {}; give more characters", candidates.join(", "))]
+    AmbiguousPrefix {
+        /// As given.
+        given: String,
+        /// Every revision it matches.
+        candidates: Vec<String>,
+    },
+    /// `head` with several heads.
+    #[error("there are {} heads ({}); name one, use `heads` for all, or `LABEL@head`", heads.len(), heads.join(", "))]
+    MultipleHeads {
+        /// The heads.
+        heads: Vec<String>,
+    },
+    /// A step could go more than one way.
+    #[error("`{target}` is ambiguous: the next step could be any of {}; name a revision or use `LABEL@{}`", choices.join(", "), if *upgrade { "+N" } else { "-N" })]
+    Ambiguous {
+        /// As given.
+        target: String,
+        /// The candidates.
+        choices: Vec<String>,
+        /// Whether the step was upwards.
+        upgrade: bool,
+    },
+    /// A relative step goes beyond the graph.
+    #[error("`{target}` goes past the {}: {reason}", if *upgrade { "heads" } else { "base" })]
+    OutOfRange {
+        /// As given.
+        target: String,
+        /// How far it got.
+        reason: String,
+        /// Whether the step was upwards.
+        upgrade: bool,
+    },
+    /// The target points the wrong way for the command.
+    #[error("`{target}` cannot be used with {command}: {reason}")]
+    WrongDirection {
+        /// As given.
+        target: String,
+        /// `upgrade` or `downgrade`.
+        command: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A revision the plan must revert has no downgrade section.
+    #[error(
+        "revision `{revision}` ({file}) is irreversible: it has no `-- kiln:downgrade` section, so the database cannot go below it"
+    )]
+    Irreversible {
+        /// The revision.
+        revision: String,
+        /// Its file.
+        file: String,
+    },
+}
+
+impl Target {
+    /// Parses Alembic's target grammar.
+    pub fn parse(s: &str) -> Result<Target, TargetError> {
+        let s = s.trim();
+        let malformed = |reason: &str| TargetError::Malformed {
+            target: s.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if s.is_empty() {
+            return Err(malformed("it is empty"));
+        }
+        match s {
+            "head" => return Ok(Target::Head),
+            "heads" => return Ok(Target::Heads),
+            "base" => return Ok(Target::Base),
+            _ => {}
+        }
+        if let Some(n) = parse_signed(s) {
+            return n
+                .map(Target::Relative)
+                .ok_or_else(|| malformed("the step is too large"));
+        }
+        if let Some((label, rest)) = s.split_once('@') {
+            if label.is_empty() || !crate::format::is_valid_label(label) {
+                return Err(malformed(
+                    "expected `LABEL@head`, `LABEL@base` or `LABEL@+N`",
+                ));
+            }
+            return match rest {
+                "head" => Ok(Target::LabelHead(label.to_owned())),
+                "base" => Ok(Target::LabelBase(label.to_owned())),
+                _ => match parse_signed(rest) {
+                    Some(Some(n)) => Ok(Target::LabelRelative(label.to_owned(), n)),
+                    Some(None) => Err(malformed("the step is too large")),
+                    None => Err(malformed("after `@` comes `head`, `base`, `+N` or `-N`")),
+                },
+            };
+        }
+        if let Some(pos) = s.rfind(['+', '-'])
+            && pos > 0
+            && let Some(n) = parse_signed(&s[pos..])
+        {
+            let rev = &s[..pos];
+            if crate::format::is_valid_label(rev) {
+                return n
+                    .map(|n| Target::RevisionRelative(rev.to_owned(), n))
+                    .ok_or_else(|| malformed("the step is too large"));
+            }
+        }
+        if crate::format::is_valid_label(s) {
+            return Ok(Target::Revision(s.to_owned()));
+        }
+        Err(malformed(
+            "expected head, heads, base, a revision (or prefix), a branch label, +N, -N, REV+N, LABEL@head, LABEL@base or LABEL@+N",
+        ))
+    }
+}
+
+/// `+N`/`-N` → `Some(Some(n))`; too large → `Some(None)`; not of that form → `None`.
+fn parse_signed(s: &str) -> Option<Option<i64>> {
+    let (sign, digits) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.parse::<i64>().ok().map(|n| sign * n))
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Head => f.write_str("head"),
+            Target::Heads => f.write_str("heads"),
+            Target::Base => f.write_str("base"),
+            Target::Revision(r) => f.write_str(r),
+            Target::Relative(n) => write!(f, "{n:+}"),
+            Target::RevisionRelative(r, n) => write!(f, "{r}{n:+}"),
+            Target::LabelHead(l) => write!(f, "{l}@head"),
+            Target::LabelBase(l) => write!(f, "{l}@base"),
+            Target::LabelRelative(l, n) => write!(f, "{l}@{n:+}"),
+        }
+    }
+}
+
+/// The graph of a [`MigrationSet`] as index lists, for planning. Indices are positions in
+/// [`MigrationSet::revisions`], which is topological, so ascending index order is apply order.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    set: &'a MigrationSet,
+    index: HashMap<&'a str, usize>,
+    /// Parents and dependencies: what must be applied first.
+    requires: Vec<Vec<usize>>,
+    /// The reverse of `requires`.
+    required_by: Vec<Vec<usize>>,
+    children: Vec<Vec<usize>>,
+    labels: Vec<BTreeSet<&'a str>>,
+    label_root: HashMap<&'a str, usize>,
+}
+
+impl<'a> Plan<'a> {
+    /// Indexes a set for planning.
+    pub fn new(set: &'a MigrationSet) -> Self {
+        let revs = set.revisions();
+        let index: HashMap<&str, usize> =
+            revs.iter().enumerate().map(|(i, r)| (r.id(), i)).collect();
+        let n = revs.len();
+        let mut requires = vec![Vec::new(); n];
+        let mut required_by = vec![Vec::new(); n];
+        let mut children = vec![Vec::new(); n];
+        let mut labels: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); n];
+        let mut label_root = HashMap::new();
+        for (i, r) in revs.iter().enumerate() {
+            for p in r.parents() {
+                if let Some(&j) = index.get(&**p) {
+                    requires[i].push(j);
+                    required_by[j].push(i);
+                    children[j].push(i);
+                    let inherited: Vec<&str> = labels[j].iter().copied().collect();
+                    labels[i].extend(inherited);
+                }
+            }
+            for d in r.depends_on() {
+                if let Some(&j) = index.get(&**d) {
+                    requires[i].push(j);
+                    required_by[j].push(i);
+                }
+            }
+            for l in r.branch_labels() {
+                labels[i].insert(l);
+                label_root.insert(&**l, i);
+            }
+        }
+        Plan {
+            set,
+            index,
+            requires,
+            required_by,
+            children,
+            labels,
+            label_root,
+        }
+    }
+
+    /// The set being planned over.
+    pub fn set(&self) -> &'a MigrationSet {
+        self.set
+    }
+
+    /// The branch labels a revision carries: its own and its ancestors'.
+    pub fn labels_of(&self, i: usize) -> impl Iterator<Item = &'a str> + '_ {
+        self.labels[i].iter().copied()
+    }
+
+    /// Resolves an id, a bare branch label, or a unique id prefix to a revision index.
+    pub fn resolve(&self, given: &str) -> Result<usize, TargetError> {
+        if let Some(&i) = self.index.get(given) {
+            return Ok(i);
+        }
+        if let Some(&i) = self.label_root.get(given) {
+            return Ok(i);
+        }
+        let matches: Vec<usize> = self
+            .set
+            .revisions()
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.id().starts_with(given))
+            .map(|(i, _)| i)
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(TargetError::Unknown {
+                given: given.to_owned(),
+                suggestion: closest(
+                    given,
+                    self.index
+                        .keys()
+                        .copied()
+                        .chain(self.label_root.keys().copied()),
+                ),
+            }),
+            many => Err(TargetError::AmbiguousPrefix {
+                given: given.to_owned(),
+                candidates: many.iter().map(|&i| self.id(i).to_owned()).collect(),
+            }),
+        }
+    }
+
+    fn id(&self, i: usize) -> &'a str {
+        self.set.revisions()[i].id()
+    }
+
+    fn ids(&self, v: &[usize]) -> Vec<String> {
+        v.iter().map(|&i| self.id(i).to_owned()).collect()
+    }
+
+    fn label(&self, label: &str) -> Result<usize, TargetError> {
+        self.label_root
+            .get(label)
+            .copied()
+            .ok_or_else(|| TargetError::Unknown {
+                given: format!("{label}@"),
+                suggestion: closest(label, self.label_root.keys().copied())
+                    .map(|s| format!("{s}@...")),
+            })
+    }
+
+    /// Applied revisions that no other applied revision requires: what `current` shows.
+    pub fn current_heads(&self, applied: &[bool]) -> Vec<usize> {
+        (0..applied.len())
+            .filter(|&i| applied[i] && !self.required_by[i].iter().any(|&c| applied[c]))
+            .collect()
+    }
+
+    /// `i` and everything it requires, transitively.
+    pub fn ancestors_or_self(&self, roots: &[usize]) -> Vec<bool> {
+        self.closure(roots, &self.requires)
+    }
+
+    /// `i` and everything that requires it, transitively.
+    pub fn descendants_or_self(&self, roots: &[usize]) -> Vec<bool> {
+        self.closure(roots, &self.required_by)
+    }
+
+    fn closure(&self, roots: &[usize], edges: &[Vec<usize>]) -> Vec<bool> {
+        let mut seen = vec![false; edges.len()];
+        let mut stack: Vec<usize> = roots.to_vec();
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut seen[i], true) {
+                stack.extend(edges[i].iter().copied());
+            }
+        }
+        seen
+    }
+
+    fn single_head(&self) -> Result<usize, TargetError> {
+        match self.set.heads() {
+            [one] => Ok(self.index[&**one]),
+            heads => Err(TargetError::MultipleHeads {
+                heads: heads.iter().map(|h| h.to_string()).collect(),
+            }),
+        }
+    }
+
+    fn label_heads(&self, label: &str) -> Result<Vec<usize>, TargetError> {
+        self.label(label)?;
+        Ok(self
+            .set
+            .heads()
+            .iter()
+            .map(|h| self.index[&**h])
+            .filter(|&h| self.labels[h].contains(label))
+            .collect())
+    }
+
+    /// Walks `n` steps from `start` along children (`n > 0`) or parents (`n < 0`).
+    fn walk(&self, target: &Target, start: usize, n: i64) -> Result<usize, TargetError> {
+        let mut cur = start;
+        for step in 0..n.unsigned_abs() {
+            let next: Vec<usize> = if n > 0 {
+                self.children[cur].clone()
+            } else {
+                self.set.revisions()[cur]
+                    .parents()
+                    .iter()
+                    .filter_map(|p| self.index.get(&**p).copied())
+                    .collect()
+            };
+            match next.as_slice() {
+                [one] => cur = *one,
+                [] => {
+                    return Err(TargetError::OutOfRange {
+                        target: target.to_string(),
+                        reason: format!(
+                            "`{}` is {} step(s) from `{}`",
+                            self.id(cur),
+                            step,
+                            self.id(start)
+                        ),
+                        upgrade: n > 0,
+                    });
+                }
+                many => {
+                    return Err(TargetError::Ambiguous {
+                        target: target.to_string(),
+                        choices: self.ids(many),
+                        upgrade: n > 0,
+                    });
+                }
+            }
+        }
+        Ok(cur)
+    }
+}
+
+impl Plan<'_> {
+    /// The revisions to apply, in order, to bring `applied` to `target`.
+    ///
+    /// `applied[i]` says whether revision `i` of the set is applied.
+    pub fn upgrade(&self, applied: &[bool], target: &Target) -> Result<Vec<usize>, TargetError> {
+        let wrong = |reason: &str| TargetError::WrongDirection {
+            target: target.to_string(),
+            command: "upgrade",
+            reason: reason.to_owned(),
+        };
+        let roots: Vec<usize> = match target {
+            Target::Head => vec![self.single_head()?],
+            Target::Heads => self.set.heads().iter().map(|h| self.index[&**h]).collect(),
+            Target::Base | Target::LabelBase(_) => Vec::new(),
+            Target::Revision(r) => vec![self.resolve(r)?],
+            Target::RevisionRelative(r, n) => vec![self.walk(target, self.resolve(r)?, *n)?],
+            Target::LabelHead(l) => match self.label_heads(l)?.as_slice() {
+                [one] => vec![*one],
+                many => {
+                    return Err(TargetError::Ambiguous {
+                        target: target.to_string(),
+                        choices: self.ids(many),
+                        upgrade: true,
+                    });
+                }
+            },
+            Target::Relative(n) | Target::LabelRelative(_, n) if *n < 0 => {
+                return Err(wrong("a negative step goes down; use downgrade"));
+            }
+            Target::Relative(n) => return self.steps_up(applied, target, *n, None),
+            Target::LabelRelative(l, n) => {
+                self.label(l)?;
+                return self.steps_up(applied, target, *n, Some(l));
+            }
+        };
+        let need = self.ancestors_or_self(&roots);
+        Ok((0..need.len())
+            .filter(|&i| need[i] && !applied[i])
+            .collect())
+    }
+
+    /// Takes `n` single steps up, each of which must be unambiguous.
+    fn steps_up(
+        &self,
+        applied: &[bool],
+        target: &Target,
+        n: i64,
+        label: Option<&str>,
+    ) -> Result<Vec<usize>, TargetError> {
+        let mut state = applied.to_vec();
+        let mut plan = Vec::new();
+        for step in 0..n {
+            let ready: Vec<usize> = (0..state.len())
+                .filter(|&i| !state[i] && self.requires[i].iter().all(|&p| state[p]))
+                .filter(|&i| label.is_none_or(|l| self.labels[i].contains(l)))
+                .collect();
+            match ready.as_slice() {
+                [one] => {
+                    state[*one] = true;
+                    plan.push(*one);
+                }
+                [] => {
+                    return Err(TargetError::OutOfRange {
+                        target: target.to_string(),
+                        reason: format!("only {step} revision(s) can be applied"),
+                        upgrade: true,
+                    });
+                }
+                many => {
+                    return Err(TargetError::Ambiguous {
+                        target: target.to_string(),
+                        choices: self.ids(many),
+                        upgrade: true,
+                    });
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// The revisions to revert, children first, to bring `applied` down to `target`. Fails if any
+    /// of them is irreversible.
+    pub fn downgrade(&self, applied: &[bool], target: &Target) -> Result<Vec<usize>, TargetError> {
+        let wrong = |reason: &str| TargetError::WrongDirection {
+            target: target.to_string(),
+            command: "downgrade",
+            reason: reason.to_owned(),
+        };
+        let remove: Vec<bool> = match target {
+            Target::Base => vec![true; applied.len()],
+            Target::Head | Target::Heads | Target::LabelHead(_) => vec![false; applied.len()],
+            Target::Revision(r) => self.strict_descendants(self.resolve(r)?),
+            Target::RevisionRelative(r, n) => {
+                let start = self.resolve(r)?;
+                self.strict_descendants(self.walk(target, start, *n)?)
+            }
+            Target::LabelBase(l) => self.descendants_or_self(&[self.label(l)?]),
+            Target::Relative(n) | Target::LabelRelative(_, n) if *n > 0 => {
+                return Err(wrong("a positive step goes up; use upgrade"));
+            }
+            Target::Relative(n) => {
+                return self.checked(self.steps_down(applied, target, *n, None)?);
+            }
+            Target::LabelRelative(l, n) => {
+                self.label(l)?;
+                return self.checked(self.steps_down(applied, target, *n, Some(l))?);
+            }
+        };
+        let plan = (0..remove.len())
+            .rev()
+            .filter(|&i| remove[i] && applied[i])
+            .collect();
+        self.checked(plan)
+    }
+
+    fn strict_descendants(&self, i: usize) -> Vec<bool> {
+        let mut d = self.descendants_or_self(&[i]);
+        d[i] = false;
+        d
+    }
+
+    fn steps_down(
+        &self,
+        applied: &[bool],
+        target: &Target,
+        n: i64,
+        label: Option<&str>,
+    ) -> Result<Vec<usize>, TargetError> {
+        let mut state = applied.to_vec();
+        let mut plan = Vec::new();
+        for step in 0..n.unsigned_abs() {
+            let tops: Vec<usize> = self
+                .current_heads(&state)
+                .into_iter()
+                .filter(|&i| label.is_none_or(|l| self.labels[i].contains(l)))
+                .collect();
+            match tops.as_slice() {
+                [one] => {
+                    state[*one] = false;
+                    plan.push(*one);
+                }
+                [] => {
+                    return Err(TargetError::OutOfRange {
+                        target: target.to_string(),
+                        reason: format!("only {step} revision(s) can be reverted"),
+                        upgrade: false,
+                    });
+                }
+                many => {
+                    return Err(TargetError::Ambiguous {
+                        target: target.to_string(),
+                        choices: self.ids(many),
+                        upgrade: false,
+                    });
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    fn checked(&self, plan: Vec<usize>) -> Result<Vec<usize>, TargetError> {
+        if let Some(&i) = plan
+            .iter()
+            .find(|&&i| self.set.revisions()[i].is_irreversible())
+        {
+            let r = &self.set.revisions()[i];
+            return Err(TargetError::Irreversible {
+                revision: r.id().to_owned(),
+                file: r.file().to_owned(),
+            });
+        }
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dir::{MigrationDir, build_set, scan_dir};
+
+    /// Builds a set from `(id, parents, labels, reversible)` tuples written to a temp dir.
+    fn set(revs: &[(&str, &str, &str, bool)]) -> MigrationSet {
+        let dir = tempfile::tempdir().unwrap();
+        for (id, parents, labels, reversible) in revs {
+            let mut text = format!("-- kiln:revision {id}\n");
+            if !parents.is_empty() {
+                text += &format!("-- kiln:revises {parents}\n");
+            }
+            if !labels.is_empty() {
+                text += &format!("-- kiln:branch {labels}\n");
+            }
+            text += "-- kiln:upgrade\nSELECT 1;\n";
+            if *reversible {
+                text += "-- kiln:downgrade\nSELECT 2;\n";
+            }
+            std::fs::write(dir.path().join(format!("{id}_x.sql")), text).unwrap();
+        }
+        let d = MigrationDir {
+            path: dir.path().to_owned(),
+            display: "m".into(),
+        };
+        build_set(&d, scan_dir(&d)).unwrap()
+    }
+
+    fn ids(set: &MigrationSet, plan: &[usize]) -> Vec<String> {
+        plan.iter()
+            .map(|&i| set.revisions()[i].id().to_owned())
+            .collect()
+    }
+
+    fn applied(set: &MigrationSet, ids: &[&str]) -> Vec<bool> {
+        set.revisions()
+            .iter()
+            .map(|r| ids.contains(&r.id()))
+            .collect()
+    }
+
+    fn linear() -> MigrationSet {
+        set(&[
+            ("aa1", "", "", true),
+            ("bb2", "aa1", "", true),
+            ("cc3", "bb2", "", true),
+        ])
+    }
+
+    #[test]
+    fn parses_every_form() {
+        let p = |s| Target::parse(s).unwrap();
+        assert_eq!(p("head"), Target::Head);
+        assert_eq!(p("heads"), Target::Heads);
+        assert_eq!(p("base"), Target::Base);
+        assert_eq!(p("+2"), Target::Relative(2));
+        assert_eq!(p("-1"), Target::Relative(-1));
+        assert_eq!(p("ab12"), Target::Revision("ab12".into()));
+        assert_eq!(p("ab12+3"), Target::RevisionRelative("ab12".into(), 3));
+        assert_eq!(p("ab12-1"), Target::RevisionRelative("ab12".into(), -1));
+        assert_eq!(p("net@head"), Target::LabelHead("net".into()));
+        assert_eq!(p("net@base"), Target::LabelBase("net".into()));
+        assert_eq!(p("net@+1"), Target::LabelRelative("net".into(), 1));
+        assert_eq!(p("net@-2"), Target::LabelRelative("net".into(), -2));
+        for bad in ["", "a b", "@head", "net@top", "+", "x@+"] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+        for t in ["head", "+2", "ab12-1", "net@+1", "net@base"] {
+            assert_eq!(p(t).to_string(), t);
+        }
+    }
+
+    #[test]
+    fn upgrade_head_relative_and_prefix() {
+        let s = linear();
+        let plan = Plan::new(&s);
+        let none = applied(&s, &[]);
+        assert_eq!(
+            ids(&s, &plan.upgrade(&none, &Target::Head).unwrap()),
+            ["aa1", "bb2", "cc3"]
+        );
+        assert_eq!(
+            ids(&s, &plan.upgrade(&none, &Target::Relative(2)).unwrap()),
+            ["aa1", "bb2"]
+        );
+        assert_eq!(
+            ids(
+                &s,
+                &plan.upgrade(&none, &Target::parse("bb").unwrap()).unwrap()
+            ),
+            ["aa1", "bb2"]
+        );
+        assert_eq!(
+            ids(
+                &s,
+                &plan
+                    .upgrade(&none, &Target::parse("aa1+1").unwrap())
+                    .unwrap()
+            ),
+            ["aa1", "bb2"]
+        );
+        let err = plan
+            .upgrade(&applied(&s, &["aa1", "bb2"]), &Target::Relative(2))
+            .unwrap_err();
+        assert!(matches!(err, TargetError::OutOfRange { .. }), "{err}");
+        assert!(
+            plan.upgrade(&applied(&s, &["aa1", "bb2", "cc3"]), &Target::Head)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn downgrade_relative_and_to_revision() {
+        let s = linear();
+        let plan = Plan::new(&s);
+        let all = applied(&s, &["aa1", "bb2", "cc3"]);
+        assert_eq!(
+            ids(&s, &plan.downgrade(&all, &Target::Relative(-1)).unwrap()),
+            ["cc3"]
+        );
+        assert_eq!(
+            ids(
+                &s,
+                &plan
+                    .downgrade(&all, &Target::parse("aa1").unwrap())
+                    .unwrap()
+            ),
+            ["cc3", "bb2"]
+        );
+        assert_eq!(
+            ids(&s, &plan.downgrade(&all, &Target::Base).unwrap()),
+            ["cc3", "bb2", "aa1"]
+        );
+        assert_eq!(
+            ids(
+                &s,
+                &plan
+                    .downgrade(&all, &Target::parse("cc3-2").unwrap())
+                    .unwrap()
+            ),
+            ["cc3", "bb2"]
+        );
+        let err = plan.downgrade(&all, &Target::Relative(-4)).unwrap_err();
+        assert!(matches!(err, TargetError::OutOfRange { .. }), "{err}");
+        assert!(matches!(
+            plan.downgrade(&all, &Target::Relative(1)),
+            Err(TargetError::WrongDirection { .. })
+        ));
+    }
+
+    #[test]
+    fn ambiguity_is_an_error_with_choices() {
+        let s = set(&[
+            ("aa1", "", "", true),
+            ("ab2", "aa1", "x", true),
+            ("ac3", "aa1", "y", true),
+        ]);
+        let plan = Plan::new(&s);
+        let none = applied(&s, &[]);
+        match plan.upgrade(&none, &Target::Head).unwrap_err() {
+            TargetError::MultipleHeads { heads } => assert_eq!(heads.len(), 2),
+            e => panic!("{e}"),
+        }
+        match plan
+            .upgrade(&applied(&s, &["aa1"]), &Target::Relative(1))
+            .unwrap_err()
+        {
+            TargetError::Ambiguous { choices, .. } => assert_eq!(choices, ["ab2", "ac3"]),
+            e => panic!("{e}"),
+        }
+        match plan.resolve("a").unwrap_err() {
+            TargetError::AmbiguousPrefix { candidates, .. } => assert_eq!(candidates.len(), 3),
+            e => panic!("{e}"),
+        }
+        assert!(matches!(
+            plan.resolve("zz9"),
+            Err(TargetError::Unknown { .. })
+        ));
+        let all = applied(&s, &["aa1", "ab2", "ac3"]);
+        assert!(matches!(
+            plan.downgrade(&all, &Target::Relative(-1)),
+            Err(TargetError::Ambiguous { .. })
+        ));
+    }
+
+    #[test]
+    fn labelled_branches_move_independently() {
+        let s = set(&[
+            ("aa1", "", "", true),
+            ("bb1", "aa1", "x", true),
+            ("bb2", "bb1", "", true),
+            ("cc1", "aa1", "y", true),
+        ]);
+        let plan = Plan::new(&s);
+        let none = applied(&s, &[]);
+        assert_eq!(
+            ids(
+                &s,
+                &plan
+                    .upgrade(&none, &Target::parse("x@head").unwrap())
+                    .unwrap()
+            ),
+            ["aa1", "bb1", "bb2"]
+        );
+        assert_eq!(
+            ids(
+                &s,
+                &plan
+                    .upgrade(&applied(&s, &["aa1"]), &Target::parse("y@+1").unwrap())
+                    .unwrap()
+            ),
+            ["cc1"]
+        );
+        let all = applied(&s, &["aa1", "bb1", "bb2", "cc1"]);
+        // Reverting branch x leaves branch y (and the shared base) applied.
+        assert_eq!(
+            ids(
+                &s,
+                &plan
+                    .downgrade(&all, &Target::parse("x@base").unwrap())
+                    .unwrap()
+            ),
+            ["bb2", "bb1"]
+        );
+        assert_eq!(
+            ids(
+                &s,
+                &plan
+                    .downgrade(&all, &Target::parse("x@-1").unwrap())
+                    .unwrap()
+            ),
+            ["bb2"]
+        );
+        assert_eq!(
+            ids(
+                &s,
+                &plan.upgrade(&none, &Target::parse("x").unwrap()).unwrap()
+            ),
+            ["aa1", "bb1"]
+        );
+        assert_eq!(
+            ids(&s, &plan.upgrade(&none, &Target::Heads).unwrap()),
+            ["aa1", "bb1", "bb2", "cc1"]
+        );
+    }
+
+    #[test]
+    fn irreversible_blocks_the_plan() {
+        let s = set(&[("aa1", "", "", true), ("bb2", "aa1", "", false)]);
+        let plan = Plan::new(&s);
+        let all = applied(&s, &["aa1", "bb2"]);
+        match plan.downgrade(&all, &Target::Base).unwrap_err() {
+            TargetError::Irreversible { revision, file } => {
+                assert_eq!(revision, "bb2");
+                assert_eq!(file, "bb2_x.sql");
+            }
+            e => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn merge_needs_both_parents() {
+        let s = set(&[
+            ("aa1", "", "", true),
+            ("bb1", "aa1", "", true),
+            ("cc1", "aa1", "", true),
+            ("dd1", "bb1,cc1", "", true),
+        ]);
+        let plan = Plan::new(&s);
+        let got = ids(
+            &s,
+            &plan
+                .upgrade(&applied(&s, &["aa1", "bb1"]), &Target::Head)
+                .unwrap(),
+        );
+        assert_eq!(got, ["cc1", "dd1"]);
+        assert!(matches!(
+            plan.downgrade(
+                &applied(&s, &["aa1", "bb1", "cc1", "dd1"]),
+                &Target::parse("dd1-1").unwrap()
+            ),
+            Err(TargetError::Ambiguous { .. })
+        ));
+    }
+}
