@@ -55,3 +55,160 @@ impl Migrator {
         &self.set
     }
 }
+
+use crate::db::Db;
+use crate::engine::{Op, Session, history_of, status_of};
+use crate::error::{Error, Result};
+use crate::report::{AuditEntry, HistoryEntry, Hooks, Report, Status};
+use kiln_core::{Plan, Target};
+
+impl Migrator {
+    /// Brings the database to every head: what a service calls at start-up.
+    ///
+    /// When nothing is pending this is one read of one row, whatever the number of revisions, and
+    /// takes no lock. Otherwise it takes the run lock, re-reads the state under it (another
+    /// replica may have finished the work meanwhile) and applies what is still missing.
+    pub async fn run(&self, db: impl Into<Db>) -> Result<Report> {
+        let db = db.into();
+        let mut s = Session::open(self, &db).await?;
+        if s.at_head_fast().await? {
+            return Ok(Report::default());
+        }
+        s.mutate(Op::Upgrade(Target::Heads), Hooks::default()).await
+    }
+
+    /// Fails unless the database is exactly at every head with nothing dirty, drifted or unknown.
+    /// Changes nothing and takes no lock: for replicas that must not migrate.
+    pub async fn check(&self, db: impl Into<Db>) -> Result<()> {
+        let db = db.into();
+        let mut s = Session::open(self, &db).await?;
+        if s.at_head_fast().await? {
+            return Ok(());
+        }
+        let rows = s.read_versions().await?.unwrap_or_default();
+        crate::engine::analyze(self, &rows)?;
+        let status = status_of(self, rows);
+        if status.pending.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::NotAtHead {
+                pending: status.pending,
+            })
+        }
+    }
+
+    /// Applies every revision needed to reach `target` (Alembic's grammar: `head`, `heads`, `+1`,
+    /// a revision prefix, `LABEL@head`, ...).
+    pub async fn upgrade(&self, db: impl Into<Db>, target: &str) -> Result<Report> {
+        self.upgrade_with(db, target, Hooks::default()).await
+    }
+
+    /// [`Migrator::upgrade`] with progress callbacks and a stop flag.
+    pub async fn upgrade_with(
+        &self,
+        db: impl Into<Db>,
+        target: &str,
+        hooks: Hooks<'_>,
+    ) -> Result<Report> {
+        let target = Target::parse(target)?;
+        let db = db.into();
+        Session::open(self, &db)
+            .await?
+            .mutate(Op::Upgrade(target), hooks)
+            .await
+    }
+
+    /// Reverts every applied revision that `target` does not need, children first (`-1`, `base`,
+    /// a revision, `LABEL@base`, ...). Revisions on other labelled branches are left alone.
+    pub async fn downgrade(&self, db: impl Into<Db>, target: &str) -> Result<Report> {
+        self.downgrade_with(db, target, Hooks::default()).await
+    }
+
+    /// [`Migrator::downgrade`] with progress callbacks and a stop flag.
+    pub async fn downgrade_with(
+        &self,
+        db: impl Into<Db>,
+        target: &str,
+        hooks: Hooks<'_>,
+    ) -> Result<Report> {
+        let target = Target::parse(target)?;
+        let db = db.into();
+        Session::open(self, &db)
+            .await?
+            .mutate(Op::Downgrade(target), hooks)
+            .await
+    }
+
+    /// Records the database as being exactly at `targets` (and everything they need) without
+    /// running any SQL. Clears a dirty marker. With `purge`, first forgets every recorded row,
+    /// including ones this binary does not know. Audited.
+    pub async fn stamp(&self, db: impl Into<Db>, targets: &[&str], purge: bool) -> Result<Report> {
+        let targets = targets
+            .iter()
+            .map(|t| Target::parse(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let db = db.into();
+        Session::open(self, &db)
+            .await?
+            .mutate(Op::Stamp(targets, purge), Hooks::default())
+            .await
+    }
+
+    /// What the database has applied, what is pending, and anything wrong.
+    pub async fn current(&self, db: impl Into<Db>) -> Result<Status> {
+        let db = db.into();
+        Session::open(self, &db).await?.status().await
+    }
+
+    /// Revisions not yet applied, in the order `run` would apply them.
+    pub async fn pending(&self, db: impl Into<Db>) -> Result<Vec<String>> {
+        Ok(self.current(db).await?.pending)
+    }
+
+    /// Every revision in order, with when it was applied.
+    pub async fn history(&self, db: impl Into<Db>) -> Result<Vec<HistoryEntry>> {
+        let status = self.current(db).await?;
+        Ok(history_of(self, &status))
+    }
+
+    /// The set's heads.
+    pub fn heads(&self) -> Vec<&str> {
+        self.set.heads().iter().map(|h| &**h).collect()
+    }
+
+    /// The audit trail, oldest first.
+    pub async fn audit(&self, db: impl Into<Db>) -> Result<Vec<AuditEntry>> {
+        let db = db.into();
+        Session::open(self, &db).await?.audit().await
+    }
+
+    /// The revisions an upgrade to `target` would apply, without changing anything.
+    pub async fn plan_upgrade(&self, db: impl Into<Db>, target: &str) -> Result<Vec<String>> {
+        let target = Target::parse(target)?;
+        let (applied, _) = self.applied(db).await?;
+        let plan = Plan::new(&self.set);
+        Ok(self.ids(&plan.upgrade(&applied, &target)?))
+    }
+
+    /// The revisions a downgrade to `target` would revert, without changing anything.
+    pub async fn plan_downgrade(&self, db: impl Into<Db>, target: &str) -> Result<Vec<String>> {
+        let target = Target::parse(target)?;
+        let (applied, _) = self.applied(db).await?;
+        let plan = Plan::new(&self.set);
+        Ok(self.ids(&plan.downgrade(&applied, &target)?))
+    }
+
+    async fn applied(&self, db: impl Into<Db>) -> Result<(Vec<bool>, Status)> {
+        let db = db.into();
+        let mut s = Session::open(self, &db).await?;
+        let rows = s.read_versions().await?.unwrap_or_default();
+        let applied = crate::engine::analyze(self, &rows)?;
+        Ok((applied, status_of(self, rows)))
+    }
+
+    fn ids(&self, v: &[usize]) -> Vec<String> {
+        v.iter()
+            .map(|&i| self.set.revisions()[i].id().to_owned())
+            .collect()
+    }
+}

@@ -1,0 +1,566 @@
+//! Connections to the three engines behind one type, and the run lock.
+//!
+//! [`Db`] is what users hand to a [`crate::Migrator`]: a pool of any enabled engine, or a URL.
+//! `Conn` is one checked-out connection; every operation is written once and expanded for each
+//! engine by `dispatch!`, so the engines cannot drift apart.
+
+use crate::error::{Error, Result};
+use crate::sql::{Sql, trusted};
+use kiln_core::Dialect;
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+/// A database to migrate: a sqlx pool of an enabled engine.
+///
+/// `&PgPool`, `&MySqlPool` and `&SqlitePool` (and the pools themselves) convert into it, so
+/// `MIGRATOR.run(&pool)` works with whichever pool an application already has.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Db {
+    /// SQLite (feature `sqlite`, on by default).
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    /// PostgreSQL (feature `postgres`).
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+    /// MySQL or MariaDB (feature `mysql`).
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
+    #[doc(hidden)]
+    Never(std::convert::Infallible),
+}
+
+macro_rules! dispatch {
+    ($value:expr, $enum:ident, $c:ident => $body:expr) => {
+        match $value {
+            #[cfg(feature = "sqlite")]
+            $enum::Sqlite($c) => $body,
+            #[cfg(feature = "postgres")]
+            $enum::Postgres($c) => $body,
+            #[cfg(feature = "mysql")]
+            $enum::MySql($c) => $body,
+            $enum::Never(n) => match *n {},
+        }
+    };
+}
+
+#[cfg(feature = "sqlite")]
+impl From<sqlx::SqlitePool> for Db {
+    fn from(p: sqlx::SqlitePool) -> Db {
+        Db::Sqlite(p)
+    }
+}
+#[cfg(feature = "sqlite")]
+impl From<&sqlx::SqlitePool> for Db {
+    fn from(p: &sqlx::SqlitePool) -> Db {
+        Db::Sqlite(p.clone())
+    }
+}
+#[cfg(feature = "postgres")]
+impl From<sqlx::PgPool> for Db {
+    fn from(p: sqlx::PgPool) -> Db {
+        Db::Postgres(p)
+    }
+}
+#[cfg(feature = "postgres")]
+impl From<&sqlx::PgPool> for Db {
+    fn from(p: &sqlx::PgPool) -> Db {
+        Db::Postgres(p.clone())
+    }
+}
+#[cfg(feature = "mysql")]
+impl From<sqlx::MySqlPool> for Db {
+    fn from(p: sqlx::MySqlPool) -> Db {
+        Db::MySql(p)
+    }
+}
+#[cfg(feature = "mysql")]
+impl From<&sqlx::MySqlPool> for Db {
+    fn from(p: &sqlx::MySqlPool) -> Db {
+        Db::MySql(p.clone())
+    }
+}
+impl From<&Db> for Db {
+    fn from(d: &Db) -> Db {
+        d.clone()
+    }
+}
+
+/// Removes the password from a URL so it can appear in messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_owned()
+            };
+            format!("{}{}{}", &url[..scheme_end + 3], masked, &rest[at..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+impl Db {
+    /// Connects to a URL: `sqlite:`, `postgres:`/`postgresql:`, `mysql:`/`mariadb:`. SQLite files
+    /// are created when missing. The error never contains the password.
+    pub async fn connect(url: &str) -> Result<Db> {
+        let shown = redact_url(url);
+        let bad = |reason: String| Error::Url {
+            url: shown.clone(),
+            reason,
+        };
+        let scheme = url.split(':').next().unwrap_or("").to_ascii_lowercase();
+        let connect_err = |e: sqlx::Error| Error::Database {
+            context: format!("connecting to {shown}"),
+            source: e,
+        };
+        match scheme.as_str() {
+            #[cfg(feature = "sqlite")]
+            "sqlite" => {
+                use std::str::FromStr;
+                let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+                    .map_err(|e| bad(e.to_string()))?
+                    .create_if_missing(true);
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(opts)
+                    .await
+                    .map_err(connect_err)?;
+                Ok(Db::Sqlite(pool))
+            }
+            #[cfg(feature = "postgres")]
+            "postgres" | "postgresql" => {
+                use std::str::FromStr;
+                let opts = sqlx::postgres::PgConnectOptions::from_str(url)
+                    .map_err(|e| bad(e.to_string()))?;
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await
+                    .map_err(connect_err)?;
+                Ok(Db::Postgres(pool))
+            }
+            #[cfg(feature = "mysql")]
+            "mysql" | "mariadb" => {
+                use std::str::FromStr;
+                let fixed = if scheme == "mariadb" {
+                    format!("mysql{}", &url[7..])
+                } else {
+                    url.to_owned()
+                };
+                let opts = sqlx::mysql::MySqlConnectOptions::from_str(&fixed)
+                    .map_err(|e| bad(e.to_string()))?;
+                let pool = sqlx::mysql::MySqlPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await
+                    .map_err(connect_err)?;
+                Ok(Db::MySql(pool))
+            }
+            #[allow(unreachable_patterns)]
+            "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => Err(bad(format!(
+                "this build of kiln does not include the `{scheme}` engine; enable kiln's `{}` feature",
+                match scheme.as_str() {
+                    "postgresql" => "postgres",
+                    "mariadb" => "mysql",
+                    s => s,
+                }
+            ))),
+            _ => Err(bad(
+                "expected a URL starting with sqlite:, postgres:, postgresql:, mysql: or mariadb:"
+                    .into(),
+            )),
+        }
+    }
+
+    /// The SQL dialect of this database.
+    pub fn dialect(&self) -> Dialect {
+        dispatch!(self, Db, _p => dialect_of_pool(_p))
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        dispatch!(self, Db, p => p.close().await)
+    }
+
+    pub(crate) async fn acquire(&self) -> Result<Conn> {
+        let ctx = "acquiring a connection";
+        Ok(match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(p) => Conn::Sqlite(
+                p.acquire().await.map_err(Error::db(ctx))?,
+                sqlite_lock_path(p),
+            ),
+            #[cfg(feature = "postgres")]
+            Db::Postgres(p) => Conn::Postgres(p.acquire().await.map_err(Error::db(ctx))?),
+            #[cfg(feature = "mysql")]
+            Db::MySql(p) => Conn::MySql(p.acquire().await.map_err(Error::db(ctx))?),
+            Db::Never(n) => match *n {},
+        })
+    }
+}
+
+trait DialectOf {
+    fn dialect() -> Dialect;
+}
+#[cfg(feature = "sqlite")]
+impl DialectOf for sqlx::Sqlite {
+    fn dialect() -> Dialect {
+        Dialect::Sqlite
+    }
+}
+#[cfg(feature = "postgres")]
+impl DialectOf for sqlx::Postgres {
+    fn dialect() -> Dialect {
+        Dialect::Postgres
+    }
+}
+#[cfg(feature = "mysql")]
+impl DialectOf for sqlx::MySql {
+    fn dialect() -> Dialect {
+        Dialect::MySql
+    }
+}
+#[allow(dead_code)]
+fn dialect_of_pool<DB: sqlx::Database + DialectOf>(_: &sqlx::Pool<DB>) -> Dialect {
+    DB::dialect()
+}
+
+/// The sidecar lock file of a file-backed SQLite database; `None` for in-memory databases.
+#[cfg(feature = "sqlite")]
+fn sqlite_lock_path(p: &sqlx::SqlitePool) -> Option<std::path::PathBuf> {
+    let opts = p.connect_options();
+    let name = opts.get_filename();
+    let s = name.to_string_lossy();
+    if s.is_empty() || s == ":memory:" || s.starts_with("file:") {
+        return None;
+    }
+    let mut lock = name.as_os_str().to_owned();
+    lock.push(".kiln-lock");
+    Some(lock.into())
+}
+
+/// A bound value.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    Text(String),
+    OptText(Option<String>),
+    Int(i64),
+}
+
+/// One checked-out connection.
+pub(crate) enum Conn {
+    #[cfg(feature = "sqlite")]
+    Sqlite(
+        sqlx::pool::PoolConnection<sqlx::Sqlite>,
+        Option<std::path::PathBuf>,
+    ),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::pool::PoolConnection<sqlx::MySql>),
+    #[allow(dead_code)]
+    Never(std::convert::Infallible),
+}
+
+macro_rules! on_conn {
+    ($value:expr, $c:ident => $body:expr) => {
+        match $value {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite($c, _) => $body,
+            #[cfg(feature = "postgres")]
+            Conn::Postgres($c) => $body,
+            #[cfg(feature = "mysql")]
+            Conn::MySql($c) => $body,
+            Conn::Never(n) => match *n {},
+        }
+    };
+}
+
+macro_rules! bind_all {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Arg::Text(s) => q.bind(s.clone()),
+                Arg::OptText(s) => q.bind(s.clone()),
+                Arg::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }};
+}
+
+/// A row read generically: every column as optional text or integer, in select order.
+pub(crate) type TextRow = Vec<Option<String>>;
+
+impl Conn {
+    pub fn dialect(&self) -> Dialect {
+        on_conn!(self, _c => dialect_of_conn(_c))
+    }
+
+    /// Runs SQL text as-is (several statements allowed) through the engine's simple-query path.
+    pub async fn script(
+        &mut self,
+        sql: impl Into<Cow<'static, str>>,
+    ) -> std::result::Result<(), sqlx::Error> {
+        let sql = trusted(sql);
+        on_conn!(self, c => sqlx::raw_sql(sql).execute(&mut **c).await.map(|_| ()))
+    }
+
+    /// Runs one statement with bound values; returns rows affected.
+    pub async fn exec(&mut self, sql: &str, args: &[Arg]) -> std::result::Result<u64, sqlx::Error> {
+        let sql = trusted(sql.to_owned());
+        on_conn!(self, c => {
+            let q = bind_all!(sqlx::query(sql), args);
+            q.execute(&mut **c).await.map(|r| r.rows_affected())
+        })
+    }
+
+    /// Reads rows; integer columns are returned as text.
+    pub async fn rows(
+        &mut self,
+        sql: &str,
+        int_columns: &[usize],
+    ) -> std::result::Result<Vec<TextRow>, sqlx::Error> {
+        let sql = trusted(sql.to_owned());
+        on_conn!(self, c => {
+            use sqlx::Row as _;
+            let rows = sqlx::query(sql).fetch_all(&mut **c).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let mut cols = Vec::with_capacity(row.len());
+                for i in 0..row.len() {
+                    if int_columns.contains(&i) {
+                        let v: Option<i64> = row.try_get(i)?;
+                        cols.push(v.map(|v| v.to_string()));
+                    } else {
+                        let v: Option<String> = row.try_get(i)?;
+                        cols.push(v);
+                    }
+                }
+                out.push(cols);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Reads the first text column of the first row of a simple query (one round trip, no
+    /// prepare), or `None` when there is no row.
+    pub async fn first_text(
+        &mut self,
+        sql: String,
+    ) -> std::result::Result<Option<String>, sqlx::Error> {
+        let sql = trusted(sql);
+        on_conn!(self, c => {
+            use sqlx::Row as _;
+            let row = sqlx::raw_sql(sql).fetch_optional(&mut **c).await?;
+            match row {
+                Some(r) => r.try_get::<String, _>(0).map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// The database user, for the audit trail.
+    pub async fn current_user(&mut self) -> Option<String> {
+        let sql = match self.dialect() {
+            Dialect::Postgres => "SELECT CAST(current_user AS TEXT)",
+            Dialect::MySql => "SELECT CURRENT_USER()",
+            _ => {
+                return std::env::var("USER")
+                    .or_else(|_| std::env::var("USERNAME"))
+                    .ok();
+            }
+        };
+        self.first_text(sql.to_owned()).await.ok().flatten()
+    }
+
+    /// Closes this connection instead of returning it to the pool when dropped, so a session lock
+    /// can never leak into the pool, even if the caller's future is cancelled mid-run.
+    pub fn close_on_drop(&mut self) {
+        on_conn!(self, c => c.close_on_drop())
+    }
+
+    /// Takes the run lock, waiting up to `timeout`.
+    pub async fn lock(&mut self, sql: &Sql, timeout: Duration) -> Result<RunLock> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        let key = lock_key(&sql.lock_name);
+        loop {
+            let got = match self {
+                #[cfg(feature = "sqlite")]
+                Conn::Sqlite(_, path) => match path {
+                    None => Some(RunLock::None),
+                    Some(path) => {
+                        let file = std::fs::OpenOptions::new()
+                            .create(true)
+                            .truncate(false)
+                            .write(true)
+                            .open(&*path)
+                            .map_err(|e| {
+                                Error::Config(format!(
+                                    "cannot open lock file {}: {e}",
+                                    path.display()
+                                ))
+                            })?;
+                        match file.try_lock() {
+                            Ok(()) => Some(RunLock::File(file)),
+                            Err(std::fs::TryLockError::WouldBlock) => None,
+                            Err(std::fs::TryLockError::Error(e)) => {
+                                return Err(Error::Config(format!(
+                                    "cannot lock {}: {e}",
+                                    path.display()
+                                )));
+                            }
+                        }
+                    }
+                },
+                #[cfg(feature = "postgres")]
+                Conn::Postgres(c) => {
+                    let ok: bool = sqlx::query_scalar(trusted("SELECT pg_try_advisory_lock($1)"))
+                        .bind(key)
+                        .fetch_one(&mut **c)
+                        .await
+                        .map_err(Error::db("taking the migration lock"))?;
+                    ok.then_some(RunLock::Pg(key))
+                }
+                #[cfg(feature = "mysql")]
+                Conn::MySql(c) => {
+                    let name = format!("kiln:{key:016x}");
+                    let ok: Option<i64> = sqlx::query_scalar(trusted(
+                        "SELECT GET_LOCK(CONCAT(?, ':', COALESCE(DATABASE(), '')), 0)",
+                    ))
+                    .bind(name.clone())
+                    .fetch_one(&mut **c)
+                    .await
+                    .map_err(Error::db("taking the migration lock"))?;
+                    (ok == Some(1)).then_some(RunLock::MySql(name))
+                }
+                Conn::Never(n) => match *n {},
+            };
+            if let Some(lock) = got {
+                return Ok(lock);
+            }
+            if start.elapsed() >= timeout {
+                return Err(Error::LockTimeout {
+                    waited: start.elapsed(),
+                    what: match self.dialect() {
+                        Dialect::Postgres => format!("PostgreSQL advisory lock {key}"),
+                        Dialect::MySql => "MySQL GET_LOCK".to_owned(),
+                        _ => "SQLite lock file".to_owned(),
+                    },
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Releases the run lock.
+    pub async fn unlock(&mut self, lock: RunLock) -> Result<()> {
+        match (lock, self) {
+            #[cfg(feature = "postgres")]
+            (RunLock::Pg(key), Conn::Postgres(c)) => {
+                sqlx::query(trusted("SELECT pg_advisory_unlock($1)"))
+                    .bind(key)
+                    .execute(&mut **c)
+                    .await
+                    .map_err(Error::db("releasing the migration lock"))?;
+            }
+            #[cfg(feature = "mysql")]
+            (RunLock::MySql(name), Conn::MySql(c)) => {
+                sqlx::query(trusted(
+                    "SELECT RELEASE_LOCK(CONCAT(?, ':', COALESCE(DATABASE(), '')))",
+                ))
+                .bind(name)
+                .execute(&mut **c)
+                .await
+                .map_err(Error::db("releasing the migration lock"))?;
+            }
+            #[cfg(feature = "sqlite")]
+            (RunLock::File(f), _) => drop(f),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[allow(dead_code)]
+fn dialect_of_conn<DB: sqlx::Database + DialectOf>(_: &sqlx::pool::PoolConnection<DB>) -> Dialect {
+    DB::dialect()
+}
+
+/// A 63-bit key derived from the lock name, stable across kiln versions.
+fn lock_key(name: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("kiln:{name}").as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    (u64::from_be_bytes(b) >> 1) as i64
+}
+
+/// A held run lock.
+#[derive(Debug)]
+pub(crate) enum RunLock {
+    /// Locking is off, or the database is in memory (one process only).
+    None,
+    #[cfg(feature = "sqlite")]
+    File(std::fs::File),
+    #[cfg(feature = "postgres")]
+    Pg(i64),
+    #[cfg(feature = "mysql")]
+    MySql(String),
+}
+
+/// `true` when a driver error says the table does not exist (a database never migrated).
+pub(crate) fn is_missing_table(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            let code = d.code();
+            matches!(
+                code.as_deref(),
+                Some("42P01") | Some("42S02") | Some("1146")
+            ) || d.message().contains("no such table")
+                || d.message().contains("doesn't exist")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_appear() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("mysql://root@h/db"), "mysql://root@h/db");
+        assert_eq!(redact_url("sqlite://a.db"), "sqlite://a.db");
+        assert_eq!(
+            redact_url("postgres://u:p%40ss@h/db?x=1"),
+            "postgres://u:***@h/db?x=1"
+        );
+    }
+
+    #[test]
+    fn lock_keys_are_stable_and_positive() {
+        assert_eq!(lock_key("a"), lock_key("a"));
+        assert_ne!(lock_key("a"), lock_key("b"));
+        assert!(lock_key("x") >= 0);
+    }
+}

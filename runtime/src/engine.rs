@@ -1,0 +1,898 @@
+//! One run against one connection: lock, read state, check it, plan, execute, record.
+//!
+//! Atomic revisions (transactional, on PostgreSQL or SQLite) run as one script inside a
+//! transaction that also writes the version row, the state digest and the audit row, so a revision
+//! and its record commit together. Everything else (MySQL/MariaDB, whose DDL commits implicitly,
+//! and `transaction false` revisions) follows a marker protocol: the version row is written as
+//! `running` first, statements run one at a time, and only success flips it to `applied`, so a
+//! failure or a killed process leaves a dirty marker instead of a silent half-applied revision.
+
+use crate::db::{Arg, Conn, Db, RunLock, is_missing_table};
+use crate::error::{Error, Result};
+use crate::migrator::Migrator;
+use crate::options::TransactionMode;
+use crate::report::{
+    AppliedRevision, AuditEntry, Direction, Event, HistoryEntry, Hooks, Report, Status, Step,
+};
+use crate::sql::Sql;
+use crate::util::{host_name, now_rfc3339, run_id};
+use kiln_core::checksum::{hex, parse_hex32, revision_digest, xor_into};
+use kiln_core::{Dialect, Plan, Revision, Target};
+use std::borrow::Cow;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+const KILN_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What a mutating run does.
+pub(crate) enum Op {
+    Upgrade(Target),
+    Downgrade(Target),
+    Stamp(Vec<Target>, bool),
+}
+
+pub(crate) struct Session<'m> {
+    m: &'m Migrator,
+    pub conn: Conn,
+    pub sql: Sql,
+    dialect: Dialect,
+    run_id: String,
+    user: Option<String>,
+    host: Option<String>,
+    digest: [u8; 32],
+    dirty: i64,
+}
+
+impl<'m> Session<'m> {
+    pub async fn open(m: &'m Migrator, db: &Db) -> Result<Session<'m>> {
+        let conn = db.acquire().await?;
+        let dialect = conn.dialect();
+        let sql = Sql::new(dialect, m.options())?;
+        Ok(Session {
+            m,
+            conn,
+            sql,
+            dialect,
+            run_id: String::new(),
+            user: None,
+            host: None,
+            digest: [0; 32],
+            dirty: 0,
+        })
+    }
+
+    /// The start-up check: `true` when the applied set's digest equals the embedded set's and
+    /// nothing is dirty. One round trip, independent of the number of revisions.
+    pub async fn at_head_fast(&mut self) -> Result<bool> {
+        match self.conn.first_text(self.sql.fast_check()).await {
+            Ok(Some(d)) => Ok(d == self.m.set().digest()),
+            Ok(None) => Ok(false),
+            Err(e) if is_missing_table(&e) => Ok(false),
+            Err(e) => Err(Error::db("reading the migration state")(e)),
+        }
+    }
+
+    /// Every version row, or `None` when kiln's tables do not exist yet.
+    pub async fn read_versions(&mut self) -> Result<Option<Vec<AppliedRevision>>> {
+        match self.conn.rows(&self.sql.select_versions(), &[4]).await {
+            Ok(rows) => Ok(Some(
+                rows.into_iter()
+                    .map(|mut r| {
+                        let mut take = |i: usize| r.get_mut(i).and_then(Option::take);
+                        AppliedRevision {
+                            revision: take(0).unwrap_or_default(),
+                            checksum: take(1).unwrap_or_default(),
+                            state: take(2).unwrap_or_default(),
+                            applied_at: take(3).unwrap_or_default(),
+                            duration_ms: take(4).and_then(|s| s.parse().ok()).unwrap_or(0),
+                            error: take(5),
+                        }
+                    })
+                    .collect(),
+            )),
+            Err(e) if is_missing_table(&e) => Ok(None),
+            Err(e) => Err(Error::db("reading the version table")(e)),
+        }
+    }
+
+    async fn ensure_tables(&mut self) -> Result<()> {
+        for stmt in self.sql.create_tables() {
+            self.conn
+                .script(stmt)
+                .await
+                .map_err(Error::db("creating kiln's bookkeeping tables"))?;
+        }
+        Ok(())
+    }
+
+    /// Runs a mutating operation under the run lock.
+    pub async fn mutate(mut self, op: Op, hooks: Hooks<'_>) -> Result<Report> {
+        // A session lock must never go back to the pool, even if this future is dropped.
+        self.conn.close_on_drop();
+        let lock = if self.m.options().lock {
+            self.conn
+                .lock(&self.sql, self.m.options().lock_timeout)
+                .await?
+        } else {
+            RunLock::None
+        };
+        let result = self.mutate_locked(op, hooks).await;
+        let unlocked = self.conn.unlock(lock).await;
+        let report = result?;
+        unlocked?;
+        Ok(report)
+    }
+
+    async fn mutate_locked(&mut self, op: Op, hooks: Hooks<'_>) -> Result<Report> {
+        self.ensure_tables().await?;
+        let rows = self.read_versions().await?.unwrap_or_default();
+        self.run_id = run_id();
+        self.user = self.conn.current_user().await;
+        self.host = host_name();
+        self.digest = digest_of(&rows);
+        self.dirty = rows.iter().filter(|r| r.state != "applied").count() as i64;
+        let plan = Plan::new(self.m.set());
+        match op {
+            Op::Stamp(targets, purge) => self.stamp(&plan, &rows, &targets, purge).await,
+            Op::Upgrade(target) => {
+                let applied = analyze(self.m, &rows)?;
+                let todo = plan.upgrade(&applied, &target)?;
+                self.execute(&todo, Direction::Upgrade, hooks).await
+            }
+            Op::Downgrade(target) => {
+                let applied = analyze(self.m, &rows)?;
+                let todo = plan.downgrade(&applied, &target)?;
+                self.execute(&todo, Direction::Downgrade, hooks).await
+            }
+        }
+    }
+
+    async fn tx(&mut self, sql: &'static str, what: &str) -> Result<()> {
+        self.conn
+            .script(sql)
+            .await
+            .map_err(Error::db(what.to_owned()))
+    }
+
+    async fn execute(
+        &mut self,
+        plan: &[usize],
+        direction: Direction,
+        hooks: Hooks<'_>,
+    ) -> Result<Report> {
+        let revs = self.m.set().revisions();
+        let whole = self.m.options().transaction_mode == TransactionMode::All
+            && self.dialect != Dialect::MySql;
+        let mut report = Report::default();
+        let mut in_tx = false;
+        // Scripts already run inside the open whole-run transaction, replayed to locate a failure.
+        let mut replay: Vec<&str> = Vec::new();
+        for (k, &i) in plan.iter().enumerate() {
+            if k > 0 && hooks.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+                if in_tx {
+                    self.tx("COMMIT", "committing").await?;
+                }
+                return Err(Error::Interrupted { completed: k });
+            }
+            let rev = &revs[i];
+            let atomic = rev.is_transactional() && self.dialect != Dialect::MySql;
+            if let Some(cb) = hooks.on_event {
+                cb(&Event::Starting {
+                    revision: rev.id(),
+                    direction,
+                    index: k,
+                    total: plan.len(),
+                });
+            }
+            let started = Instant::now();
+            let started_at = now_rfc3339();
+            let sql = section(rev, direction);
+            if atomic {
+                if !in_tx {
+                    self.tx(self.sql.begin(), "starting a transaction").await?;
+                    in_tx = true;
+                }
+                if let Err(e) = self.conn.script(sql_cow(rev, direction)).await {
+                    let _ = self.conn.script("ROLLBACK").await;
+                    let located = self.locate(&replay, rev, direction).await;
+                    let line = located.as_ref().map(|(l, _)| *l);
+                    let message = located.map_or_else(|| db_message(&e), |(_, m)| m);
+                    let err = Error::Statement {
+                        direction: direction.as_str(),
+                        revision: rev.id().to_owned(),
+                        file: rev.file().to_owned(),
+                        line,
+                        message,
+                        dirty: false,
+                    };
+                    self.audit_failure(rev, direction, &started_at, started, &err)
+                        .await;
+                    return Err(err);
+                }
+                if let Err(e) = self
+                    .record(rev, direction, &started_at, started.elapsed(), false)
+                    .await
+                {
+                    let _ = self.conn.script("ROLLBACK").await;
+                    return Err(e);
+                }
+                if whole {
+                    replay.push(sql);
+                } else {
+                    self.tx("COMMIT", "committing").await?;
+                    in_tx = false;
+                }
+            } else {
+                if in_tx {
+                    // A non-transactional revision cannot run inside the whole-run transaction:
+                    // commit what came before it, run it on its own, then carry on.
+                    self.tx("COMMIT", "committing").await?;
+                    in_tx = false;
+                    replay.clear();
+                }
+                self.run_marked(rev, direction, &started_at, started)
+                    .await?;
+            }
+            let step = Step {
+                revision: rev.id().to_owned(),
+                direction,
+                message: rev.message().map(str::to_owned),
+                duration: started.elapsed(),
+            };
+            log_step(rev, &step);
+            if let Some(cb) = hooks.on_event {
+                cb(&Event::Finished {
+                    step: &step,
+                    index: k,
+                    total: plan.len(),
+                });
+            }
+            report.steps.push(step);
+        }
+        if in_tx {
+            self.tx("COMMIT", "committing").await?;
+        }
+        Ok(report)
+    }
+
+    /// Replays the run so far and the failed revision statement by statement inside a
+    /// transaction that is always rolled back, to find the failing statement's line.
+    async fn locate(
+        &mut self,
+        replay: &[&str],
+        rev: &Revision,
+        direction: Direction,
+    ) -> Option<(u32, String)> {
+        let statements = kiln_core::split::split(section(rev, direction), self.dialect).ok()?;
+        self.conn.script(self.sql.begin()).await.ok()?;
+        let mut found = None;
+        let mut ok = true;
+        for s in replay {
+            if self.conn.script(s.to_string()).await.is_err() {
+                ok = false;
+                break;
+            }
+        }
+        if ok {
+            for st in &statements {
+                if let Err(e) = self.conn.script(st.sql.to_owned()).await {
+                    found = Some((
+                        section_line(rev, direction) + st.line as u32 - 1,
+                        db_message(&e),
+                    ));
+                    break;
+                }
+            }
+        }
+        let _ = self.conn.script("ROLLBACK").await;
+        found
+    }
+
+    /// The marker protocol for MySQL and `transaction false` revisions.
+    async fn run_marked(
+        &mut self,
+        rev: &Revision,
+        direction: Direction,
+        started_at: &str,
+        started: Instant,
+    ) -> Result<()> {
+        let sql = section(rev, direction);
+        let statements = kiln_core::split::split(sql, self.dialect).map_err(|e| Error::Split {
+            revision: rev.id().to_owned(),
+            file: rev.file().to_owned(),
+            line: section_line(rev, direction) + e.line as u32 - 1,
+            message: e.message.clone(),
+        })?;
+        let (state, begin) = match direction {
+            Direction::Downgrade => ("reverting", self.sql.begin()),
+            _ => ("running", self.sql.begin()),
+        };
+        self.tx(begin, "starting a transaction").await?;
+        let marked = async {
+            if direction == Direction::Upgrade {
+                self.conn
+                    .exec(
+                        &self.sql.insert_version(),
+                        &[
+                            Arg::Text(rev.id().to_owned()),
+                            Arg::Text(rev.checksum().to_owned()),
+                            Arg::Text(state.to_owned()),
+                            Arg::Text(started_at.to_owned()),
+                            Arg::Int(0),
+                            Arg::Text(KILN_VERSION.to_owned()),
+                        ],
+                    )
+                    .await?;
+            } else {
+                self.conn
+                    .exec(
+                        &self.sql.mark_version(),
+                        &[
+                            Arg::Text(state.to_owned()),
+                            Arg::OptText(None),
+                            Arg::Text(rev.id().to_owned()),
+                        ],
+                    )
+                    .await?;
+            }
+            self.dirty += 1;
+            self.write_state().await
+        }
+        .await;
+        if let Err(e) = marked {
+            let _ = self.conn.script("ROLLBACK").await;
+            return Err(Error::db("recording the revision as in progress")(e));
+        }
+        self.tx("COMMIT", "committing").await?;
+
+        for st in &statements {
+            if let Err(e) = self.conn.script(st.sql.to_owned()).await {
+                let line = section_line(rev, direction) + st.line as u32 - 1;
+                let message = db_message(&e);
+                let _ = self
+                    .conn
+                    .exec(
+                        &self.sql.mark_version(),
+                        &[
+                            Arg::Text(state.to_owned()),
+                            Arg::OptText(Some(format!("{}:{line}: {message}", rev.file()))),
+                            Arg::Text(rev.id().to_owned()),
+                        ],
+                    )
+                    .await;
+                let err = Error::Statement {
+                    direction: direction.as_str(),
+                    revision: rev.id().to_owned(),
+                    file: rev.file().to_owned(),
+                    line: Some(line),
+                    message,
+                    dirty: true,
+                };
+                self.audit_failure(rev, direction, started_at, started, &err)
+                    .await;
+                return Err(err);
+            }
+        }
+
+        self.tx(self.sql.begin(), "starting a transaction").await?;
+        if let Err(e) = self
+            .record(rev, direction, started_at, started.elapsed(), true)
+            .await
+        {
+            let _ = self.conn.script("ROLLBACK").await;
+            return Err(e);
+        }
+        self.tx("COMMIT", "committing").await
+    }
+
+    /// Writes the version row, the state digest and the audit row for a completed revision.
+    /// Runs inside the caller's transaction.
+    async fn record(
+        &mut self,
+        rev: &Revision,
+        direction: Direction,
+        started_at: &str,
+        took: Duration,
+        marked: bool,
+    ) -> Result<()> {
+        let now = now_rfc3339();
+        let ms = took.as_millis() as i64;
+        let res: std::result::Result<(), sqlx::Error> = async {
+            match (direction, marked) {
+                (Direction::Upgrade, false) => {
+                    self.conn
+                        .exec(
+                            &self.sql.insert_version(),
+                            &[
+                                Arg::Text(rev.id().to_owned()),
+                                Arg::Text(rev.checksum().to_owned()),
+                                Arg::Text("applied".to_owned()),
+                                Arg::Text(now.clone()),
+                                Arg::Int(ms),
+                                Arg::Text(KILN_VERSION.to_owned()),
+                            ],
+                        )
+                        .await?;
+                }
+                (Direction::Upgrade, true) => {
+                    self.conn
+                        .exec(
+                            &self.sql.finish_version(),
+                            &[
+                                Arg::Text(now.clone()),
+                                Arg::Int(ms),
+                                Arg::Text(rev.id().to_owned()),
+                            ],
+                        )
+                        .await?;
+                }
+                _ => {
+                    self.conn
+                        .exec(
+                            &self.sql.delete_version(),
+                            &[Arg::Text(rev.id().to_owned())],
+                        )
+                        .await?;
+                }
+            }
+            xor_into(&mut self.digest, &revision_digest(rev.id(), rev.checksum()));
+            if marked {
+                self.dirty -= 1;
+            }
+            self.write_state().await?;
+            self.insert_audit(
+                direction.as_str(),
+                Some((rev.id(), rev.checksum())),
+                started_at,
+                &now,
+                ms,
+                "ok",
+                None,
+            )
+            .await
+        }
+        .await;
+        res.map_err(Error::db(format!("recording revision `{}`", rev.id())))
+    }
+
+    async fn write_state(&mut self) -> std::result::Result<(), sqlx::Error> {
+        self.conn
+            .exec(
+                &self.sql.update_state(),
+                &[
+                    Arg::Text(hex(&self.digest)),
+                    Arg::Int(self.dirty.max(0)),
+                    Arg::Text(now_rfc3339()),
+                ],
+            )
+            .await
+            .map(|_| ())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_audit(
+        &mut self,
+        action: &str,
+        rev: Option<(&str, &str)>,
+        started_at: &str,
+        finished_at: &str,
+        ms: i64,
+        outcome: &str,
+        error: Option<String>,
+    ) -> std::result::Result<(), sqlx::Error> {
+        let mut args = vec![
+            Arg::Text(self.run_id.clone()),
+            Arg::Text(action.to_owned()),
+            Arg::OptText(rev.map(|(id, _)| id.to_owned())),
+            Arg::OptText(rev.map(|(_, sum)| sum.to_owned())),
+            Arg::Text(started_at.to_owned()),
+            Arg::Text(finished_at.to_owned()),
+            Arg::Int(ms),
+            Arg::Text(outcome.to_owned()),
+            Arg::OptText(error),
+        ];
+        if self.dialect == Dialect::Sqlite {
+            args.push(Arg::OptText(self.user.clone()));
+        }
+        args.push(Arg::OptText(self.host.clone()));
+        args.push(Arg::OptText(
+            self.m.options().app_version.as_deref().map(str::to_owned),
+        ));
+        args.push(Arg::Text(KILN_VERSION.to_owned()));
+        self.conn
+            .exec(&self.sql.insert_audit(), &args)
+            .await
+            .map(|_| ())
+    }
+
+    /// Records a failure in the audit trail, outside any transaction (the run's own work was
+    /// rolled back, the record of its failure must not be).
+    async fn audit_failure(
+        &mut self,
+        rev: &Revision,
+        direction: Direction,
+        started_at: &str,
+        started: Instant,
+        err: &Error,
+    ) {
+        let now = now_rfc3339();
+        let ms = started.elapsed().as_millis() as i64;
+        let msg = err.to_string();
+        if let Err(e) = self
+            .insert_audit(
+                direction.as_str(),
+                Some((rev.id(), rev.checksum())),
+                started_at,
+                &now,
+                ms,
+                "failed",
+                Some(msg),
+            )
+            .await
+        {
+            tracing::warn!(target: "kiln", "could not record the failure of `{}` in the audit trail: {e}", rev.id());
+        }
+    }
+
+    async fn stamp(
+        &mut self,
+        plan: &Plan<'_>,
+        rows: &[AppliedRevision],
+        targets: &[Target],
+        purge: bool,
+    ) -> Result<Report> {
+        let set = self.m.set();
+        let none = vec![false; set.len()];
+        let mut want = vec![false; set.len()];
+        for t in targets {
+            for i in plan.upgrade(&none, t)? {
+                want[i] = true;
+            }
+        }
+        let unknown: Vec<String> = rows
+            .iter()
+            .filter(|r| set.get(&r.revision).is_none())
+            .map(|r| r.revision.clone())
+            .collect();
+        if !purge && !unknown.is_empty() && !self.m.options().allow_unknown_applied {
+            return Err(Error::UnknownApplied { revisions: unknown });
+        }
+        let started_at = now_rfc3339();
+        let started = Instant::now();
+        let mut report = Report::default();
+        self.tx(self.sql.begin(), "starting a transaction").await?;
+        let res: std::result::Result<(), sqlx::Error> = async {
+            // Rows a purge forgets are recorded as stamped away, the ones this binary does not
+            // know included, so the audit trail shows what the purge removed.
+            let mut removed: Vec<(String, String)> = Vec::new();
+            if purge {
+                self.conn.exec(&self.sql.delete_all_versions(), &[]).await?;
+                for r in rows {
+                    let still_wanted = set.index_of(&r.revision).is_some_and(|i| want[i]);
+                    if !still_wanted {
+                        removed.push((r.revision.clone(), r.checksum.clone()));
+                    }
+                }
+            }
+            let existing = |id: &str| {
+                if purge {
+                    None
+                } else {
+                    rows.iter().find(|r| r.revision == id)
+                }
+            };
+            for (i, rev) in set.revisions().iter().enumerate() {
+                let row = existing(rev.id());
+                let change = match (want[i], row) {
+                    (true, Some(r)) if r.state == "applied" && r.checksum == rev.checksum() => {
+                        false
+                    }
+                    (true, Some(_)) => {
+                        self.conn
+                            .exec(
+                                &self.sql.delete_version(),
+                                &[Arg::Text(rev.id().to_owned())],
+                            )
+                            .await?;
+                        true
+                    }
+                    (true, None) => true,
+                    (false, Some(_)) => {
+                        self.conn
+                            .exec(
+                                &self.sql.delete_version(),
+                                &[Arg::Text(rev.id().to_owned())],
+                            )
+                            .await?;
+                        report.steps.push(stamp_step(rev));
+                        false
+                    }
+                    (false, None) => false,
+                };
+                if change {
+                    self.conn
+                        .exec(
+                            &self.sql.insert_version(),
+                            &[
+                                Arg::Text(rev.id().to_owned()),
+                                Arg::Text(rev.checksum().to_owned()),
+                                Arg::Text("applied".to_owned()),
+                                Arg::Text(now_rfc3339()),
+                                Arg::Int(0),
+                                Arg::Text(KILN_VERSION.to_owned()),
+                            ],
+                        )
+                        .await?;
+                    report.steps.push(stamp_step(rev));
+                }
+            }
+            let kept: Vec<(&str, &str)> = rows
+                .iter()
+                .filter(|r| !purge && set.get(&r.revision).is_none() && r.state == "applied")
+                .map(|r| (r.revision.as_str(), r.checksum.as_str()))
+                .chain(
+                    set.revisions()
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| want[*i])
+                        .map(|(_, r)| (r.id(), r.checksum())),
+                )
+                .collect();
+            self.digest = parse_hex32(&kiln_core::checksum::set_digest(kept)).unwrap_or([0; 32]);
+            self.dirty = 0;
+            self.write_state().await?;
+            let now = now_rfc3339();
+            let ms = started.elapsed().as_millis() as i64;
+            for step in &report.steps {
+                if let Some(rev) = set.get(&step.revision) {
+                    self.insert_audit(
+                        "stamp",
+                        Some((rev.id(), rev.checksum())),
+                        &started_at,
+                        &now,
+                        ms,
+                        "ok",
+                        None,
+                    )
+                    .await?;
+                }
+            }
+            for (id, sum) in &removed {
+                self.insert_audit("stamp", Some((id, sum)), &started_at, &now, ms, "ok", None)
+                    .await?;
+                report.steps.push(Step {
+                    revision: id.clone(),
+                    direction: Direction::Stamp,
+                    message: None,
+                    duration: Duration::ZERO,
+                });
+            }
+            if report.steps.is_empty() {
+                self.insert_audit("stamp", None, &started_at, &now, ms, "ok", None)
+                    .await?;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = res {
+            let _ = self.conn.script("ROLLBACK").await;
+            return Err(Error::db("stamping")(e));
+        }
+        self.tx("COMMIT", "committing").await?;
+        for s in &report.steps {
+            tracing::info!(target: "kiln", "stamp {}", s.revision);
+        }
+        Ok(report)
+    }
+
+    /// The state as `current` reports it; never fails on dirty, drifted or unknown rows.
+    pub async fn status(&mut self) -> Result<Status> {
+        let rows = self.read_versions().await?.unwrap_or_default();
+        Ok(status_of(self.m, rows))
+    }
+
+    pub async fn audit(&mut self) -> Result<Vec<AuditEntry>> {
+        let rows = match self.conn.rows(&self.sql.select_audit(), &[0, 7]).await {
+            Ok(r) => r,
+            Err(e) if is_missing_table(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(Error::db("reading the audit trail")(e)),
+        };
+        Ok(rows
+            .into_iter()
+            .map(|mut r| {
+                let mut take = |i: usize| r.get_mut(i).and_then(Option::take);
+                AuditEntry {
+                    id: take(0).and_then(|s| s.parse().ok()).unwrap_or(0),
+                    run_id: take(1).unwrap_or_default(),
+                    action: take(2).unwrap_or_default(),
+                    revision: take(3),
+                    checksum: take(4),
+                    started_at: take(5).unwrap_or_default(),
+                    finished_at: take(6).unwrap_or_default(),
+                    duration_ms: take(7).and_then(|s| s.parse().ok()).unwrap_or(0),
+                    outcome: take(8).unwrap_or_default(),
+                    error: take(9),
+                    db_user: take(10),
+                    host: take(11),
+                    app_version: take(12),
+                    kiln_version: take(13).unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+}
+
+fn stamp_step(rev: &Revision) -> Step {
+    Step {
+        revision: rev.id().to_owned(),
+        direction: Direction::Stamp,
+        message: rev.message().map(str::to_owned),
+        duration: Duration::ZERO,
+    }
+}
+
+fn section(rev: &Revision, direction: Direction) -> &str {
+    match direction {
+        Direction::Downgrade => rev.down_sql().unwrap_or(""),
+        _ => rev.up_sql(),
+    }
+}
+
+/// The section as a `Cow`, borrowed for embedded sets so the SQL is never copied.
+fn sql_cow(rev: &Revision, direction: Direction) -> Cow<'static, str> {
+    Cow::Owned(section(rev, direction).to_owned())
+}
+
+fn section_line(rev: &Revision, direction: Direction) -> u32 {
+    match direction {
+        Direction::Downgrade => rev.down_line(),
+        _ => rev.up_line(),
+    }
+}
+
+fn db_message(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => match d.code() {
+            Some(code) => format!("{} (code {code})", d.message()),
+            None => d.message().to_owned(),
+        },
+        other => other.to_string(),
+    }
+}
+
+fn log_step(rev: &Revision, step: &Step) {
+    let from = if rev.parents().is_empty() {
+        "base".to_owned()
+    } else {
+        rev.parents().join(", ")
+    };
+    let ms = step.duration.as_secs_f64() * 1000.0;
+    match step.direction {
+        Direction::Downgrade => {
+            tracing::info!(target: "kiln", revision = rev.id(), "downgrade {} -> {from}: {} ({ms:.1} ms)", rev.id(), rev.message().unwrap_or(""))
+        }
+        _ => {
+            tracing::info!(target: "kiln", revision = rev.id(), "upgrade {from} -> {}: {} ({ms:.1} ms)", rev.id(), rev.message().unwrap_or(""))
+        }
+    }
+}
+
+/// The digest of applied rows (dirty rows excluded: they are not applied).
+fn digest_of(rows: &[AppliedRevision]) -> [u8; 32] {
+    let mut acc = [0u8; 32];
+    for r in rows.iter().filter(|r| r.state == "applied") {
+        xor_into(&mut acc, &revision_digest(&r.revision, &r.checksum));
+    }
+    acc
+}
+
+/// Checks the version rows against the set: dirty first (most urgent), then drift, then unknown
+/// revisions. Returns which revisions of the set are applied.
+pub(crate) fn analyze(m: &Migrator, rows: &[AppliedRevision]) -> Result<Vec<bool>> {
+    let set = m.set();
+    if let Some(r) = rows.iter().find(|r| r.state != "applied") {
+        let (file, parents) = match set.get(&r.revision) {
+            Some(rev) => (
+                rev.file().to_owned(),
+                if rev.parents().is_empty() {
+                    "base".to_owned()
+                } else {
+                    rev.parents().join(" ")
+                },
+            ),
+            None => (format!("{}_*.sql", r.revision), "<its parents>".to_owned()),
+        };
+        return Err(Error::Dirty {
+            revision: r.revision.clone(),
+            file,
+            direction: if r.state == "reverting" {
+                "downgrade".into()
+            } else {
+                "upgrade".into()
+            },
+            error: r.error.clone(),
+            parents,
+        });
+    }
+    let mut applied = vec![false; set.len()];
+    let mut unknown = Vec::new();
+    for r in rows {
+        match set.index_of(&r.revision) {
+            Some(i) => {
+                let rev = &set.revisions()[i];
+                if rev.checksum() != r.checksum {
+                    return Err(Error::Drift {
+                        revision: r.revision.clone(),
+                        file: rev.file().to_owned(),
+                        recorded: r.checksum.clone(),
+                        embedded: rev.checksum().to_owned(),
+                    });
+                }
+                applied[i] = true;
+            }
+            None => unknown.push(r.revision.clone()),
+        }
+    }
+    if !unknown.is_empty() && !m.options().allow_unknown_applied {
+        return Err(Error::UnknownApplied { revisions: unknown });
+    }
+    Ok(applied)
+}
+
+pub(crate) fn status_of(m: &Migrator, rows: Vec<AppliedRevision>) -> Status {
+    let set = m.set();
+    let plan = Plan::new(set);
+    let mut applied = vec![false; set.len()];
+    let mut st = Status::default();
+    for r in &rows {
+        match set.index_of(&r.revision) {
+            Some(i) => {
+                if r.state == "applied" {
+                    applied[i] = true;
+                } else {
+                    st.dirty.push(r.revision.clone());
+                }
+                if set.revisions()[i].checksum() != r.checksum {
+                    st.drifted.push(r.revision.clone());
+                }
+            }
+            None => st.unknown.push(r.revision.clone()),
+        }
+    }
+    st.current = plan
+        .current_heads(&applied)
+        .into_iter()
+        .map(|i| set.revisions()[i].id().to_owned())
+        .collect();
+    st.current.extend(st.unknown.iter().cloned());
+    st.pending = plan
+        .upgrade(&applied, &Target::Heads)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| set.revisions()[i].id().to_owned())
+        .collect();
+    st.applied = rows;
+    st
+}
+
+pub(crate) fn history_of(m: &Migrator, status: &Status) -> Vec<HistoryEntry> {
+    let set = m.set();
+    set.revisions()
+        .iter()
+        .map(|r| HistoryEntry {
+            revision: r.id().to_owned(),
+            parents: r.parents().iter().map(|p| p.to_string()).collect(),
+            message: r.message().map(str::to_owned),
+            file: r.file().to_owned(),
+            branch_labels: r.branch_labels().iter().map(|p| p.to_string()).collect(),
+            applied_at: status
+                .applied
+                .iter()
+                .find(|a| a.revision == r.id() && a.state == "applied")
+                .map(|a| a.applied_at.clone()),
+            is_current: status.current.iter().any(|c| c == r.id()),
+            is_head: set.heads().iter().any(|h| h == r.id()),
+            is_draft: r.is_draft(),
+        })
+        .collect()
+}

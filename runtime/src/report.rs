@@ -1,0 +1,198 @@
+//! What runs report back: steps taken, the database's state, history and audit rows.
+
+use std::time::Duration;
+
+/// Which way a step went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Direction {
+    /// Applied.
+    Upgrade,
+    /// Reverted.
+    Downgrade,
+    /// Recorded or removed without running SQL.
+    Stamp,
+}
+
+impl Direction {
+    /// `upgrade`, `downgrade` or `stamp`, as stored in the audit table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Upgrade => "upgrade",
+            Direction::Downgrade => "downgrade",
+            Direction::Stamp => "stamp",
+        }
+    }
+}
+
+/// One revision applied, reverted or stamped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The revision.
+    pub revision: String,
+    /// Which way.
+    pub direction: Direction,
+    /// Its message.
+    pub message: Option<String>,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// What was done, in order. Empty when the database was already where it was asked to be.
+    pub steps: Vec<Step>,
+}
+
+impl Report {
+    /// `true` when nothing had to be done.
+    pub fn is_noop(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+/// A row of the version table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedRevision {
+    /// The revision.
+    pub revision: String,
+    /// The checksum of what ran.
+    pub checksum: String,
+    /// `applied`, or `running`/`reverting` for a revision that stopped part-way (dirty).
+    pub state: String,
+    /// When it was applied (UTC, RFC 3339).
+    pub applied_at: String,
+    /// How long it took, in milliseconds.
+    pub duration_ms: i64,
+    /// The error that left it dirty, if any.
+    pub error: Option<String>,
+}
+
+/// The database's migration state, as `kiln current` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    /// Every row of the version table, oldest first.
+    pub applied: Vec<AppliedRevision>,
+    /// Applied revisions that no other applied revision builds on: Alembic's "current".
+    pub current: Vec<String>,
+    /// Revisions of this set not yet applied (to reach every head).
+    pub pending: Vec<String>,
+    /// Applied revisions this binary does not know.
+    pub unknown: Vec<String>,
+    /// Revisions that stopped part-way.
+    pub dirty: Vec<String>,
+    /// Applied revisions whose recorded checksum differs from the embedded file.
+    pub drifted: Vec<String>,
+}
+
+impl Status {
+    /// `true` when every revision is applied and nothing is dirty, unknown or drifted.
+    pub fn is_at_head(&self) -> bool {
+        self.pending.is_empty()
+            && self.unknown.is_empty()
+            && self.dirty.is_empty()
+            && self.drifted.is_empty()
+    }
+}
+
+/// One revision in `history` order, with its state in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// The revision.
+    pub revision: String,
+    /// Parents.
+    pub parents: Vec<String>,
+    /// Its message.
+    pub message: Option<String>,
+    /// Its file.
+    pub file: String,
+    /// Branch labels declared on it.
+    pub branch_labels: Vec<String>,
+    /// When it was applied, if it is.
+    pub applied_at: Option<String>,
+    /// Whether it is one of the database's current revisions.
+    pub is_current: bool,
+    /// Whether it is a head of the set.
+    pub is_head: bool,
+    /// Whether it is a draft (not in `kiln.lock`).
+    pub is_draft: bool,
+}
+
+/// One row of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Sequence number.
+    pub id: i64,
+    /// Groups the rows of one run.
+    pub run_id: String,
+    /// `upgrade`, `downgrade` or `stamp`.
+    pub action: String,
+    /// The revision, if the row is about one.
+    pub revision: Option<String>,
+    /// The checksum of what ran.
+    pub checksum: Option<String>,
+    /// Start time (UTC, RFC 3339).
+    pub started_at: String,
+    /// End time (UTC, RFC 3339).
+    pub finished_at: String,
+    /// Duration in milliseconds.
+    pub duration_ms: i64,
+    /// `ok` or `failed`.
+    pub outcome: String,
+    /// The error, for failures.
+    pub error: Option<String>,
+    /// The database user.
+    pub db_user: Option<String>,
+    /// The machine that ran kiln.
+    pub host: Option<String>,
+    /// The application's version, if configured.
+    pub app_version: Option<String>,
+    /// kiln's version.
+    pub kiln_version: String,
+}
+
+/// Progress notifications, for progress bars and logs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// A revision is about to run.
+    Starting {
+        /// The revision.
+        revision: &'a str,
+        /// Which way.
+        direction: Direction,
+        /// 0-based position in the plan.
+        index: usize,
+        /// Plan length.
+        total: usize,
+    },
+    /// A revision finished.
+    Finished {
+        /// What was done.
+        step: &'a Step,
+        /// 0-based position in the plan.
+        index: usize,
+        /// Plan length.
+        total: usize,
+    },
+}
+
+/// Optional controls for a run: progress callback and a stop flag checked between revisions.
+#[derive(Default, Clone, Copy)]
+pub struct Hooks<'a> {
+    /// Called before and after each revision.
+    pub on_event: Option<&'a (dyn Fn(&Event<'_>) + Send + Sync)>,
+    /// When set to `true`, the run stops after the revision in progress and returns
+    /// [`crate::Error::Interrupted`].
+    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
+}
+
+impl std::fmt::Debug for Hooks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("on_event", &self.on_event.is_some())
+            .field("stop", &self.stop)
+            .finish()
+    }
+}

@@ -1,0 +1,91 @@
+//! Shared helpers for the runtime's integration tests: migration sets written to temp dirs.
+
+#![allow(dead_code)]
+
+use kiln_core::{MigrationDir, resolve_dir};
+use kiln_runtime::Migrator;
+use std::path::Path;
+
+/// One revision for [`set`]: id, parents (comma-separated), extra header lines, up SQL, down SQL.
+pub struct Rev<'a> {
+    pub id: &'a str,
+    pub parents: &'a str,
+    pub header: &'a str,
+    pub up: &'a str,
+    pub down: Option<&'a str>,
+}
+
+pub const fn rev<'a>(id: &'a str, parents: &'a str, up: &'a str, down: Option<&'a str>) -> Rev<'a> {
+    Rev {
+        id,
+        parents,
+        header: "",
+        up,
+        down,
+    }
+}
+
+/// Writes the revisions into `dir` and loads them.
+pub fn write_set(dir: &Path, revs: &[Rev<'_>]) -> Migrator {
+    for r in revs {
+        let mut text = format!(
+            "-- kiln:revision {}\n-- kiln:message {} message\n",
+            r.id, r.id
+        );
+        if !r.parents.is_empty() {
+            text += &format!("-- kiln:revises {}\n", r.parents);
+        }
+        text += r.header;
+        text += "\n-- kiln:upgrade\n";
+        text += r.up;
+        text += "\n";
+        if let Some(d) = r.down {
+            text += "\n-- kiln:downgrade\n";
+            text += d;
+            text += "\n";
+        }
+        std::fs::write(dir.join(format!("{}_test.sql", r.id)), text).expect("write migration");
+    }
+    load(dir)
+}
+
+pub fn load(dir: &Path) -> Migrator {
+    let d = MigrationDir {
+        path: dir.to_owned(),
+        display: "migrations".into(),
+    };
+    match Migrator::load(&d) {
+        Ok(m) => m,
+        Err(e) => panic!("fixture set is invalid:\n{e}"),
+    }
+}
+
+/// The sample set in the repository's `migrations/`.
+pub fn sample() -> Migrator {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let d = resolve_dir(&root, None);
+    Migrator::load(&d).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A linear chain of `n` tables.
+pub fn chain(dir: &Path, n: usize) -> Migrator {
+    let revs: Vec<(String, String, String, String)> = (0..n)
+        .map(|i| {
+            (
+                format!("r{i:03}"),
+                if i == 0 {
+                    String::new()
+                } else {
+                    format!("r{:03}", i - 1)
+                },
+                format!("CREATE TABLE t{i} (id INTEGER PRIMARY KEY);"),
+                format!("DROP TABLE t{i};"),
+            )
+        })
+        .collect();
+    let list: Vec<Rev<'_>> = revs
+        .iter()
+        .map(|(id, p, up, down)| rev(id, p, up, Some(down)))
+        .collect();
+    write_set(dir, &list)
+}

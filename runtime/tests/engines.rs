@@ -1,0 +1,570 @@
+//! The runtime against real PostgreSQL, MariaDB and SQLite: every target form, branches, both
+//! transaction modes, failures, drift, unknown revisions, stamp, offline SQL and concurrency.
+//! Each test gets its own database from `kiln_runtime::testing::TestDb` and drops it afterwards.
+
+mod common;
+
+use common::{Rev, chain, rev, sample, write_set};
+use kiln_runtime::testing::TestDb;
+use kiln_runtime::{Db, Dialect, Error, Options, TransactionMode};
+use std::collections::HashMap;
+
+/// Generates one `#[tokio::test]` per engine for each scenario function.
+macro_rules! on_every_engine {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::with_engine(kiln_runtime::Dialect::Sqlite, super::$name).await } )* }
+        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::with_engine(kiln_runtime::Dialect::Postgres, super::$name).await } )* }
+        mod mysql { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::with_engine(kiln_runtime::Dialect::MySql, super::$name).await } )* }
+    };
+}
+
+async fn with_engine<F, Fut>(dialect: Dialect, f: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: std::future::Future<Output = TestDb>,
+{
+    let Some(db) = TestDb::new(dialect).await else {
+        return;
+    };
+    let db = f(db).await;
+    db.drop_database().await.expect("drop test database");
+}
+
+on_every_engine!(
+    sample_set_upgrades_to_head_and_reports_state,
+    run_is_a_noop_at_head_and_check_agrees,
+    relative_and_prefix_targets,
+    labelled_branch_downgrades_alone,
+    failing_revision_is_reported_with_its_line,
+    whole_run_mode_is_all_or_nothing,
+    non_transactional_revision_runs_statement_by_statement,
+    drift_is_refused,
+    unknown_applied_revisions_need_opt_in,
+    stamp_records_without_running_sql,
+    offline_sql_brings_a_database_to_head,
+    sixteen_concurrent_runners_apply_each_revision_once,
+    irreversible_revision_blocks_downgrade,
+    custom_table_names_are_used,
+);
+
+async fn table_exists(db: &Db, name: &str) -> bool {
+    let sql = match db.dialect() {
+        Dialect::Sqlite => {
+            format!("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '{name}'")
+        }
+        Dialect::Postgres => format!(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '{name}'"
+        ),
+        _ => format!(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{name}'"
+        ),
+    };
+    raw_rows(db, &sql).await > 0
+}
+
+async fn raw_rows(db: &Db, sql: &str) -> usize {
+    use sqlx::AssertSqlSafe;
+    match db {
+        Db::Sqlite(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .fetch_all(p)
+            .await
+            .expect(sql)
+            .len(),
+        Db::Postgres(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .fetch_all(p)
+            .await
+            .expect(sql)
+            .len(),
+        Db::MySql(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .fetch_all(p)
+            .await
+            .expect(sql)
+            .len(),
+        _ => unreachable!(),
+    }
+}
+
+async fn exec(db: &Db, sql: &str) {
+    use sqlx::AssertSqlSafe;
+    match db {
+        Db::Sqlite(p) => drop(
+            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(p)
+                .await
+                .expect(sql),
+        ),
+        Db::Postgres(p) => drop(
+            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(p)
+                .await
+                .expect(sql),
+        ),
+        Db::MySql(p) => drop(
+            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(p)
+                .await
+                .expect(sql),
+        ),
+        _ => unreachable!(),
+    }
+}
+
+async fn sample_set_upgrades_to_head_and_reports_state(t: TestDb) -> TestDb {
+    let m = sample();
+    let before = m.current(t.db()).await.unwrap();
+    assert!(before.applied.is_empty());
+    assert_eq!(before.pending.len(), m.set().len());
+    let report = m.upgrade(t.db(), "head").await.unwrap();
+    assert_eq!(report.steps.len(), m.set().len());
+    let st = m.current(t.db()).await.unwrap();
+    assert!(st.is_at_head(), "{st:?}");
+    assert_eq!(st.current, ["f6a1b2c3d4e5"]);
+    for table in ["users", "notes", "tags", "note_tags"] {
+        assert!(table_exists(t.db(), table).await, "{table}");
+    }
+    let history = m.history(t.db()).await.unwrap();
+    assert!(history.iter().all(|h| h.applied_at.is_some()));
+    assert!(history.last().unwrap().is_current);
+    let audit = m.audit(t.db()).await.unwrap();
+    assert_eq!(audit.len(), m.set().len());
+    assert!(audit.iter().all(|a| a.action == "upgrade"
+        && a.outcome == "ok"
+        && a.host.is_some()
+        && a.kiln_version == env!("CARGO_PKG_VERSION")));
+    if t.dialect() != Dialect::Sqlite {
+        assert!(audit.iter().all(|a| a.db_user.is_some()), "{audit:?}");
+    }
+    t
+}
+
+async fn run_is_a_noop_at_head_and_check_agrees(t: TestDb) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let m = chain(dir.path(), 3);
+    match m.check(t.db()).await {
+        Err(Error::NotAtHead { pending }) => assert_eq!(pending, ["r000", "r001", "r002"]),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(m.run(t.db()).await.unwrap().steps.len(), 3);
+    assert!(m.run(t.db()).await.unwrap().is_noop());
+    m.check(t.db()).await.unwrap();
+    // One more revision in a newer binary: the fast check must see it.
+    let m2 = chain(dir.path(), 4);
+    assert!(matches!(
+        m2.check(t.db()).await,
+        Err(Error::NotAtHead { .. })
+    ));
+    assert_eq!(m2.run(t.db()).await.unwrap().steps.len(), 1);
+    m2.check(t.db()).await.unwrap();
+    t
+}
+
+fn ids(r: &kiln_runtime::Report) -> Vec<&str> {
+    r.steps.iter().map(|s| s.revision.as_str()).collect()
+}
+
+async fn relative_and_prefix_targets(t: TestDb) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let m = chain(dir.path(), 4);
+    assert_eq!(ids(&m.upgrade(t.db(), "+1").await.unwrap()), ["r000"]);
+    assert_eq!(
+        ids(&m.upgrade(t.db(), "r002").await.unwrap()),
+        ["r001", "r002"]
+    );
+    assert_eq!(ids(&m.downgrade(t.db(), "-1").await.unwrap()), ["r002"]);
+    assert_eq!(
+        ids(&m.upgrade(t.db(), "r000+3").await.unwrap()),
+        ["r002", "r003"]
+    );
+    assert!(matches!(
+        m.upgrade(t.db(), "r00").await,
+        Err(Error::Target(
+            kiln_core::TargetError::AmbiguousPrefix { .. }
+        ))
+    ));
+    assert!(matches!(
+        m.upgrade(t.db(), "+1").await,
+        Err(Error::Target(kiln_core::TargetError::OutOfRange { .. }))
+    ));
+    assert_eq!(
+        ids(&m.downgrade(t.db(), "r001").await.unwrap()),
+        ["r003", "r002"]
+    );
+    assert!(!table_exists(t.db(), "t2").await);
+    assert!(table_exists(t.db(), "t1").await);
+    assert_eq!(
+        ids(&m.downgrade(t.db(), "base").await.unwrap()),
+        ["r001", "r000"]
+    );
+    assert!(!table_exists(t.db(), "t0").await);
+    assert!(m.current(t.db()).await.unwrap().applied.is_empty());
+    t
+}
+
+async fn labelled_branch_downgrades_alone(t: TestDb) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write_set(
+        dir.path(),
+        &[
+            rev(
+                "core1",
+                "",
+                "CREATE TABLE core_t (id INTEGER PRIMARY KEY);",
+                Some("DROP TABLE core_t;"),
+            ),
+            Rev {
+                id: "bill1",
+                parents: "core1",
+                header: "-- kiln:branch billing\n",
+                up: "CREATE TABLE bill_t (id INTEGER PRIMARY KEY);",
+                down: Some("DROP TABLE bill_t;"),
+            },
+            rev(
+                "bill2",
+                "bill1",
+                "CREATE TABLE bill_t2 (id INTEGER PRIMARY KEY);",
+                Some("DROP TABLE bill_t2;"),
+            ),
+            Rev {
+                id: "ship1",
+                parents: "core1",
+                header: "-- kiln:branch shipping\n",
+                up: "CREATE TABLE ship_t (id INTEGER PRIMARY KEY);",
+                down: Some("DROP TABLE ship_t;"),
+            },
+        ],
+    );
+    assert!(matches!(
+        m.upgrade(t.db(), "head").await,
+        Err(Error::Target(kiln_core::TargetError::MultipleHeads { .. }))
+    ));
+    assert_eq!(
+        ids(&m.upgrade(t.db(), "shipping@head").await.unwrap()),
+        ["core1", "ship1"]
+    );
+    assert_eq!(
+        ids(&m.upgrade(t.db(), "heads").await.unwrap()),
+        ["bill1", "bill2"]
+    );
+    assert_eq!(
+        ids(&m.downgrade(t.db(), "billing@base").await.unwrap()),
+        ["bill2", "bill1"]
+    );
+    assert!(
+        table_exists(t.db(), "ship_t").await,
+        "the other branch must be untouched"
+    );
+    assert!(!table_exists(t.db(), "bill_t").await);
+    let st = m.current(t.db()).await.unwrap();
+    assert_eq!(st.current, ["ship1"]);
+    assert_eq!(
+        ids(&m.upgrade(t.db(), "billing@+1").await.unwrap()),
+        ["bill1"]
+    );
+    t
+}
+
+async fn failing_revision_is_reported_with_its_line(t: TestDb) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write_set(
+        dir.path(),
+        &[
+            rev(
+                "ok1",
+                "",
+                "CREATE TABLE ok_t (id INTEGER PRIMARY KEY);",
+                Some("DROP TABLE ok_t;"),
+            ),
+            rev(
+                "bad2",
+                "ok1",
+                "CREATE TABLE half_t (id INTEGER PRIMARY KEY);\nINSERT INTO ok_t (id) VALUES (1);\nINSERT INTO no_such_table (id) VALUES (1);",
+                Some("DROP TABLE half_t;"),
+            ),
+        ],
+    );
+    let err = m.upgrade(t.db(), "head").await.unwrap_err();
+    let text = err.to_string();
+    match &err {
+        Error::Statement {
+            revision,
+            file,
+            line,
+            dirty,
+            ..
+        } => {
+            assert_eq!(revision, "bad2");
+            assert_eq!(file, "bad2_test.sql");
+            // Header is 3 lines + blank + marker, so the failing INSERT is on line 8.
+            assert_eq!(*line, Some(8), "{text}");
+            assert_eq!(*dirty, t.dialect() == Dialect::MySql, "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(text.contains("no_such_table"), "{text}");
+    let st = m.current(t.db()).await.unwrap();
+    let audit = m.audit(t.db()).await.unwrap();
+    let failed: Vec<_> = audit.iter().filter(|a| a.outcome == "failed").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].revision.as_deref(), Some("bad2"));
+    if t.dialect() == Dialect::MySql {
+        // DDL committed: the revision is dirty and every further run is refused.
+        assert_eq!(st.dirty, ["bad2"]);
+        let again = m.upgrade(t.db(), "head").await.unwrap_err();
+        assert!(matches!(again, Error::Dirty { .. }), "{again}");
+        assert!(again.to_string().contains("kiln stamp"), "{again}");
+        assert!(matches!(m.check(t.db()).await, Err(Error::Dirty { .. })));
+        // Resolving by hand: undo the partial work, then stamp the parent.
+        exec(t.db(), "DROP TABLE half_t").await;
+        m.stamp(t.db(), &["ok1"], false).await.unwrap();
+        assert!(m.current(t.db()).await.unwrap().dirty.is_empty());
+    } else {
+        assert!(st.dirty.is_empty());
+        assert_eq!(st.current, ["ok1"]);
+        assert!(
+            !table_exists(t.db(), "half_t").await,
+            "the failed revision must be rolled back"
+        );
+        assert_eq!(raw_rows(t.db(), "SELECT id FROM ok_t").await, 0);
+    }
+    t
+}
+
+async fn whole_run_mode_is_all_or_nothing(t: TestDb) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write_set(
+        dir.path(),
+        &[
+            rev(
+                "w1",
+                "",
+                "CREATE TABLE w1_t (id INTEGER PRIMARY KEY);",
+                Some("DROP TABLE w1_t;"),
+            ),
+            rev(
+                "w2",
+                "w1",
+                "CREATE TABLE w2_t (id INTEGER PRIMARY KEY);",
+                Some("DROP TABLE w2_t;"),
+            ),
+            rev(
+                "w3",
+                "w2",
+                "SELECT 1;\nINSERT INTO missing_t VALUES (1);",
+                Some("SELECT 1;"),
+            ),
+        ],
+    )
+    .with_options(Options::default().transaction_mode(TransactionMode::All));
+    let err = m.upgrade(t.db(), "head").await.unwrap_err();
+    match &err {
+        Error::Statement { revision, line, .. } => {
+            assert_eq!(revision, "w3");
+            assert_eq!(*line, Some(7), "{err}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let st = m.current(t.db()).await.unwrap();
+    if t.dialect() == Dialect::MySql {
+        // MySQL cannot roll back DDL, so `All` degrades to per-revision there.
+        assert_eq!(st.current, ["w2"]);
+        assert_eq!(st.dirty, ["w3"]);
+    } else {
+        assert!(st.applied.is_empty(), "{st:?}");
+        assert!(!table_exists(t.db(), "w1_t").await);
+        // And when it succeeds, everything lands.
+        let ok = chain(tempfile::tempdir().unwrap().path(), 3)
+            .with_options(Options::default().transaction_mode(TransactionMode::All));
+        assert_eq!(ok.upgrade(t.db(), "head").await.unwrap().steps.len(), 3);
+    }
+    t
+}
+
+async fn non_transactional_revision_runs_statement_by_statement(t: TestDb) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let concurrently = if t.dialect() == Dialect::Postgres {
+        "CONCURRENTLY "
+    } else {
+        ""
+    };
+    let up = format!(
+        "CREATE INDEX {concurrently}nt_a ON nt (a);\n-- a comment; with a semicolon\nCREATE INDEX {concurrently}nt_b ON nt (b);"
+    );
+    let m = write_set(
+        dir.path(),
+        &[
+            rev(
+                "nt1",
+                "",
+                "CREATE TABLE nt (id INTEGER PRIMARY KEY, a INTEGER, b INTEGER);",
+                Some("DROP TABLE nt;"),
+            ),
+            Rev {
+                id: "nt2",
+                parents: "nt1",
+                header: "-- kiln:transaction false\n",
+                up: &up,
+                down: Some("DROP INDEX nt_b ON nt;"),
+            },
+        ],
+    );
+    let down_ok = t.dialect() == Dialect::MySql;
+    m.upgrade(t.db(), "head").await.unwrap();
+    let st = m.current(t.db()).await.unwrap();
+    assert!(st.is_at_head(), "{st:?}");
+    assert!(m.set().get("nt2").is_some_and(|r| !r.is_transactional()));
+    if down_ok {
+        m.downgrade(t.db(), "-1").await.unwrap();
+        assert_eq!(m.current(t.db()).await.unwrap().current, ["nt1"]);
+    }
+    t
+}
+
+async fn drift_is_refused(t: TestDb) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let m = chain(dir.path(), 2);
+    m.run(t.db()).await.unwrap();
+    let path = dir.path().join("r001_test.sql");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("PRIMARY KEY)", "PRIMARY KEY, x INTEGER)");
+    std::fs::write(&path, text).unwrap();
+    let edited = common::load(dir.path());
+    for err in [
+        edited.run(t.db()).await.unwrap_err(),
+        edited.check(t.db()).await.unwrap_err(),
+    ] {
+        match &err {
+            Error::Drift {
+                revision,
+                file,
+                recorded,
+                embedded,
+            } => {
+                assert_eq!(revision, "r001");
+                assert_eq!(file, "r001_test.sql");
+                assert_ne!(recorded, embedded);
+                assert!(err.to_string().contains(recorded.as_str()));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(edited.current(t.db()).await.unwrap().drifted, ["r001"]);
+    t
+}
+
+async fn unknown_applied_revisions_need_opt_in(t: TestDb) -> TestDb {
+    let newer_dir = tempfile::tempdir().unwrap();
+    let newer = chain(newer_dir.path(), 3);
+    newer.run(t.db()).await.unwrap();
+    let older_dir = tempfile::tempdir().unwrap();
+    let older = chain(older_dir.path(), 2);
+    match older.run(t.db()).await.unwrap_err() {
+        Error::UnknownApplied { revisions } => assert_eq!(revisions, ["r002"]),
+        other => panic!("{other:?}"),
+    }
+    let tolerant = older.with_options(Options::default().allow_unknown_applied(true));
+    assert!(tolerant.run(t.db()).await.unwrap().is_noop());
+    assert_eq!(tolerant.current(t.db()).await.unwrap().unknown, ["r002"]);
+    t
+}
+
+async fn stamp_records_without_running_sql(t: TestDb) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let m = chain(dir.path(), 3);
+    let r = m.stamp(t.db(), &["r001"], false).await.unwrap();
+    assert_eq!(ids(&r), ["r000", "r001"]);
+    assert!(!table_exists(t.db(), "t0").await, "stamp must not run SQL");
+    assert_eq!(m.current(t.db()).await.unwrap().current, ["r001"]);
+    assert_eq!(ids(&m.upgrade(t.db(), "head").await.unwrap()), ["r002"]);
+    m.stamp(t.db(), &["base"], true).await.unwrap();
+    assert!(m.current(t.db()).await.unwrap().applied.is_empty());
+    let audit = m.audit(t.db()).await.unwrap();
+    assert_eq!(audit.iter().filter(|a| a.action == "stamp").count(), 2 + 3);
+    t
+}
+
+async fn offline_sql_brings_a_database_to_head(t: TestDb) -> TestDb {
+    let m = sample();
+    let script = m.upgrade_sql(t.dialect(), None, "head").unwrap();
+    assert!(script.contains("CREATE TABLE users"));
+    match t.db() {
+        Db::MySql(_) => {
+            for stmt in kiln_core::split::split(&script, Dialect::MySql).unwrap() {
+                exec(t.db(), stmt.sql).await;
+            }
+        }
+        _ => exec(t.db(), &script).await,
+    }
+    m.check(t.db())
+        .await
+        .expect("the offline script must leave the database at head");
+    let down = m.downgrade_sql(t.dialect(), None, "e5f6a1b2c3d4");
+    assert!(matches!(
+        down,
+        Err(Error::Target(kiln_core::TargetError::Irreversible { .. }))
+    ));
+    t
+}
+
+async fn sixteen_concurrent_runners_apply_each_revision_once(t: TestDb) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let m = std::sync::Arc::new(chain(dir.path(), 8));
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        // Each runner gets its own pool, as separate replicas would.
+        let db = Db::connect(t.url()).await.unwrap();
+        let m = m.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = m.run(&db).await;
+            db.close().await;
+            r
+        }));
+    }
+    let mut applied = 0;
+    for task in tasks {
+        applied += task.await.unwrap().unwrap().steps.len();
+    }
+    assert_eq!(
+        applied, 8,
+        "every revision applied exactly once across all runners"
+    );
+    let audit = m.audit(t.db()).await.unwrap();
+    let mut per_rev: HashMap<String, usize> = HashMap::new();
+    for a in audit.iter().filter(|a| a.action == "upgrade") {
+        *per_rev.entry(a.revision.clone().unwrap()).or_default() += 1;
+    }
+    assert_eq!(per_rev.len(), 8);
+    assert!(per_rev.values().all(|&n| n == 1), "{per_rev:?}");
+    t
+}
+
+async fn irreversible_revision_blocks_downgrade(t: TestDb) -> TestDb {
+    let m = sample();
+    m.run(t.db()).await.unwrap();
+    let err = m.downgrade(t.db(), "base").await.unwrap_err();
+    assert!(err.to_string().contains("f6a1b2c3d4e5"), "{err}");
+    assert!(err.to_string().contains("irreversible"), "{err}");
+    assert!(
+        m.current(t.db()).await.unwrap().is_at_head(),
+        "nothing may change"
+    );
+    t
+}
+
+async fn custom_table_names_are_used(t: TestDb) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let m = chain(dir.path(), 1).with_options(
+        Options::default()
+            .version_table("my_versions")
+            .audit_table("my_audit"),
+    );
+    m.run(t.db()).await.unwrap();
+    assert!(table_exists(t.db(), "my_versions").await);
+    assert!(table_exists(t.db(), "my_audit").await);
+    assert!(table_exists(t.db(), "my_versions_state").await);
+    assert!(!table_exists(t.db(), "kiln_version").await);
+    let bad =
+        chain(dir.path(), 1).with_options(Options::default().version_table("x; DROP TABLE y"));
+    assert!(matches!(bad.run(t.db()).await, Err(Error::Config(_))));
+    t
+}
