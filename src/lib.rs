@@ -1,9 +1,64 @@
 //! kiln: database migrations baked into the binary at build time, checked by the compiler.
 //!
-//! See the README for the file format and a quick start.
+//! A migration directory holds one SQL file per revision, linked into a graph by
+//! `-- kiln:revises` the way Alembic links revisions by `down_revision`. [`migrations!`] reads the
+//! directory while the crate compiles, checks the graph and the lock file, and embeds every
+//! revision; a broken chain is a compile error that names the file, the line and the fix. At run
+//! time a [`Migrator`] brings a PostgreSQL, MySQL/MariaDB or SQLite database to any revision, safely
+//! even when many replicas start at once.
+//!
+//! ```
+//! static MIGRATOR: kiln::Migrator = kiln::migrations!();
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = kiln::Db::connect("sqlite::memory:").await?;
+//! MIGRATOR.run(&db).await?; // upgrade to every head; a single-row read once there
+//! assert!(MIGRATOR.current(&db).await?.is_at_head());
+//!
+//! // Alembic's targets work too.
+//! MIGRATOR.downgrade(&db, "e5f6a1b2c3d4").await.unwrap_err(); // f6a1... is irreversible
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The embedded set is plain data, available without a database:
+//!
+//! ```
+//! static MIGRATOR: kiln::Migrator = kiln::migrations!("migrations");
+//!
+//! let set = MIGRATOR.set();
+//! assert_eq!(set.heads(), ["f6a1b2c3d4e5"]);
+//! assert!(set.drafts().next().is_none(), "every revision is locked in kiln.lock");
+//! let merge = set.get("e5f6a1b2c3d4").unwrap();
+//! assert!(merge.is_merge());
+//! ```
+//!
+//! Crate features: `sqlite` (default), `postgres`, `mysql` choose the engines; `testing` adds
+//! [`testing`](crate::testing) for schema checks in `cargo test`. The `docs/` directory of the
+//! repository covers the file format, the CLI, the runtime, testing and moving from Alembic, sqlx,
+//! refinery and diesel.
 
 #![warn(missing_docs)]
 
+/// The format, parser, graph, checksums and lock file (re-exported `kiln-core`).
 pub use kiln_core as core;
+
+/// Embeds and validates a migration directory at compile time.
+///
+/// `kiln::migrations!()` reads `migrations/` next to the crate's `Cargo.toml`;
+/// `kiln::migrations!("db/migrations")` names another directory (relative to `Cargo.toml`, or
+/// absolute). The result is a [`Migrator`] usable in a `static`.
+///
+/// Every problem in the directory becomes a compile error: files that are not migrations,
+/// non-UTF-8 text, missing, duplicated, unknown or malformed directives, a revision id that does
+/// not match its file name, an empty upgrade section, duplicate revisions, unknown parents (with the
+/// closest id suggested), cycles, several heads or bases not on labelled branches (with the exact
+/// `kiln merge` command), duplicate branch labels, and locked revisions that changed or vanished.
+/// All problems are reported at once.
+///
+/// Editing a file rebuilds the crate. To notice *added* files, call
+/// `kiln_core::build::watch("migrations")` from `build.rs`.
 pub use kiln_macros::migrations;
+
 pub use kiln_runtime::*;
