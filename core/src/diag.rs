@@ -153,16 +153,20 @@ pub enum Problem {
         cycle: Vec<String>,
     },
     /// Several heads that are not each on their own labelled branch.
-    #[error("the migration graph has {} heads: {}", heads.len(), heads.join(", "))]
+    #[error("the migration graph has {} heads: {}", heads.len(), with_files(heads, files))]
     MultipleHeads {
         /// The heads.
         heads: Vec<String>,
+        /// Their files, in the same order.
+        files: Vec<String>,
     },
     /// Several bases that are not each labelled.
-    #[error("the migration graph has {} bases: {}", bases.len(), bases.join(", "))]
+    #[error("the migration graph has {} bases: {}", bases.len(), with_files(bases, files))]
     MultipleBases {
         /// The bases.
         bases: Vec<String>,
+        /// Their files, in the same order.
+        files: Vec<String>,
     },
     /// A branch label declared by two revisions.
     #[error("branch label `{label}` is declared by `{revision}` and by `{first_revision}`")]
@@ -202,6 +206,14 @@ pub enum Problem {
         /// The file the lock names.
         file: String,
     },
+    /// A string literal, quoted identifier or comment that never ends.
+    #[error(
+        "unterminated {what} starting on this line; everything after it, including any `-- kiln:downgrade` marker, would be read as part of it"
+    )]
+    Unterminated {
+        /// What is left open.
+        what: String,
+    },
     /// A lock file line that does not parse.
     #[error("malformed kiln.lock: {reason}")]
     MalformedLock {
@@ -233,6 +245,7 @@ impl Problem {
                 "branch" => "branch labels are 1 to 64 characters of A-Z, a-z, 0-9, `_` and `-`; lists are comma-separated".into(),
                 "created" => "write an RFC 3339 time such as `2026-11-23T21:00:00Z`".into(),
                 "transaction" => "write `-- kiln:transaction false` to run outside a transaction, or leave the line out".into(),
+                "upgrade" | "downgrade" => format!("write `-- kiln:{directive}` alone on its line; put a note on the next line as a plain `--` comment"),
                 _ => return None,
             },
             Problem::DirectiveAfterUpgrade { .. } => "move the line up into the header, above `-- kiln:upgrade`".into(),
@@ -254,7 +267,7 @@ impl Problem {
                 None => "fix the `-- kiln:depends-on` line to name an existing revision or branch label".into(),
             },
             Problem::Cycle { .. } => "a revision cannot come before itself: remove one `revises` or `depends-on` edge of the cycle".into(),
-            Problem::MultipleHeads { heads } => format!(
+            Problem::MultipleHeads { heads, .. } => format!(
                 "two lines of work were added concurrently; join them with `kiln merge -m \"merge heads\" {}`, or give each its own `-- kiln:branch` label",
                 heads.join(" ")
             ),
@@ -267,9 +280,22 @@ impl Problem {
             Problem::LockedDeleted { revision, .. } => format!(
                 "restore the file from version control; if the removal is deliberate, drop it from the lock with `kiln lock --accept {revision}`"
             ),
+            Problem::Unterminated { .. } => "close it; kiln reads standard SQL quoting, so write 'it''s' rather than 'it\\'s' (MySQL) or E'\\'' (PostgreSQL)".into(),
             Problem::MalformedLock { .. } => "each line is `<revision> sha256:<64 hex digits> <file>`; regenerate it with `kiln lock` if in doubt".into(),
         })
     }
+}
+
+/// `a (a_x.sql), b (b_y.sql)`.
+fn with_files(ids: &[String], files: &[String]) -> String {
+    ids.iter()
+        .zip(files.iter().map(Some).chain(std::iter::repeat(None)))
+        .map(|(id, f)| match f {
+            Some(f) => format!("{id} ({f})"),
+            None => id.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One problem at one place.

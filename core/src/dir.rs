@@ -69,6 +69,10 @@ pub struct Scan {
     pub read_paths: Vec<PathBuf>,
     /// Problems found while reading and parsing.
     pub diagnostics: Diagnostics,
+    /// Names of migration files that could not be read or did not parse, sorted. Their problems
+    /// are in [`Self::diagnostics`]; the graph checks use the names so a revision in a broken file
+    /// is not also reported as missing.
+    pub unparsed: Vec<String>,
 }
 
 /// Reads and parses every file in the directory, reporting every problem.
@@ -133,13 +137,17 @@ pub fn scan_dir(dir: &MigrationDir) -> Scan {
                         reason: e.to_string(),
                     },
                 ));
+                scan.unparsed.push(name);
                 continue;
             }
         };
         scan.read_paths.push(path);
         match format::parse_file(&shown, &name, &bytes) {
             Ok(f) => scan.files.push(f),
-            Err(errs) => errs.into_iter().for_each(|d| scan.diagnostics.push(d)),
+            Err(errs) => {
+                errs.into_iter().for_each(|d| scan.diagnostics.push(d));
+                scan.unparsed.push(name);
+            }
         }
     }
     let lock_path = dir.lock_path();
@@ -161,12 +169,17 @@ pub fn scan_dir(dir: &MigrationDir) -> Scan {
                         }
                     }
                 },
-                Err(e) => scan.diagnostics.push(Diagnostic::new(
-                    &shown,
-                    Problem::MalformedLock {
-                        reason: format!("not UTF-8 (invalid byte at line {})", e.line),
+                Err(e) => scan.diagnostics.push(Diagnostic {
+                    path: shown,
+                    line: Some(e.line),
+                    source_line: None,
+                    problem: Problem::MalformedLock {
+                        reason: format!(
+                            "not UTF-8 text (invalid byte at line {}, column {})",
+                            e.line, e.column
+                        ),
                     },
-                )),
+                }),
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -203,9 +216,10 @@ pub fn build_set(dir: &MigrationDir, scan: Scan) -> Result<MigrationSet, Diagnos
         files,
         lock,
         mut diagnostics,
+        unparsed,
         ..
     } = scan;
-    let graph = match graph::check(&files) {
+    let graph = match graph::check_with_unparsed(&files, &unparsed) {
         Ok(g) => Some(g),
         Err(errs) => {
             errs.into_iter().for_each(|d| diagnostics.push(d));
@@ -287,6 +301,10 @@ pub fn check_lock(dir: &MigrationDir, files: &[ParsedFile], lock: &Lock) -> Vec<
                 },
             )),
             Some(_) => {}
+            // The file is still there but did not parse: the parser has reported why, and the
+            // revision is not "gone".
+            None if !files.iter().any(|f| f.file == entry.file)
+                && dir.path.join(&entry.file).is_file() => {}
             None => out.push(Diagnostic {
                 path: dir.display_file(LOCK_FILE),
                 line: (entry.line > 0).then_some(entry.line),

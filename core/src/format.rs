@@ -228,6 +228,7 @@ impl Parser {
         let mut upgrade: Option<(usize, usize)> = None; // (marker line, byte offset after marker)
         let mut downgrade: Option<(usize, usize, usize)> = None; // (marker line, marker start, after)
         let mut sql_in_header_reported = false;
+        let mut open_line = 0;
 
         let text = std::mem::take(&mut self.text);
         let mut offset = 0;
@@ -264,9 +265,12 @@ impl Parser {
                                     first_line: first,
                                 },
                             );
-                        } else if downgrade.is_some() {
-                            self.error(line_no, Problem::DowngradeBeforeUpgrade);
                         } else {
+                            // Reported once, at the downgrade marker; the upgrade section still
+                            // counts as present so the file is not also said to lack one.
+                            if let Some((down_marker, _, _)) = downgrade {
+                                self.error(down_marker, Problem::DowngradeBeforeUpgrade);
+                            }
                             upgrade = Some((line_no, offset));
                         }
                     } else if let Some((first, _, _)) = downgrade {
@@ -277,10 +281,9 @@ impl Parser {
                                 first_line: first,
                             },
                         );
-                    } else if upgrade.is_none() {
-                        self.error(line_no, Problem::DowngradeBeforeUpgrade);
-                        downgrade = Some((line_no, start, offset));
                     } else {
+                        // A downgrade before the upgrade is reported when the upgrade marker
+                        // turns up; with no upgrade marker at all only that is reported.
                         downgrade = Some((line_no, start, offset));
                     }
                     continue;
@@ -298,8 +301,16 @@ impl Parser {
                     }
                     continue;
                 }
-                let known = HEADER_DIRECTIVES.iter().chain(SECTION_MARKERS).copied();
-                let suggestion = closest(&d.name, known);
+                let mut known = HEADER_DIRECTIVES.iter().chain(SECTION_MARKERS).copied();
+                let suggestion = if d.name.is_empty() {
+                    // `-- kiln: revision a1`: a space after the colon.
+                    let word = d.value.split_whitespace().next().unwrap_or("");
+                    known
+                        .find(|k| k.eq_ignore_ascii_case(word))
+                        .map(str::to_owned)
+                } else {
+                    closest(&d.name, known)
+                };
                 self.error(
                     line_no,
                     Problem::UnknownDirective {
@@ -310,13 +321,27 @@ impl Parser {
                 continue;
             }
 
+            let was_normal = lexer.is_normal();
             let has_code = lexer.advance(line);
+            if was_normal && !lexer.is_normal() {
+                open_line = line_no;
+            }
             if upgrade.is_none() && downgrade.is_none() && has_code && !sql_in_header_reported {
                 sql_in_header_reported = true;
                 self.error(line_no, Problem::SqlBeforeUpgrade);
             }
         }
         self.text = text;
+        // A literal or comment left open swallows everything after it, a `-- kiln:downgrade`
+        // marker included, which would silently make the revision irreversible.
+        if let Some(what) = lexer.unterminated() {
+            self.error(
+                open_line,
+                Problem::Unterminated {
+                    what: what.to_owned(),
+                },
+            );
+        }
 
         let Some(revision) = header.revision.clone() else {
             let problem = Problem::MissingDirective {
@@ -592,6 +617,18 @@ impl Lexer {
         self.state == LexState::Normal
     }
 
+    /// What is still open at the end of the text, if anything.
+    fn unterminated(&self) -> Option<&'static str> {
+        match &self.state {
+            LexState::Normal => None,
+            LexState::Block(_) => Some("block comment"),
+            LexState::Quote(b'\'') => Some("string literal"),
+            LexState::Quote(b'`') => Some("backquoted identifier"),
+            LexState::Quote(_) => Some("quoted identifier"),
+            LexState::Dollar(_) => Some("dollar-quoted string"),
+        }
+    }
+
     /// Scans one line; returns `true` when it contains code (not only whitespace and comments).
     fn advance(&mut self, line: &str) -> bool {
         let b = line.as_bytes();
@@ -813,6 +850,21 @@ mod tests {
             )[0],
             Problem::MalformedDirective { .. }
         ));
+    }
+
+    #[test]
+    fn unterminated_literal_is_an_error_not_a_swallowed_downgrade() {
+        let text = "-- kiln:revision a1\n-- kiln:upgrade\nINSERT INTO t VALUES ('it\\'s');\n-- kiln:downgrade\nDELETE FROM t;\n";
+        let errs = parse(text).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].line, Some(3));
+        assert!(
+            matches!(&errs[0].problem, Problem::Unterminated { what } if what == "string literal")
+        );
+        let text = "-- kiln:revision a1\n-- kiln:upgrade\nSELECT 1; /* open\n";
+        assert!(
+            matches!(&problems(text)[0], Problem::Unterminated { what } if what == "block comment")
+        );
     }
 
     #[test]

@@ -26,7 +26,26 @@ pub struct Graph {
 /// Checks linkage among `files` and orders them. Files with a duplicated id take no part beyond
 /// the duplicate error.
 pub fn check(files: &[ParsedFile]) -> Result<Graph, Vec<Diagnostic>> {
+    check_with_unparsed(files, &[])
+}
+
+/// Like [`check`], for a directory where the migration files named in `unparsed` exist but did
+/// not parse (their own problems are reported by the parser). A parent or dependency that one of
+/// them would have declared is not reported as missing, and the head and base checks are skipped,
+/// because without those files the shape of the graph is unknown.
+pub fn check_with_unparsed(
+    files: &[ParsedFile],
+    unparsed: &[String],
+) -> Result<Graph, Vec<Diagnostic>> {
     let mut errors = Vec::new();
+    // Heads and bases are only meaningful for a complete graph whose ids, labels and parents all
+    // resolve; otherwise a typo in one `revises` line would also be reported as an extra head.
+    let mut shape_known = unparsed.is_empty();
+    let in_unparsed = |id: &str| {
+        unparsed
+            .iter()
+            .any(|name| crate::format::file_matches_revision(name, id))
+    };
     let at = |f: &ParsedFile, line: usize, problem: Problem| {
         Diagnostic::at(&f.path, &f.text, line, problem)
     };
@@ -38,6 +57,7 @@ pub fn check(files: &[ParsedFile]) -> Result<Graph, Vec<Diagnostic>> {
         let id = f.revision.value.as_str();
         if let Some(&first) = by_id.get(id) {
             live[i] = false;
+            shape_known = false;
             errors.push(at(
                 f,
                 f.revision.line,
@@ -56,6 +76,7 @@ pub fn check(files: &[ParsedFile]) -> Result<Graph, Vec<Diagnostic>> {
     for (i, f) in files.iter().enumerate().filter(|(i, _)| live[*i]) {
         for label in &f.branches.value {
             if by_id.contains_key(label.as_str()) {
+                shape_known = false;
                 errors.push(at(
                     f,
                     f.branches.line,
@@ -65,6 +86,7 @@ pub fn check(files: &[ParsedFile]) -> Result<Graph, Vec<Diagnostic>> {
                 ));
             }
             if let Some(&first) = labels.get(label.as_str()) {
+                shape_known = false;
                 errors.push(at(
                     f,
                     f.branches.line,
@@ -80,6 +102,20 @@ pub fn check(files: &[ParsedFile]) -> Result<Graph, Vec<Diagnostic>> {
         }
     }
 
+    // Suggestions come from a sorted list, so the same typo always gets the same suggestion
+    // (hash-map order would differ between runs), and never name the revision itself.
+    let mut known_ids: Vec<&str> = by_id.keys().copied().collect();
+    known_ids.sort_unstable();
+    let mut known_targets: Vec<&str> = known_ids
+        .iter()
+        .copied()
+        .chain(labels.keys().copied())
+        .collect();
+    known_targets.sort_unstable();
+    let suggest = |word: &str, own: &str, candidates: &[&str]| {
+        closest(word, candidates.iter().copied().filter(|c| *c != own))
+    };
+
     // Edges.
     let mut parents: Vec<Vec<usize>> = vec![Vec::new(); files.len()];
     let mut deps: Vec<Vec<usize>> = vec![Vec::new(); files.len()];
@@ -88,15 +124,19 @@ pub fn check(files: &[ParsedFile]) -> Result<Graph, Vec<Diagnostic>> {
         for p in &f.revises.value {
             match by_id.get(p.as_str()) {
                 Some(&j) => parents[i].push(j),
-                None => errors.push(at(
-                    f,
-                    f.revises.line,
-                    Problem::UnknownParent {
-                        revision: f.revision.value.clone(),
-                        parent: p.clone(),
-                        suggestion: closest(p, by_id.keys().copied()),
-                    },
-                )),
+                None if in_unparsed(p) => shape_known = false,
+                None => {
+                    shape_known = false;
+                    errors.push(at(
+                        f,
+                        f.revises.line,
+                        Problem::UnknownParent {
+                            revision: f.revision.value.clone(),
+                            parent: p.clone(),
+                            suggestion: suggest(p, &f.revision.value, &known_ids),
+                        },
+                    ));
+                }
             }
         }
         for d in &f.depends_on.value {
@@ -105,13 +145,14 @@ pub fn check(files: &[ParsedFile]) -> Result<Graph, Vec<Diagnostic>> {
                     deps[i].push(j);
                     depends_on[i].push(files[j].revision.value.clone());
                 }
+                None if in_unparsed(d) => {}
                 None => errors.push(at(
                     f,
                     f.depends_on.line,
                     Problem::UnknownDependency {
                         revision: f.revision.value.clone(),
                         dependency: d.clone(),
-                        suggestion: closest(d, by_id.keys().copied().chain(labels.keys().copied())),
+                        suggestion: suggest(d, &f.revision.value, &known_targets),
                     },
                 )),
             }
@@ -129,10 +170,12 @@ pub fn check(files: &[ParsedFile]) -> Result<Graph, Vec<Diagnostic>> {
             .map(|&i| files[i].revision.value.clone())
             .collect();
         names.push(names[0].clone());
-        let line = if first.revises.value.is_empty() {
-            first.depends_on.line
-        } else {
+        // Point at the line declaring the cycle's first edge: `revises` or `depends-on`.
+        let next = cycle.get(1).copied().unwrap_or(cycle[0]);
+        let line = if parents[cycle[0]].contains(&next) {
             first.revises.line
+        } else {
+            first.depends_on.line
         };
         errors.push(at(first, line, Problem::Cycle { cycle: names }));
     }
@@ -166,7 +209,7 @@ pub fn check(files: &[ParsedFile]) -> Result<Graph, Vec<Diagnostic>> {
         inherited[i] = set;
     }
     let dir = files.first().map(|f| dir_of(&f.path)).unwrap_or_default();
-    if heads.len() > 1 {
+    if shape_known && heads.len() > 1 {
         let unlabelled = heads.iter().any(|&h| {
             inherited[h]
                 .iter()
@@ -180,11 +223,12 @@ pub fn check(files: &[ParsedFile]) -> Result<Graph, Vec<Diagnostic>> {
                         .iter()
                         .map(|&i| files[i].revision.value.clone())
                         .collect(),
+                    files: heads.iter().map(|&i| files[i].file.clone()).collect(),
                 },
             ));
         }
     }
-    if bases.len() > 1 && bases.iter().any(|&b| files[b].branches.value.is_empty()) {
+    if shape_known && bases.len() > 1 && bases.iter().any(|&b| files[b].branches.value.is_empty()) {
         errors.push(Diagnostic::new(
             &dir,
             Problem::MultipleBases {
@@ -192,6 +236,7 @@ pub fn check(files: &[ParsedFile]) -> Result<Graph, Vec<Diagnostic>> {
                     .iter()
                     .map(|&i| files[i].revision.value.clone())
                     .collect(),
+                files: bases.iter().map(|&i| files[i].file.clone()).collect(),
             },
         ));
     }

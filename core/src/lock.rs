@@ -37,7 +37,8 @@ pub struct Lock {
     pub entries: BTreeMap<String, LockEntry>,
 }
 
-/// A line of `kiln.lock` that does not parse.
+/// A line of `kiln.lock` that does not parse. The reason does not repeat the line number:
+/// messages show it as the location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockError {
     /// 1-based line.
@@ -64,7 +65,8 @@ impl Lock {
                 errors.push(LockError {
                     line,
                     reason: format!(
-                        "line {line} should have three fields, `<revision> sha256:<hex> <file>`"
+                        "expected three fields, `<revision> sha256:<hex> <file>`, found {}",
+                        l.split_whitespace().count()
                     ),
                 });
                 continue;
@@ -72,7 +74,7 @@ impl Lock {
             if !crate::format::is_valid_id(id) {
                 errors.push(LockError {
                     line,
-                    reason: format!("line {line}: `{id}` is not a valid revision id"),
+                    reason: format!("`{id}` is not a valid revision id"),
                 });
                 continue;
             }
@@ -80,9 +82,7 @@ impl Lock {
             if crate::checksum::parse_hex32(hex).is_none() {
                 errors.push(LockError {
                     line,
-                    reason: format!(
-                        "line {line}: `{sum}` is not `sha256:` followed by 64 hex digits"
-                    ),
+                    reason: format!("`{sum}` is not `sha256:` followed by 64 hex digits"),
                 });
                 continue;
             }
@@ -90,7 +90,7 @@ impl Lock {
                 errors.push(LockError {
                     line,
                     reason: format!(
-                        "line {line}: revision `{id}` is locked twice (also on line {})",
+                        "revision `{id}` is locked twice (also on line {})",
                         prev.line
                     ),
                 });

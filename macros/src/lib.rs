@@ -33,6 +33,12 @@ fn expand(input: TokenStream) -> TokenStream {
     };
     let span = lit.as_ref().map_or_else(Span::call_site, syn::LitStr::span);
     let given = lit.as_ref().map(syn::LitStr::value);
+    if given.as_deref().is_some_and(|g| g.trim().is_empty()) {
+        return error_with_stub(&[(
+            span,
+            "kiln::migrations! got an empty directory name; write `kiln::migrations!()` for `migrations`, or name the directory, e.g. `kiln::migrations!(\"db/migrations\")`".to_owned(),
+        )]);
+    }
     let Some(manifest_dir) = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from) else {
         return error_with_stub(&[(
             span,

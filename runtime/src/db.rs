@@ -130,8 +130,22 @@ impl Db {
                 let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)
                     .map_err(|e| bad(e.to_string()))?
                     .create_if_missing(true);
+                // An in-memory database lives as long as one of its connections: keep one open
+                // for the life of the pool.
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
                 let pool = sqlx::sqlite::SqlitePoolOptions::new()
                     .max_connections(4)
+                    .min_connections(u32::from(in_memory))
+                    .idle_timeout(if in_memory {
+                        None
+                    } else {
+                        Some(Duration::from_secs(600))
+                    })
+                    .max_lifetime(if in_memory {
+                        None
+                    } else {
+                        Some(Duration::from_secs(1800))
+                    })
                     .connect_with(opts)
                     .await
                     .map_err(connect_err)?;
@@ -389,8 +403,18 @@ impl Conn {
 
     /// Closes this connection instead of returning it to the pool when dropped, so a session lock
     /// can never leak into the pool, even if the caller's future is cancelled mid-run.
+    /// SQLite's run lock is a separate file and its connections hold no session state, so they go
+    /// back to the pool; closing one could even destroy an in-memory database.
     pub fn close_on_drop(&mut self) {
-        on_conn!(self, c => c.close_on_drop())
+        match self {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(..) => {}
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => c.close_on_drop(),
+            #[cfg(feature = "mysql")]
+            Conn::MySql(c) => c.close_on_drop(),
+            Conn::Never(n) => match *n {},
+        }
     }
 
     /// Takes the run lock, waiting up to `timeout`.

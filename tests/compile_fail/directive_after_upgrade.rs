@@ -1,0 +1,4 @@
+// A header directive inside the upgrade section.
+static M: kiln::Migrator = kiln::migrations!("tests/fixtures/directive_after_upgrade");
+
+fn main() {}

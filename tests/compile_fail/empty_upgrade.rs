@@ -1,0 +1,4 @@
+// An upgrade section holding only a comment.
+static M: kiln::Migrator = kiln::migrations!("tests/fixtures/empty_upgrade");
+
+fn main() {}

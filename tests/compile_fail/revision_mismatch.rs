@@ -1,0 +1,4 @@
+// `0002_posts.sql` declares revision `0003`.
+static M: kiln::Migrator = kiln::migrations!("tests/fixtures/revision_mismatch");
+
+fn main() {}
