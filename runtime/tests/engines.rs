@@ -45,6 +45,7 @@ on_every_engine!(
     sixteen_concurrent_runners_apply_each_revision_once,
     irreversible_revision_blocks_downgrade,
     custom_table_names_are_used,
+    bookkeeping_schema_is_configurable,
 );
 
 async fn table_exists(db: &Db, name: &str) -> bool {
@@ -566,5 +567,34 @@ async fn custom_table_names_are_used(t: TestDb) -> TestDb {
     let bad =
         chain(dir.path(), 1).with_options(Options::default().version_table("x; DROP TABLE y"));
     assert!(matches!(bad.run(t.db()).await, Err(Error::Config(_))));
+    t
+}
+
+async fn bookkeeping_schema_is_configurable(t: TestDb) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    if t.dialect() == Dialect::MySql {
+        // On MySQL a "schema" is another database on the server, which this test could not drop
+        // with its own database; the PostgreSQL run covers the qualified names.
+        return t;
+    }
+    let m = chain(dir.path(), 2).with_options(Options::default().schema("kiln_meta"));
+    m.run(t.db()).await.unwrap();
+    m.check(t.db()).await.unwrap();
+    let in_schema = match t.dialect() {
+        Dialect::Postgres => {
+            raw_rows(
+                t.db(),
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'kiln_meta'",
+            )
+            .await
+        }
+        // SQLite has no schemas: the setting is ignored and the tables land in `main`.
+        _ => usize::from(table_exists(t.db(), "kiln_version").await) * 3,
+    };
+    assert_eq!(in_schema, 3, "version, state and audit tables");
+    assert!(
+        table_exists(t.db(), "t1").await,
+        "the migrations themselves run in the default schema"
+    );
     t
 }
