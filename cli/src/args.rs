@@ -1,0 +1,375 @@
+//! The command line, as clap sees it. No behaviour lives here: [`crate::settings`] validates these
+//! values and [`crate::cmd`] acts on them.
+
+use crate::error::Code;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Database migrations baked into your binary. Alembic's verbs, checked by the compiler.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kiln",
+    version,
+    about,
+    after_help = "Configuration: --database-url, else DATABASE_URL, else DATABASE_URL in ./.env; \
+                  --dir, else KILN_DIR, else `migrations`.\n\
+                  Exit codes: 0 ok, 1 other error, 2 usage, 3 invalid migration directory, \
+                  4 database error, 5 drafts (check --locked), 6 pending, 7 drift, 8 dirty, \
+                  130 interrupted. See docs/cli.md."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Database URL: sqlite:, postgres:, postgresql:, mysql: or mariadb: [default: $DATABASE_URL,
+    /// then DATABASE_URL in ./.env]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Migration directory, relative to the working directory [default: $KILN_DIR, then
+    /// `migrations`]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<String>,
+    /// Name of the version table [default: kiln_version]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub version_table: Option<String>,
+    /// Name of the audit table [default: kiln_audit]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub audit_table: Option<String>,
+    /// Schema (PostgreSQL) or database (MySQL) of kiln's tables [default: the connection's]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub schema: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the migration directory and an empty kiln.lock, and show the build.rs line
+    Init(InitArgs),
+    /// Write a new revision file whose parent is the current head
+    Revision(RevisionArgs),
+    /// Write a merge revision joining two or more heads
+    Merge(MergeArgs),
+    /// Apply revisions up to TARGET (or print their SQL with --sql)
+    Upgrade(MoveArgs),
+    /// Revert revisions down to TARGET (or print their SQL with --sql)
+    Downgrade(MoveArgs),
+    /// Show the database's current revision(s)
+    Current(CurrentArgs),
+    /// List revisions, newest first; draws the graph on a terminal
+    History(HistoryArgs),
+    /// List the heads of the migration graph
+    Heads(ListArgs),
+    /// List branch points and labelled branches
+    Branches(ListArgs),
+    /// Show one revision: its place in the graph, its file and its SQL
+    Show(ShowArgs),
+    /// Record revisions as applied without running SQL (audited)
+    Stamp(StampArgs),
+    /// Validate the directory and lock; with a database, also pending revisions and drift
+    Check(CheckArgs),
+    /// Record new revisions in kiln.lock; --accept re-locks a deliberately edited revision
+    Lock(LockArgs),
+    /// Print the revision graph as Graphviz dot or Mermaid
+    Graph(GraphArgs),
+    /// Show the database's audit trail
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory to create [default: --dir, $KILN_DIR, then `migrations`]
+    pub path: Option<String>,
+    /// Also write build.rs (in the working directory) so cargo notices new migration files
+    #[arg(long)]
+    pub write_build_rs: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RevisionArgs {
+    /// The revision's message (also used for the file name)
+    #[arg(short, long, value_name = "MSG")]
+    pub message: String,
+    /// Use this revision id instead of a random one
+    #[arg(long, value_name = "ID")]
+    pub rev_id: Option<String>,
+    /// Base the revision on REV instead of the current head: a head, `LABEL@head`, `base` for a
+    /// new labelled base, or (with --splice) any revision
+    #[arg(long, value_name = "REV")]
+    pub head: Option<String>,
+    /// Branch label(s) for the new revision (comma-separated or repeated)
+    #[arg(long, value_name = "LABEL", value_delimiter = ',')]
+    pub branch_label: Vec<String>,
+    /// Revisions or branch labels that must be applied first (comma-separated or repeated)
+    #[arg(long, value_name = "REV", value_delimiter = ',')]
+    pub depends_on: Vec<String>,
+    /// Allow --head to name a revision that is not a head, starting a new branch from it
+    #[arg(long)]
+    pub splice: bool,
+    /// Write bare section markers without the explanatory template comments
+    #[arg(long)]
+    pub empty: bool,
+    /// Record the new file in kiln.lock right away
+    #[arg(long)]
+    pub lock: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The merge revision's message
+    #[arg(short, long, value_name = "MSG")]
+    pub message: String,
+    /// The revisions to join (at least two), or `heads` for every head
+    #[arg(required = true, value_name = "REV")]
+    pub revisions: Vec<String>,
+    /// Use this revision id instead of a random one
+    #[arg(long, value_name = "ID")]
+    pub rev_id: Option<String>,
+    /// Branch label(s) for the merge revision
+    #[arg(long, value_name = "LABEL", value_delimiter = ',')]
+    pub branch_label: Vec<String>,
+    /// Record the new file in kiln.lock right away
+    #[arg(long)]
+    pub lock: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransactionArg {
+    /// One transaction per revision (the default)
+    PerRevision,
+    /// One transaction for the whole run (PostgreSQL and SQLite)
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DialectArg {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    /// Where to go: head, heads, base, REV (or unique prefix), +N, -N, REV+N, LABEL@head,
+    /// LABEL@base, LABEL@+N; with --sql also FROM:TO
+    #[arg(allow_hyphen_values = true, value_name = "TARGET")]
+    pub target: String,
+    /// Print the SQL instead of running it (no database needed)
+    #[arg(long)]
+    pub sql: bool,
+    /// SQL dialect for --sql [default: from the database URL's scheme]
+    #[arg(long, value_enum, requires = "sql")]
+    pub dialect: Option<DialectArg>,
+    /// List the revisions that would run, without running them
+    #[arg(long, conflicts_with = "sql")]
+    pub dry_run: bool,
+    /// Transaction grouping
+    #[arg(long, value_enum, value_name = "MODE", conflicts_with = "sql")]
+    pub transaction: Option<TransactionArg>,
+    /// With --dry-run: print JSON
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Options of the commands that change the database.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Tolerate applied revisions this directory does not know (rolling deploys)
+    #[arg(long)]
+    pub allow_unknown: bool,
+    /// Do not take the migration lock (for engines or proxies that cannot provide it)
+    #[arg(long)]
+    pub no_lock: bool,
+    /// Seconds to wait for the migration lock [default: 60]
+    #[arg(long, value_name = "SECS")]
+    pub lock_timeout: Option<u64>,
+    /// Application version recorded in the audit trail
+    #[arg(long, value_name = "VERSION")]
+    pub app_version: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CurrentArgs {
+    /// Show details: parents, file, when applied, pending and problems
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Range START:END, e.g. `base:head`, `current:heads`, `-3:`, `a1b2:`, `base:LABEL@head`
+    #[arg(
+        short = 'r',
+        long = "rev-range",
+        value_name = "RANGE",
+        allow_hyphen_values = true
+    )]
+    pub range: Option<String>,
+    /// Show every detail of each revision
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Mark the database's current revision(s) (needs a database)
+    #[arg(short, long)]
+    pub indicate_current: bool,
+    /// Draw the graph even when stdout is not a terminal
+    #[arg(long, conflicts_with = "no_graph")]
+    pub graph: bool,
+    /// Never draw the graph
+    #[arg(long)]
+    pub no_graph: bool,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Show details
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The revision: id, unique prefix, branch label, head, LABEL@head, REV-N, ...
+    #[arg(allow_hyphen_values = true, value_name = "REV")]
+    pub revision: String,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StampArgs {
+    /// The state to record: revisions or targets (with everything they need); none with --purge
+    /// forgets every row
+    #[arg(value_name = "REV", allow_hyphen_values = true)]
+    pub revisions: Vec<String>,
+    /// First forget every recorded revision, including ones this directory does not know
+    #[arg(long)]
+    pub purge: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Fail when revisions are drafts (not yet in kiln.lock)
+    #[arg(long)]
+    pub locked: bool,
+    /// Check only the directory and the lock, even when a database is configured
+    #[arg(long)]
+    pub offline: bool,
+    /// Tolerate applied revisions this directory does not know
+    #[arg(long)]
+    pub allow_unknown: bool,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Re-lock a locked revision whose file was deliberately edited (or drop one whose file was
+    /// deliberately deleted). Repeatable.
+    #[arg(long, value_name = "REV")]
+    pub accept: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz: `kiln graph | dot -Tsvg > graph.svg`
+    Dot,
+    /// Mermaid flowchart, for Markdown
+    Mermaid,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value = "dot")]
+    pub format: GraphFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ActionArg {
+    Upgrade,
+    Downgrade,
+    Stamp,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only rows about this revision (id or prefix)
+    #[arg(long, value_name = "REV")]
+    pub revision: Option<String>,
+    /// Only rows that started at or after TIME: RFC 3339, YYYY-MM-DD, or an age like 30m, 12h, 7d
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only rows that started before TIME (same forms as --since)
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only rows of this action
+    #[arg(long, value_enum)]
+    pub action: Option<ActionArg>,
+    /// Only failures
+    #[arg(long)]
+    pub failed: bool,
+    /// Only the last N rows (after filtering)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses the command line. Help and version go to stdout (exit 0); usage errors are printed by
+/// clap with the `kiln:` prefix and exit 2.
+pub fn parse() -> Result<Cli, Code> {
+    // Register passwords before clap can echo an argument back in an error message.
+    for arg in std::env::args_os() {
+        crate::out::protect_url(&arg.to_string_lossy());
+    }
+    if let Some(url) = std::env::var_os("DATABASE_URL") {
+        crate::out::protect_url(&url.to_string_lossy());
+    }
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(e) => {
+            use clap::error::ErrorKind;
+            match e.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    Err(
+                        if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                            Code::Usage
+                        } else {
+                            Code::Ok
+                        },
+                    )
+                }
+                _ => {
+                    let rendered = e.render().to_string();
+                    let text = rendered
+                        .strip_prefix("error: ")
+                        .map_or_else(|| rendered.clone(), |rest| format!("kiln: {rest}"));
+                    crate::out::error_text(text.trim_end());
+                    Err(Code::Usage)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! `kiln check`: the CI and deploy gate.
+//!
+//! Validates the directory and the lock exactly as the macro does (exit 3 with the macro's text).
+//! Drafts are reported, and fail with `--locked` (exit 5). With a database (unless `--offline`),
+//! pending revisions fail with exit 6, drift or revisions the directory does not know with 7,
+//! and a dirty database with 8. When several fail, the exit code is the most serious one; every
+//! finding is printed.
+
+use super::db::{block_on, connect, migrator};
+use crate::args::CheckArgs;
+use crate::error::{Code, Fail};
+use crate::out;
+use crate::settings::Settings;
+use serde_json::{Value, json};
+
+struct Finding {
+    code: Code,
+    kind: &'static str,
+    message: String,
+    help: String,
+}
+
+pub fn check(s: &Settings, a: &CheckArgs) -> anyhow::Result<Code> {
+    let set = match kiln_core::load_dir(&s.dir) {
+        Ok(l) => l.set,
+        Err(d) => {
+            if a.json {
+                let problems: Vec<Value> = d
+                    .iter()
+                    .map(|p| {
+                        json!({
+                            "path": p.path,
+                            "line": p.line,
+                            "message": p.problem.to_string(),
+                            "help": p.problem.help(),
+                            "text": p.to_string(),
+                        })
+                    })
+                    .collect();
+                out::json(&json!({
+                    "directory": s.dir.display,
+                    "valid": false,
+                    "problems": problems,
+                    "exit_code": Code::Invalid as u8,
+                }));
+            }
+            return Err(Fail::invalid(&s.dir.display, &d));
+        }
+    };
+    let mut findings: Vec<Finding> = Vec::new();
+    let drafts: Vec<&str> = set.drafts().map(|r| r.id()).collect();
+    let heads: Vec<&str> = set.heads().iter().map(|h| &**h).collect();
+    if !a.json {
+        out::line(format!(
+            "directory {}: ok ({}, {})",
+            s.dir.display,
+            out::count(set.len(), "revision"),
+            out::count(heads.len(), "head")
+        ));
+        if drafts.is_empty() {
+            out::line(format!(
+                "lock: ok (every revision is locked in {})",
+                s.dir.display_file(kiln_core::LOCK_FILE)
+            ));
+        } else if !a.locked {
+            out::line(format!(
+                "lock: {} not yet locked ({}); `kiln check --locked` refuses drafts",
+                out::count(drafts.len(), "draft"),
+                drafts.join(", ")
+            ));
+        }
+    }
+    if a.locked && !drafts.is_empty() {
+        findings.push(Finding {
+            code: Code::Drafts,
+            kind: "drafts",
+            message: format!(
+                "{} not in kiln.lock: {}",
+                out::count(drafts.len(), "draft revision"),
+                drafts.join(", ")
+            ),
+            help: "run `kiln lock` once they are final, and commit kiln.lock with them".into(),
+        });
+    }
+
+    let mut status = None;
+    let use_db = !a.offline && s.database.is_some();
+    if use_db {
+        let url = s.require_database("check")?;
+        let options = s.options.clone().allow_unknown_applied(a.allow_unknown);
+        let m = migrator(set.clone(), options);
+        let st = block_on(async {
+            let db = connect(url).await?;
+            let r = m.current(&db).await;
+            db.close().await;
+            anyhow::Ok(r?)
+        })??;
+        for d in &st.dirty {
+            let row = st.applied.iter().find(|r| &r.revision == d);
+            let err = row
+                .and_then(|r| r.error.as_deref())
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default();
+            let parents = set
+                .get(d)
+                .map(|r| {
+                    if r.parents().is_empty() {
+                        "base".to_owned()
+                    } else {
+                        r.parents()
+                            .iter()
+                            .map(|p| &**p)
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    }
+                })
+                .unwrap_or_else(|| "<its parents>".into());
+            findings.push(Finding {
+                code: Code::Dirty,
+                kind: "dirty",
+                message: format!("the database is dirty: revision `{d}` stopped part-way{err}"),
+                help: format!(
+                    "inspect the schema, finish or undo the revision by hand, then record the truth with `kiln stamp {d}` (fully applied) or `kiln stamp {parents}` (fully undone)"
+                ),
+            });
+        }
+        for d in &st.drifted {
+            let recorded = st
+                .applied
+                .iter()
+                .find(|r| &r.revision == d)
+                .map(|r| r.checksum.clone())
+                .unwrap_or_default();
+            let (file, now) = set
+                .get(d)
+                .map(|r| (s.dir.display_file(r.file()), r.checksum().to_owned()))
+                .unwrap_or_default();
+            findings.push(Finding {
+                code: Code::Drift,
+                kind: "drift",
+                message: format!(
+                    "revision `{d}` was applied with sha256:{recorded}, but {file} now has sha256:{now}"
+                ),
+                help: "restore the applied version of the file and put the change in a new revision; if the database really matches the new file, `kiln stamp --purge heads` records that".into(),
+            });
+        }
+        if !st.unknown.is_empty() && !a.allow_unknown {
+            findings.push(Finding {
+                code: Code::Drift,
+                kind: "unknown",
+                message: format!(
+                    "the database has revisions this directory does not know: {}",
+                    st.unknown.join(", ")
+                ),
+                help: "check out the newer migrations, or pass --allow-unknown during a rolling deploy".into(),
+            });
+        }
+        if !st.pending.is_empty() {
+            findings.push(Finding {
+                code: Code::Pending,
+                kind: "pending",
+                message: format!(
+                    "the database is behind: {} pending ({})",
+                    out::count(st.pending.len(), "revision"),
+                    st.pending.join(", ")
+                ),
+                help: "run `kiln upgrade heads`".into(),
+            });
+        }
+        if !a.json && findings.iter().all(|f| f.code == Code::Drafts) {
+            out::line(format!(
+                "database {}: ok (at every head, nothing dirty or drifted)",
+                url.shown()
+            ));
+        }
+        status = Some(st);
+    }
+
+    let code = findings.iter().map(|f| f.code).max().unwrap_or(Code::Ok);
+    if a.json {
+        out::json(&json!({
+            "directory": s.dir.display,
+            "valid": true,
+            "revisions": set.len(),
+            "heads": heads,
+            "drafts": drafts,
+            "database": if use_db { s.database.as_ref().map(|d| d.shown()) } else { None },
+            "pending": status.as_ref().map(|st| st.pending.clone()),
+            "dirty": status.as_ref().map(|st| st.dirty.clone()),
+            "drifted": status.as_ref().map(|st| st.drifted.clone()),
+            "unknown": status.as_ref().map(|st| st.unknown.clone()),
+            "findings": findings.iter().map(|f| json!({
+                "kind": f.kind,
+                "exit_code": f.code as u8,
+                "message": f.message,
+                "help": f.help,
+            })).collect::<Vec<_>>(),
+            "exit_code": code as u8,
+        }));
+    }
+    for f in &findings {
+        out::error_text(&format!("kiln: {}\n  help: {}", f.message, f.help));
+    }
+    Ok(code)
+}

@@ -1,0 +1,39 @@
+//! The commands. Each submodule runs one family of verbs; this module dispatches and holds what
+//! they share: the async runtime, connecting, and the `Migrator` for the loaded directory.
+
+mod audit;
+mod check;
+mod db;
+mod graph;
+mod init;
+mod inspect;
+mod lock;
+mod new;
+mod run;
+
+use crate::error::Code;
+use crate::settings::{Action, Settings};
+
+/// Runs the command and returns the exit code for a run that did not fail outright (`check`
+/// returns its finding's code this way).
+pub fn run(s: Settings) -> anyhow::Result<Code> {
+    match &s.action {
+        Action::Init {
+            dir,
+            write_build_rs,
+        } => init::init(&s, dir, *write_build_rs),
+        Action::Revision(a) => new::revision(&s, a),
+        Action::Merge(a) => new::merge(&s, a),
+        Action::Move(m) => run::movement(&s, m),
+        Action::Stamp(st) => run::stamp(&s, st),
+        Action::Current(a) => inspect::current(&s, a),
+        Action::History(h) => inspect::history(&s, h),
+        Action::Heads(a) => inspect::heads(&s, a),
+        Action::Branches(a) => inspect::branches(&s, a),
+        Action::Show(a) => inspect::show(&s, a),
+        Action::Check(a) => check::check(&s, a),
+        Action::Lock(a) => lock::lock(&s, a),
+        Action::Graph(f) => graph::graph(&s, *f),
+        Action::Audit(a) => audit::audit(&s, a),
+    }
+}

@@ -1,0 +1,258 @@
+//! `kiln upgrade`, `kiln downgrade` and `kiln stamp`: the commands that change the database.
+//!
+//! Each completed revision prints one line with its duration as soon as it finishes; on a
+//! terminal a progress bar on stderr shows the revision in flight. Ctrl-C sets the runtime's stop
+//! flag, so the run ends after the revision in progress, with everything before it committed
+//! (exit 130); a second Ctrl-C exits at once, which the database treats like a dropped connection.
+
+use super::db::{block_on, connect, migrator};
+use crate::error::Code;
+use crate::out;
+use crate::settings::{Direction, MoveMode, MoveSettings, Settings, StampSettings};
+use kiln_core::MigrationSet;
+use kiln_runtime::{Event, Hooks, Migrator, Report, Step};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+pub fn movement(s: &Settings, m: &MoveSettings) -> anyhow::Result<Code> {
+    let set = crate::repo::load(&s.dir)?;
+    match &m.mode {
+        MoveMode::Sql { dialect, from, to } => {
+            let mig = migrator(set, m.options.clone());
+            let script = match m.direction {
+                Direction::Up => mig.upgrade_sql(*dialect, from.as_deref(), to)?,
+                Direction::Down => mig.downgrade_sql(*dialect, from.as_deref(), to)?,
+            };
+            out::line(script.trim_end());
+            Ok(Code::Ok)
+        }
+        MoveMode::Run {
+            target,
+            dry_run: true,
+            json,
+        } => {
+            let url = s.require_database(&format!("{} --dry-run", m.direction.verb()))?;
+            let mig = migrator(set, m.options.clone());
+            let ids = block_on(async {
+                let db = connect(url).await?;
+                let r = match m.direction {
+                    Direction::Up => mig.plan_upgrade(&db, target).await,
+                    Direction::Down => mig.plan_downgrade(&db, target).await,
+                };
+                db.close().await;
+                anyhow::Ok(r?)
+            })??;
+            print_plan(mig.set(), m.direction, target, &ids, *json);
+            Ok(Code::Ok)
+        }
+        MoveMode::Run { target, .. } => {
+            let url = s.require_database(m.direction.verb())?;
+            let mig = migrator(set, m.options.clone());
+            let started = Instant::now();
+            let report = block_on(run_with_signals(&mig, url, m.direction, target))??;
+            summary(&report, m.direction, target, started);
+            Ok(Code::Ok)
+        }
+    }
+}
+
+/// What `--dry-run` prints.
+fn print_plan(set: &MigrationSet, d: Direction, target: &str, ids: &[String], json: bool) {
+    if json {
+        let steps: Vec<serde_json::Value> = ids
+            .iter()
+            .map(|id| {
+                let r = set.get(id);
+                serde_json::json!({
+                    "revision": id,
+                    "message": r.and_then(|r| r.message()),
+                    "file": r.map(|r| r.file()),
+                })
+            })
+            .collect();
+        out::json(&serde_json::json!({
+            "direction": d.verb(),
+            "target": target,
+            "revisions": steps,
+        }));
+        return;
+    }
+    if ids.is_empty() {
+        out::line(format!(
+            "nothing to {}: the database is already at `{target}`",
+            d.verb()
+        ));
+        return;
+    }
+    out::line(format!(
+        "would {} {} to reach `{target}`:",
+        d.verb(),
+        out::count(ids.len(), "revision")
+    ));
+    for id in ids {
+        let msg = set.get(id).and_then(|r| r.message()).unwrap_or("");
+        out::line(format!("  {} {id}  {msg}", d.verb()));
+    }
+}
+
+/// Runs the move with progress output and a Ctrl-C handler.
+async fn run_with_signals(
+    mig: &Migrator,
+    url: &crate::settings::DbUrl,
+    direction: Direction,
+    target: &str,
+) -> anyhow::Result<Report> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler = {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            loop {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    return;
+                }
+                if stop.swap(true, Ordering::SeqCst) {
+                    out::note("second Ctrl-C: stopping now; the revision in progress is abandoned");
+                    std::process::exit(Code::Interrupted as i32);
+                }
+                out::note(
+                    "Ctrl-C: stopping after the revision in progress (press Ctrl-C again to stop at once)",
+                );
+            }
+        })
+    };
+    // Let the handler register before anything can take long.
+    tokio::task::yield_now().await;
+    let db = connect(url).await;
+    let result = match db {
+        Ok(db) => {
+            let set = mig.set();
+            let bar = out::stderr_is_terminal();
+            let on_event = move |e: &Event<'_>| progress(set, bar, e);
+            let hooks = Hooks {
+                on_event: Some(&on_event),
+                stop: Some(&stop),
+            };
+            let r = match direction {
+                Direction::Up => mig.upgrade_with(&db, target, hooks).await,
+                Direction::Down => mig.downgrade_with(&db, target, hooks).await,
+            };
+            db.close().await;
+            r.map_err(anyhow::Error::new)
+        }
+        Err(e) => Err(e),
+    };
+    handler.abort();
+    result
+}
+
+/// One progress event: a bar while a revision runs, a line when it is done.
+fn progress(set: &MigrationSet, bar: bool, e: &Event<'_>) {
+    match e {
+        Event::Starting {
+            revision,
+            direction,
+            index,
+            total,
+        } if bar => {
+            let msg = set.get(revision).and_then(|r| r.message()).unwrap_or("");
+            out::bar(
+                *index,
+                *total,
+                &format!("{} {revision} {msg}", direction.as_str()),
+            );
+        }
+        Event::Finished { step, .. } => out::line(step_line(set, step)),
+        _ => {}
+    }
+}
+
+/// `upgrade a1b2 -> b2c3: create notes (3.1 ms)`, like the runtime's log lines.
+pub fn step_line(set: &MigrationSet, step: &Step) -> String {
+    let rev = set.get(&step.revision);
+    let parents = match rev {
+        Some(r) if !r.parents().is_empty() => r
+            .parents()
+            .iter()
+            .map(|p| &**p)
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(_) => "base".to_owned(),
+        None => "?".to_owned(),
+    };
+    let msg = step.message.as_deref().unwrap_or("");
+    let took = out::duration(step.duration);
+    match step.direction {
+        kiln_runtime::Direction::Upgrade => {
+            format!("upgrade {parents} -> {}: {msg} ({took})", step.revision)
+        }
+        kiln_runtime::Direction::Downgrade => {
+            format!("downgrade {} -> {parents}: {msg} ({took})", step.revision)
+        }
+        _ => {
+            if msg.is_empty() {
+                format!("stamp {}", step.revision)
+            } else {
+                format!("stamp {}: {msg}", step.revision)
+            }
+        }
+    }
+}
+
+fn summary(report: &Report, d: Direction, target: &str, started: Instant) {
+    if report.is_noop() {
+        out::line(format!(
+            "nothing to {}: the database is already at `{target}`",
+            d.verb()
+        ));
+    } else {
+        out::line(format!(
+            "{} {} in {}",
+            match d {
+                Direction::Up => "applied",
+                Direction::Down => "reverted",
+            },
+            out::count(report.steps.len(), "revision"),
+            out::duration(started.elapsed())
+        ));
+    }
+}
+
+pub fn stamp(s: &Settings, st: &StampSettings) -> anyhow::Result<Code> {
+    let set = crate::repo::load(&s.dir)?;
+    let url = s.require_database("stamp")?;
+    let mig = migrator(set, st.options.clone());
+    let targets: Vec<&str> = st.revisions.iter().map(String::as_str).collect();
+    let (report, after) = block_on(async {
+        let db = connect(url).await?;
+        let r = async {
+            let report = mig.stamp(&db, &targets, st.purge).await?;
+            let after = mig.current(&db).await?;
+            anyhow::Ok((report, after))
+        }
+        .await;
+        db.close().await;
+        r
+    })??;
+    for step in &report.steps {
+        let kept = after.applied.iter().any(|a| a.revision == step.revision);
+        let line = step_line(mig.set(), step);
+        out::line(format!(
+            "{line} ({})",
+            if kept {
+                "recorded as applied"
+            } else {
+                "removed"
+            }
+        ));
+    }
+    if report.is_noop() {
+        out::line("nothing to stamp: the recorded state already matches");
+    } else {
+        out::line(format!(
+            "stamped {} (no SQL was run; recorded in the audit trail)",
+            out::count(report.steps.len(), "revision")
+        ));
+    }
+    Ok(Code::Ok)
+}
