@@ -1,0 +1,148 @@
+//! Schema checks for `cargo test` (feature `testing`).
+//!
+//! - [`TestDb`]: a database nobody else uses, dropped afterwards (also when the test panics): a
+//!   fresh database with a unique name on PostgreSQL and MySQL/MariaDB, a temporary file on
+//!   SQLite. [`TestDb::migrated`] gives one already at every head cheaply, from a template
+//!   database (PostgreSQL) or file (SQLite) keyed by the set's digest.
+//! - [`Schema`]: a normalized, comparable capture of a database's schema read from the engine's
+//!   catalog, with a text form and a readable diff.
+//! - Ready-made checks, one call each: [`single_head`], [`no_drafts`], [`upgrade_from_base`],
+//!   [`stairway`], [`matches_schema_file`], [`downgrade_leaves_no_trace`].
+//! - [`schema_tests!`](crate::schema_tests): one line in a test file generates a `#[test]` per
+//!   check and engine.
+//!
+//! ```ignore
+//! static MIGRATOR: kiln::Migrator = kiln::migrations!();
+//!
+//! kiln::schema_tests!(
+//!     MIGRATOR,
+//!     engines = [sqlite, postgres, mysql],
+//!     checks = [single_head, upgrade_from_base, stairway, downgrade_leaves_no_trace,
+//!               matches_schema_file("tests/schema")],
+//! );
+//! ```
+//!
+//! Servers are found through `KILN_TEST_POSTGRES_URL` and `KILN_TEST_MYSQL_URL` (defaults:
+//! `postgres://postgres@127.0.0.1:5432/test` and `mysql://root@127.0.0.1:3306/test`); the user
+//! needs the right to create databases. When a server cannot be reached, databases are not
+//! created and checks return a report marked skipped, after printing a loud notice naming the
+//! variable; when the `CI` variable is set this is an error instead, because in CI a missing
+//! server is a failure, never a silent skip.
+//!
+//! Templates persist by design (building one costs a full migration) and are named after the
+//! set's digest, so a changed set never uses a stale one; [`drop_templates`] removes them and
+//! [`drop_orphans`] removes databases left by killed test processes. See `docs/testing.md`.
+
+mod capture;
+mod checks;
+mod macros;
+mod schema;
+mod sqltext;
+mod testdb;
+
+pub use checks::{
+    CheckError, CheckErrorKind, CheckReport, downgrade_leaves_no_trace, matches_schema_file,
+    no_drafts, single_head, stairway, upgrade_from_base,
+};
+pub use schema::{Check, Column, ForeignKey, Index, PrimaryKey, Schema, Table, Trigger, Unique};
+pub use testdb::{
+    DEFAULT_MYSQL_URL, DEFAULT_POSTGRES_URL, TestDb, drop_orphans, drop_template, drop_templates,
+    server_url, sqlite_template_dir, template_name,
+};
+
+use crate::db::Db;
+use crate::error::Result;
+use crate::options::Options;
+
+/// Replaces the database name in a server URL.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+impl Schema {
+    /// Reads the schema of `db` from its catalog, leaving out kiln's bookkeeping tables under
+    /// their default names (`kiln_version`, `kiln_version_state`, `kiln_audit`).
+    pub async fn capture(db: impl Into<Db>) -> Result<Schema> {
+        Schema::capture_with(db, &Options::DEFAULT).await
+    }
+
+    /// [`Schema::capture`], leaving out kiln's tables under the names (and schema) `options`
+    /// gives them: pass `migrator.options()`.
+    pub async fn capture_with(db: impl Into<Db>, options: &Options) -> Result<Schema> {
+        capture::capture(&db.into(), &capture::Exclude::kiln(options)).await
+    }
+
+    /// Everything in the database, kiln's own tables included.
+    pub async fn capture_all(db: impl Into<Db>) -> Result<Schema> {
+        capture::capture(&db.into(), &capture::Exclude::default()).await
+    }
+}
+
+/// Support for [`schema_tests!`](crate::schema_tests); not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    use super::{CheckError, CheckReport};
+    use kiln_core::Dialect;
+    use std::future::Future;
+    use std::path::PathBuf;
+
+    /// Runs one check to completion on a runtime of its own, so the generated tests need no
+    /// async test attribute, and turns a failure into the test's panic.
+    ///
+    /// # Panics
+    /// When the check fails: that is how the generated test fails.
+    pub fn run(check: impl Future<Output = Result<CheckReport, CheckError>>) {
+        let rt = match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => panic!("kiln: cannot start a tokio runtime for the check: {e}"),
+        };
+        match rt.block_on(check) {
+            Ok(report) => println!("{report}"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// `dir/<engine>.sql`: `sqlite.sql`, `postgres.sql` or `mysql.sql`.
+    pub fn schema_file(dir: impl Into<PathBuf>, dialect: Dialect) -> PathBuf {
+        dir.into().join(match dialect {
+            Dialect::Postgres => "postgres.sql",
+            Dialect::MySql => "mysql.sql",
+            _ => "sqlite.sql",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_database_in_urls() {
+        assert_eq!(
+            with_database("postgres://u@h:1/test", "x"),
+            "postgres://u@h:1/x"
+        );
+        assert_eq!(
+            with_database("mysql://root@h:3306/test?ssl-mode=disabled", "x"),
+            "mysql://root@h:3306/x?ssl-mode=disabled"
+        );
+        assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
+    }
+}
