@@ -508,7 +508,15 @@ impl Plan<'_> {
                 let start = self.resolve(r)?;
                 self.strict_descendants(self.walk(target, start, *n)?)
             }
-            Target::LabelBase(l) => self.descendants_or_self(&[self.label(l)?]),
+            // `X@base` also takes a revision: revert it and everything built on it, which no
+            // Alembic target can say when X has siblings.
+            Target::LabelBase(l) => {
+                let root = match self.label(l) {
+                    Ok(root) => root,
+                    Err(e) => self.resolve(l).map_err(|_| e)?,
+                };
+                self.descendants_or_self(&[root])
+            }
             Target::Relative(n) | Target::LabelRelative(_, n) if *n > 0 => {
                 return Err(wrong("a positive step goes up; use upgrade"));
             }
@@ -833,6 +841,24 @@ mod tests {
             ids(&s, &plan.upgrade(&none, &Target::Heads).unwrap()),
             ["aa1", "bb1", "bb2", "cc1"]
         );
+    }
+
+    #[test]
+    fn revision_at_base_reverts_it_and_its_descendants_only() {
+        let s = set(&[
+            ("aa1", "", "", true),
+            ("bb1", "aa1", "", true),
+            ("bb2", "bb1", "", true),
+            ("cc1", "aa1", "", true),
+            ("dd1", "bb2,cc1", "", true),
+        ]);
+        let plan = Plan::new(&s);
+        let all = applied(&s, &["aa1", "bb1", "bb2", "cc1", "dd1"]);
+        let revert = |t: &str| ids(&s, &plan.downgrade(&all, &Target::parse(t).unwrap()).unwrap());
+        assert_eq!(revert("cc1@base"), ["dd1", "cc1"]);
+        assert_eq!(revert("bb1@base"), ["dd1", "bb2", "bb1"]);
+        assert!(plan.downgrade(&all, &Target::parse("zz@base").unwrap()).is_err());
+        assert!(plan.upgrade(&all, &Target::parse("cc1@base").unwrap()).unwrap().is_empty());
     }
 
     #[test]
