@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Rev, chain, rev, sample, write_set};
+use common::{Rev, chain, exec, raw_rows, rev, sample, table_exists, write_set};
 use kiln_runtime::testing::TestDb;
 use kiln_runtime::{Db, Dialect, Error, Options, TransactionMode};
 use std::collections::HashMap;
@@ -47,68 +47,6 @@ on_every_engine!(
     custom_table_names_are_used,
     bookkeeping_schema_is_configurable,
 );
-
-async fn table_exists(db: &Db, name: &str) -> bool {
-    let sql = match db.dialect() {
-        Dialect::Sqlite => {
-            format!("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '{name}'")
-        }
-        Dialect::Postgres => format!(
-            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '{name}'"
-        ),
-        _ => format!(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{name}'"
-        ),
-    };
-    raw_rows(db, &sql).await > 0
-}
-
-async fn raw_rows(db: &Db, sql: &str) -> usize {
-    use sqlx::AssertSqlSafe;
-    match db {
-        Db::Sqlite(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-            .fetch_all(p)
-            .await
-            .expect(sql)
-            .len(),
-        Db::Postgres(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-            .fetch_all(p)
-            .await
-            .expect(sql)
-            .len(),
-        Db::MySql(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-            .fetch_all(p)
-            .await
-            .expect(sql)
-            .len(),
-        _ => unreachable!(),
-    }
-}
-
-async fn exec(db: &Db, sql: &str) {
-    use sqlx::AssertSqlSafe;
-    match db {
-        Db::Sqlite(p) => drop(
-            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                .execute(p)
-                .await
-                .expect(sql),
-        ),
-        Db::Postgres(p) => drop(
-            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                .execute(p)
-                .await
-                .expect(sql),
-        ),
-        Db::MySql(p) => drop(
-            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                .execute(p)
-                .await
-                .expect(sql),
-        ),
-        _ => unreachable!(),
-    }
-}
 
 async fn sample_set_upgrades_to_head_and_reports_state(t: TestDb) -> TestDb {
     let m = sample();

@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::{Rev, rev, sample, write_set};
+use common::{Rev, exec, rev, sample, write_set};
 use kiln_runtime::testing::{
     self, CheckError, CheckErrorKind, CheckReport, Schema, TestDb, template_name,
 };
-use kiln_runtime::{Db, Dialect, Migrator, Options};
+use kiln_runtime::{Dialect, Migrator, Options};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -445,31 +445,6 @@ async fn single_head_and_no_drafts() {
 
 // ---------------------------------------------------------------------------------------------
 // Schema capture
-
-async fn exec(db: &Db, sql: &str) {
-    use sqlx::AssertSqlSafe;
-    match db {
-        Db::Sqlite(p) => drop(
-            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                .execute(p)
-                .await
-                .expect(sql),
-        ),
-        Db::Postgres(p) => drop(
-            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                .execute(p)
-                .await
-                .expect(sql),
-        ),
-        Db::MySql(p) => drop(
-            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                .execute(p)
-                .await
-                .expect(sql),
-        ),
-        _ => unreachable!(),
-    }
-}
 
 /// One object of each kind, per engine.
 fn every_kind(d: Dialect) -> &'static [&'static str] {

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use kiln_core::{MigrationDir, resolve_dir};
-use kiln_runtime::Migrator;
+use kiln_runtime::{Db, Dialect, Migrator};
 use std::path::Path;
 
 /// One revision for [`set`]: id, parents (comma-separated), extra header lines, up SQL, down SQL.
@@ -88,4 +88,69 @@ pub fn chain(dir: &Path, n: usize) -> Migrator {
         .map(|(id, p, up, down)| rev(id, p, up, Some(down)))
         .collect();
     write_set(dir, &list)
+}
+
+/// Whether a table exists in the database's default schema.
+pub async fn table_exists(db: &Db, name: &str) -> bool {
+    let sql = match db.dialect() {
+        Dialect::Sqlite => {
+            format!("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '{name}'")
+        }
+        Dialect::Postgres => format!(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '{name}'"
+        ),
+        _ => format!(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{name}'"
+        ),
+    };
+    raw_rows(db, &sql).await > 0
+}
+
+/// Runs a query and counts the rows it returns.
+pub async fn raw_rows(db: &Db, sql: &str) -> usize {
+    use sqlx::AssertSqlSafe;
+    match db {
+        Db::Sqlite(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .fetch_all(p)
+            .await
+            .expect(sql)
+            .len(),
+        Db::Postgres(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .fetch_all(p)
+            .await
+            .expect(sql)
+            .len(),
+        Db::MySql(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .fetch_all(p)
+            .await
+            .expect(sql)
+            .len(),
+        _ => unreachable!(),
+    }
+}
+
+/// Runs SQL, panicking on failure.
+pub async fn exec(db: &Db, sql: &str) {
+    use sqlx::AssertSqlSafe;
+    match db {
+        Db::Sqlite(p) => drop(
+            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(p)
+                .await
+                .expect(sql),
+        ),
+        Db::Postgres(p) => drop(
+            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(p)
+                .await
+                .expect(sql),
+        ),
+        Db::MySql(p) => drop(
+            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(p)
+                .await
+                .expect(sql),
+        ),
+        _ => unreachable!(),
+    }
 }
