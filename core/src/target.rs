@@ -854,11 +854,23 @@ mod tests {
         ]);
         let plan = Plan::new(&s);
         let all = applied(&s, &["aa1", "bb1", "bb2", "cc1", "dd1"]);
-        let revert = |t: &str| ids(&s, &plan.downgrade(&all, &Target::parse(t).unwrap()).unwrap());
+        let revert = |t: &str| {
+            ids(
+                &s,
+                &plan.downgrade(&all, &Target::parse(t).unwrap()).unwrap(),
+            )
+        };
         assert_eq!(revert("cc1@base"), ["dd1", "cc1"]);
         assert_eq!(revert("bb1@base"), ["dd1", "bb2", "bb1"]);
-        assert!(plan.downgrade(&all, &Target::parse("zz@base").unwrap()).is_err());
-        assert!(plan.upgrade(&all, &Target::parse("cc1@base").unwrap()).unwrap().is_empty());
+        assert!(
+            plan.downgrade(&all, &Target::parse("zz@base").unwrap())
+                .is_err()
+        );
+        assert!(
+            plan.upgrade(&all, &Target::parse("cc1@base").unwrap())
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
