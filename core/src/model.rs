@@ -107,6 +107,11 @@ impl Revision {
     pub fn up_sql(&self) -> &str {
         &self.up
     }
+    /// The upgrade SQL as the stored `Cow`: cloning it is free for an embedded set (the text stays
+    /// in the binary's read-only data) and copies only for a set loaded at run time.
+    pub fn up_sql_cow(&self) -> &Str {
+        &self.up
+    }
     /// The 1-based line in the file where the upgrade SQL starts (the line after the marker).
     pub fn up_line(&self) -> u32 {
         self.up_line
@@ -115,6 +120,10 @@ impl Revision {
     /// `Some("")` (or only comments) when there is nothing to undo.
     pub fn down_sql(&self) -> Option<&str> {
         self.down.as_deref()
+    }
+    /// The downgrade SQL as the stored `Cow` (see [`Revision::up_sql_cow`]).
+    pub fn down_sql_cow(&self) -> Option<&Str> {
+        self.down.as_ref()
     }
     /// The 1-based line where the downgrade SQL starts; 0 when there is no downgrade section.
     pub fn down_line(&self) -> u32 {

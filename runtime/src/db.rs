@@ -387,6 +387,27 @@ impl Conn {
         })
     }
 
+    /// [`Conn::first_text`] for the start-up check. On SQLite it goes through sqlx's statement
+    /// cache (no round trip to save there, but no re-prepare on every check either); over the
+    /// network it stays a simple query, one round trip even on a fresh connection.
+    pub async fn check_text(
+        &mut self,
+        sql: String,
+    ) -> std::result::Result<Option<String>, sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(c, _) => {
+                use sqlx::Row as _;
+                let row = sqlx::query(trusted(sql)).fetch_optional(&mut **c).await?;
+                match row {
+                    Some(r) => r.try_get::<String, _>(0).map(Some),
+                    None => Ok(None),
+                }
+            }
+            _ => self.first_text(sql).await,
+        }
+    }
+
     /// The database user, for the audit trail.
     pub async fn current_user(&mut self) -> Option<String> {
         let sql = match self.dialect() {
@@ -516,6 +537,162 @@ impl Conn {
             #[cfg(feature = "sqlite")]
             (RunLock::File(f), _) => drop(f),
             _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Where the SQL of transactional revisions runs: the connection's own simple-query path, or on
+/// SQLite the raw handle, locked out of sqlx's worker thread once for the whole batch.
+///
+/// On SQLite, sqlx sends every statement to a worker thread and back, which costs more than
+/// running the statement; a locked handle runs a whole batch of revisions with plain
+/// `sqlite3_prepare_v2`/`sqlite3_step` calls, like `sqlite3_exec`, and no thread hand-off. The
+/// statements then run on the calling task, as SQLite's own API does.
+pub(crate) enum Exec<'a> {
+    Conn(&'a mut Conn),
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::sqlite::LockedSqliteHandle<'a>),
+}
+
+impl Conn {
+    /// The executor for a batch of transactional revisions.
+    pub async fn executor(&mut self) -> std::result::Result<Exec<'_>, sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(c, _) => Ok(Exec::Sqlite(c.lock_handle().await?)),
+            other => Ok(Exec::Conn(other)),
+        }
+    }
+}
+
+impl Exec<'_> {
+    /// Runs SQL text as-is, several statements allowed, stopping at the first error.
+    pub async fn script(&mut self, sql: Cow<'static, str>) -> std::result::Result<(), sqlx::Error> {
+        match self {
+            Exec::Conn(c) => c.script(sql).await,
+            #[cfg(feature = "sqlite")]
+            Exec::Sqlite(h) => raw_sqlite::exec(h.as_raw_handle().as_ptr(), &sql),
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+mod raw_sqlite {
+    //! `sqlite3_exec` without the C string: prepares and steps each statement of a script in
+    //! place, so the embedded SQL is never copied.
+    use libsqlite3_sys as ffi;
+    use std::borrow::Cow;
+    use std::ffi::{CStr, c_char, c_int};
+
+    /// An error reported by SQLite through the raw handle, shaped like sqlx's own `SqliteError`
+    /// (the extended result code as the code), so callers see one kind of database error.
+    #[derive(Debug)]
+    pub(crate) struct RawSqliteError {
+        code: c_int,
+        message: String,
+    }
+
+    impl std::fmt::Display for RawSqliteError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.message)
+        }
+    }
+
+    impl std::error::Error for RawSqliteError {}
+
+    impl sqlx::error::DatabaseError for RawSqliteError {
+        fn message(&self) -> &str {
+            &self.message
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(self.code.to_string().into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            match self.code {
+                ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                    sqlx::error::ErrorKind::UniqueViolation
+                }
+                ffi::SQLITE_CONSTRAINT_FOREIGNKEY => sqlx::error::ErrorKind::ForeignKeyViolation,
+                ffi::SQLITE_CONSTRAINT_NOTNULL => sqlx::error::ErrorKind::NotNullViolation,
+                ffi::SQLITE_CONSTRAINT_CHECK => sqlx::error::ErrorKind::CheckViolation,
+                _ => sqlx::error::ErrorKind::Other,
+            }
+        }
+    }
+
+    fn error(db: *mut ffi::sqlite3) -> sqlx::Error {
+        // SAFETY: `db` is a live handle locked for this thread; the message is copied at once.
+        let (code, message) = unsafe {
+            let code = ffi::sqlite3_extended_errcode(db);
+            let msg = ffi::sqlite3_errmsg(db);
+            let message = if msg.is_null() {
+                format!("SQLite error {code}")
+            } else {
+                CStr::from_ptr(msg).to_string_lossy().into_owned()
+            };
+            (code, message)
+        };
+        sqlx::Error::Database(Box::new(RawSqliteError { code, message }))
+    }
+
+    /// Runs every statement of `sql` in order; rows are discarded. Stops at the first error, with
+    /// whatever the script opened (a transaction) left open, exactly as `sqlite3_exec` does.
+    pub(crate) fn exec(db: *mut ffi::sqlite3, sql: &str) -> Result<(), sqlx::Error> {
+        let Ok(len) = c_int::try_from(sql.len()) else {
+            return Err(sqlx::Error::Protocol("script longer than 2 GiB".into()));
+        };
+        let start = sql.as_ptr().cast::<c_char>();
+        // SAFETY: `start..end` is the UTF-8 text of `sql`, alive for this call. SQLite reads at most
+        // `nbyte` bytes (no NUL terminator is needed when the length is given) and sets `tail` to a
+        // point inside that range. `db` is locked away from sqlx's worker by the caller's
+        // `LockedSqliteHandle`, so no other thread uses it; every statement is finalized before
+        // the next is prepared and before returning.
+        unsafe {
+            let end = start.add(len as usize);
+            let mut at = start;
+            while at < end {
+                let mut stmt: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
+                let mut tail: *const c_char = std::ptr::null();
+                let remaining = end.offset_from(at) as c_int;
+                let rc = ffi::sqlite3_prepare_v2(db, at, remaining, &mut stmt, &mut tail);
+                if rc != ffi::SQLITE_OK {
+                    return Err(error(db));
+                }
+                if stmt.is_null() {
+                    // An empty statement (`;`), or only whitespace and comments were left.
+                    if tail.is_null() || tail <= at {
+                        break;
+                    }
+                    at = tail;
+                    continue;
+                }
+                loop {
+                    match ffi::sqlite3_step(stmt) {
+                        ffi::SQLITE_ROW => {}
+                        ffi::SQLITE_DONE => break,
+                        _ => {
+                            let e = error(db);
+                            ffi::sqlite3_finalize(stmt);
+                            return Err(e);
+                        }
+                    }
+                }
+                ffi::sqlite3_finalize(stmt);
+                if tail.is_null() || tail <= at {
+                    break;
+                }
+                at = tail;
+            }
         }
         Ok(())
     }

@@ -7,14 +7,14 @@
 //! `running` first, statements run one at a time, and only success flips it to `applied`, so a
 //! failure or a killed process leaves a dirty marker instead of a silent half-applied revision.
 
-use crate::db::{Arg, Conn, Db, RunLock, is_missing_table};
+use crate::db::{Arg, Conn, Db, Exec, RunLock, is_missing_table};
 use crate::error::{Error, Result};
 use crate::migrator::Migrator;
 use crate::options::TransactionMode;
 use crate::report::{
     AppliedRevision, AuditEntry, Direction, Event, HistoryEntry, Hooks, Report, Status, Step,
 };
-use crate::sql::Sql;
+use crate::sql::{AuditContext, Bookkeeping, Record, Sql};
 use crate::util::{host_name, now_rfc3339, run_id};
 use kiln_core::checksum::{hex, parse_hex32, revision_digest, xor_into};
 use kiln_core::{Dialect, Plan, Revision, Target};
@@ -64,7 +64,7 @@ impl<'m> Session<'m> {
     /// The start-up check: `true` when the applied set's digest equals the embedded set's and
     /// nothing is dirty. One round trip, independent of the number of revisions.
     pub async fn at_head_fast(&mut self) -> Result<bool> {
-        match self.conn.first_text(self.sql.fast_check()).await {
+        match self.conn.check_text(self.sql.fast_check()).await {
             Ok(Some(d)) => Ok(d == self.m.set().digest()),
             Ok(None) => Ok(false),
             Err(e) if is_missing_table(&e) => Ok(false),
@@ -107,6 +107,16 @@ impl<'m> Session<'m> {
 
     /// Runs a mutating operation under the run lock.
     pub async fn mutate(mut self, op: Op, hooks: Hooks<'_>) -> Result<Report> {
+        // An upgrade to every head of a database already there has nothing to do: the one-row
+        // check proves it (same digest, so no drift and nothing unknown; nothing dirty) without
+        // the lock, the table set-up or reading every version row.
+        if let Op::Upgrade(t) = &op
+            && (matches!(t, Target::Heads)
+                || (matches!(t, Target::Head) && self.m.set().heads().len() == 1))
+            && self.at_head_fast().await?
+        {
+            return Ok(Report::default());
+        }
         // A session lock must never go back to the pool, even if this future is dropped.
         self.conn.close_on_drop();
         let lock = if self.m.options().lock {
@@ -154,6 +164,11 @@ impl<'m> Session<'m> {
             .map_err(Error::db(what.to_owned()))
     }
 
+    /// `true` when a revision runs inside a transaction together with its bookkeeping.
+    fn is_atomic(&self, rev: &Revision) -> bool {
+        rev.is_transactional() && self.dialect != Dialect::MySql
+    }
+
     async fn execute(
         &mut self,
         plan: &[usize],
@@ -161,131 +176,218 @@ impl<'m> Session<'m> {
         hooks: Hooks<'_>,
     ) -> Result<Report> {
         let revs = self.m.set().revisions();
-        let whole = self.m.options().transaction_mode == TransactionMode::All
-            && self.dialect != Dialect::MySql;
         let mut report = Report::default();
-        let mut in_tx = false;
-        // Scripts already run inside the open whole-run transaction, replayed to locate a failure.
-        let mut replay: Vec<&str> = Vec::new();
-        for (k, &i) in plan.iter().enumerate() {
-            if k > 0 && hooks.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
-                if in_tx {
-                    self.tx("COMMIT", "committing").await?;
-                }
+        let mut k = 0;
+        while k < plan.len() {
+            if k > 0 && stop_requested(&hooks) {
                 return Err(Error::Interrupted { completed: k });
             }
-            let rev = &revs[i];
-            let atomic = rev.is_transactional() && self.dialect != Dialect::MySql;
-            if let Some(cb) = hooks.on_event {
-                cb(&Event::Starting {
-                    revision: rev.id(),
-                    direction,
-                    index: k,
-                    total: plan.len(),
-                });
+            let rev = &revs[plan[k]];
+            if self.is_atomic(rev) {
+                // A run of consecutive transactional revisions goes through one executor.
+                let end = plan[k..]
+                    .iter()
+                    .position(|&i| !self.is_atomic(&revs[i]))
+                    .map_or(plan.len(), |p| k + p);
+                self.execute_atomic(plan, k, end, direction, &hooks, &mut report)
+                    .await?;
+                k = end;
+                continue;
             }
+            // A non-transactional revision (or any revision on MySQL): the marker protocol.
+            emit_starting(&hooks, rev, direction, k, plan.len());
             let started = Instant::now();
             let started_at = now_rfc3339();
-            let sql = section(rev, direction);
-            if atomic {
-                if !in_tx {
-                    self.tx(self.sql.begin(), "starting a transaction").await?;
-                    in_tx = true;
-                }
-                if let Err(e) = self.conn.script(sql_cow(rev, direction)).await {
-                    let _ = self.conn.script("ROLLBACK").await;
-                    let located = self.locate(&replay, rev, direction).await;
-                    let line = located.as_ref().map(|(l, _)| *l);
-                    let message = located.map_or_else(|| db_message(&e), |(_, m)| m);
-                    let err = Error::Statement {
-                        direction: direction.as_str(),
-                        revision: rev.id().to_owned(),
-                        file: rev.file().to_owned(),
-                        line,
-                        message,
-                        dirty: false,
-                    };
-                    self.audit_failure(rev, direction, &started_at, started, &err)
-                        .await;
-                    return Err(err);
-                }
-                if let Err(e) = self
-                    .record(rev, direction, &started_at, started.elapsed(), false)
-                    .await
-                {
-                    let _ = self.conn.script("ROLLBACK").await;
-                    return Err(e);
-                }
-                if whole {
-                    replay.push(sql);
-                } else {
-                    self.tx("COMMIT", "committing").await?;
-                    in_tx = false;
-                }
-            } else {
-                if in_tx {
-                    // A non-transactional revision cannot run inside the whole-run transaction:
-                    // commit what came before it, run it on its own, then carry on.
-                    self.tx("COMMIT", "committing").await?;
-                    in_tx = false;
-                    replay.clear();
-                }
-                self.run_marked(rev, direction, &started_at, started)
-                    .await?;
-            }
-            let step = Step {
-                revision: rev.id().to_owned(),
+            self.run_marked(rev, direction, &started_at, started)
+                .await?;
+            finish_step(
+                &hooks,
+                rev,
                 direction,
-                message: rev.message().map(str::to_owned),
-                duration: started.elapsed(),
-            };
-            log_step(rev, &step);
-            if let Some(cb) = hooks.on_event {
-                cb(&Event::Finished {
-                    step: &step,
-                    index: k,
-                    total: plan.len(),
-                });
-            }
-            report.steps.push(step);
-        }
-        if in_tx {
-            self.tx("COMMIT", "committing").await?;
+                started.elapsed(),
+                k,
+                plan.len(),
+                &mut report,
+            );
+            k += 1;
         }
         Ok(report)
     }
 
-    /// Replays the run so far and the failed revision statement by statement inside a
-    /// transaction that is always rolled back, to find the failing statement's line.
-    async fn locate(
+    /// Applies `plan[from..to]`, all transactional revisions, on PostgreSQL or SQLite.
+    ///
+    /// Each revision's SQL is one script (one round trip on PostgreSQL, one pass over the raw
+    /// handle on SQLite). Its bookkeeping never costs a round trip of its own: in per-revision mode
+    /// it travels with the `COMMIT`; in whole-run mode every revision's rows are written by a few
+    /// multi-row statements sent with the run's `COMMIT`. Either way a revision and its record
+    /// commit together, and a failure rolls back both.
+    ///
+    /// In whole-run mode over the network with no progress callback and no stop flag (what
+    /// [`Migrator::run`] does at start-up), consecutive revisions travel together in scripts of up
+    /// to [`BATCH_BYTES`], so a run costs a few round trips instead of one per revision; each
+    /// revision's recorded duration is then its share of its batch. A failure is located exactly as
+    /// for a single revision: replayed statement by statement in a rolled-back transaction.
+    async fn execute_atomic(
         &mut self,
-        replay: &[&str],
-        rev: &Revision,
+        plan: &[usize],
+        from: usize,
+        to: usize,
         direction: Direction,
-    ) -> Option<(u32, String)> {
-        let statements = kiln_core::split::split(section(rev, direction), self.dialect).ok()?;
-        self.conn.script(self.sql.begin()).await.ok()?;
-        let mut found = None;
-        let mut ok = true;
-        for s in replay {
-            if self.conn.script(s.to_string()).await.is_err() {
-                ok = false;
-                break;
+        hooks: &Hooks<'_>,
+        report: &mut Report,
+    ) -> Result<()> {
+        let revs = self.m.set().revisions();
+        let whole = self.m.options().transaction_mode == TransactionMode::All;
+        let begin = self.sql.begin();
+        let dialect = self.dialect;
+        let mut book = Bookkeeping::default();
+        let mut exec = self
+            .conn
+            .executor()
+            .await
+            .map_err(Error::db("acquiring the connection"))?;
+        // Over the network, `BEGIN` rides with the first script of each transaction.
+        let remote = matches!(exec, Exec::Conn(_));
+        let batching = whole && remote && hooks.on_event.is_none() && hooks.stop.is_none();
+        let mut in_tx = false;
+        // Where the open whole-run transaction started: a failure replays `plan[tx_from..k]`.
+        let mut tx_from = from;
+        let mut k = from;
+        while k < to {
+            if k > from && stop_requested(hooks) {
+                if in_tx {
+                    let script = commit_script(
+                        &mut book,
+                        &self.sql,
+                        &AuditContext {
+                            run_id: &self.run_id,
+                            db_user: self.user.as_deref(),
+                            host: self.host.as_deref(),
+                            app_version: self.m.options().app_version.as_deref(),
+                            kiln_version: KILN_VERSION,
+                        },
+                        &self.digest,
+                        self.dirty,
+                    );
+                    if let Err(e) = exec.script(Cow::Owned(script)).await {
+                        let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
+                        return Err(Error::db("recording the completed revisions")(e));
+                    }
+                }
+                return Err(Error::Interrupted { completed: k });
             }
-        }
-        if ok {
-            for st in &statements {
-                if let Err(e) = self.conn.script(st.sql.to_owned()).await {
-                    found = Some((
-                        section_line(rev, direction) + st.line as u32 - 1,
-                        db_message(&e),
-                    ));
-                    break;
+            // This step's revisions: one, or a batch of whole, lexically complete scripts.
+            let mut end = k + 1;
+            let mut sql = section_cow(&revs[plan[k]], direction);
+            if batching && batchable(&sql, dialect) {
+                let mut joined: Option<String> = None;
+                while end < to && joined.as_ref().map_or(sql.len(), String::len) < BATCH_BYTES {
+                    let next = section_cow(&revs[plan[end]], direction);
+                    if !batchable(&next, dialect) {
+                        break;
+                    }
+                    let j = joined.get_or_insert_with(|| sql.to_string());
+                    // A newline ends a trailing line comment; the `;` ends a last statement
+                    // written without one (an empty statement is harmless on both engines).
+                    j.push_str("\n;\n");
+                    j.push_str(&next);
+                    end += 1;
+                }
+                if let Some(j) = joined {
+                    sql = Cow::Owned(j);
                 }
             }
+            let step: Vec<&Revision> = plan[k..end].iter().map(|&i| &revs[i]).collect();
+            for (n, rev) in step.iter().enumerate() {
+                emit_starting(hooks, rev, direction, k + n, plan.len());
+            }
+            let started = Instant::now();
+            let started_at = now_rfc3339();
+            let res = if in_tx {
+                exec.script(sql).await
+            } else {
+                in_tx = true;
+                tx_from = k;
+                if remote {
+                    exec.script(Cow::Owned(format!("{begin};\n{sql}"))).await
+                } else {
+                    exec.script(Cow::Borrowed(begin))
+                        .await
+                        .map_err(Error::db("starting a transaction"))?;
+                    exec.script(sql).await
+                }
+            };
+            if let Err(e) = res {
+                let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
+                let replay: Vec<&Revision> = plan[tx_from..k].iter().map(|&i| &revs[i]).collect();
+                let located = locate(&mut exec, dialect, begin, &replay, &step, direction).await;
+                drop(exec);
+                let (rev, line, message) = match located {
+                    Some((n, line, message)) => (step[n], Some(line), message),
+                    None => (step[0], None, db_message(&e)),
+                };
+                let err = Error::Statement {
+                    direction: direction.as_str(),
+                    revision: rev.id().to_owned(),
+                    file: rev.file().to_owned(),
+                    line,
+                    message,
+                    dirty: false,
+                };
+                self.audit_failure(rev, direction, &started_at, started, &err)
+                    .await;
+                return Err(err);
+            }
+            let share = started.elapsed() / step.len() as u32;
+            let finished_at = now_rfc3339();
+            for rev in &step {
+                xor_into(&mut self.digest, &revision_digest(rev.id(), rev.checksum()));
+                book.records.push(Record {
+                    action: direction.as_str(),
+                    revision: rev.id().to_owned(),
+                    checksum: rev.checksum().to_owned(),
+                    started_at: started_at.clone(),
+                    finished_at: finished_at.clone(),
+                    duration_ms: share.as_millis() as i64,
+                });
+            }
+            if !whole || end == to {
+                let script = commit_script(
+                    &mut book,
+                    &self.sql,
+                    &AuditContext {
+                        run_id: &self.run_id,
+                        db_user: self.user.as_deref(),
+                        host: self.host.as_deref(),
+                        app_version: self.m.options().app_version.as_deref(),
+                        kiln_version: KILN_VERSION,
+                    },
+                    &self.digest,
+                    self.dirty,
+                );
+                if let Err(e) = exec.script(Cow::Owned(script)).await {
+                    let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
+                    let what = if whole {
+                        "recording the run's revisions".to_owned()
+                    } else {
+                        format!("recording revision `{}`", step[0].id())
+                    };
+                    return Err(Error::db(what)(e));
+                }
+                in_tx = false;
+            }
+            for (n, rev) in step.iter().enumerate() {
+                let d = if step.len() == 1 {
+                    started.elapsed()
+                } else {
+                    share
+                };
+                finish_step(hooks, rev, direction, d, k + n, plan.len(), report);
+            }
+            k = end;
         }
-        let _ = self.conn.script("ROLLBACK").await;
-        found
+        debug_assert!(!in_tx && book.is_empty());
+        Ok(())
     }
 
     /// The marker protocol for MySQL and `transaction false` revisions.
@@ -738,9 +840,124 @@ fn section(rev: &Revision, direction: Direction) -> &str {
     }
 }
 
-/// The section as a `Cow`, borrowed for embedded sets so the SQL is never copied.
-fn sql_cow(rev: &Revision, direction: Direction) -> Cow<'static, str> {
-    Cow::Owned(section(rev, direction).to_owned())
+/// The section as a `Cow`: borrowed (free to clone) for embedded sets, so the SQL is never copied.
+fn section_cow(rev: &Revision, direction: Direction) -> Cow<'static, str> {
+    match direction {
+        Direction::Downgrade => rev.down_sql_cow().cloned().unwrap_or(Cow::Borrowed("")),
+        _ => rev.up_sql_cow().clone(),
+    }
+}
+
+fn stop_requested(hooks: &Hooks<'_>) -> bool {
+    hooks.stop.is_some_and(|s| s.load(Ordering::SeqCst))
+}
+
+fn emit_starting(
+    hooks: &Hooks<'_>,
+    rev: &Revision,
+    direction: Direction,
+    index: usize,
+    total: usize,
+) {
+    if let Some(cb) = hooks.on_event {
+        cb(&Event::Starting {
+            revision: rev.id(),
+            direction,
+            index,
+            total,
+        });
+    }
+}
+
+fn finish_step(
+    hooks: &Hooks<'_>,
+    rev: &Revision,
+    direction: Direction,
+    duration: Duration,
+    index: usize,
+    total: usize,
+    report: &mut Report,
+) {
+    let step = Step {
+        revision: rev.id().to_owned(),
+        direction,
+        message: rev.message().map(str::to_owned),
+        duration,
+    };
+    log_step(rev, &step);
+    if let Some(cb) = hooks.on_event {
+        cb(&Event::Finished {
+            step: &step,
+            index,
+            total,
+        });
+    }
+    report.steps.push(step);
+}
+
+/// The pending bookkeeping, the state row and `COMMIT`, as one script.
+fn commit_script(
+    book: &mut Bookkeeping,
+    sql: &Sql,
+    audit: &AuditContext<'_>,
+    digest: &[u8; 32],
+    dirty: i64,
+) -> String {
+    let mut script = String::new();
+    book.drain_into(&mut script, sql, audit, &hex(digest), dirty, &now_rfc3339());
+    script.push_str("COMMIT");
+    script
+}
+
+/// Scripts of up to this many bytes carry several revisions in whole-run mode (see
+/// `execute_atomic`).
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// `true` when a revision's SQL can share a script with others: it splits cleanly (nothing opened
+/// and left unclosed that would swallow the next revision) and has no `DELIMITER` directives.
+fn batchable(sql: &str, dialect: Dialect) -> bool {
+    dialect != Dialect::MySql && kiln_core::split::split(sql, dialect).is_ok()
+}
+
+/// Replays the open transaction's earlier revisions, then the failed step's revisions statement by
+/// statement, inside a transaction that is always rolled back, to find the failing statement:
+/// which of `step` it belongs to, its line in the file, and the database's message.
+async fn locate(
+    exec: &mut Exec<'_>,
+    dialect: Dialect,
+    begin: &'static str,
+    replay: &[&Revision],
+    step: &[&Revision],
+    direction: Direction,
+) -> Option<(usize, u32, String)> {
+    exec.script(Cow::Borrowed(begin)).await.ok()?;
+    let mut found = None;
+    let mut ok = true;
+    for r in replay {
+        if exec.script(section_cow(r, direction)).await.is_err() {
+            ok = false;
+            break;
+        }
+    }
+    if ok {
+        'revs: for (n, rev) in step.iter().enumerate() {
+            let Ok(statements) = kiln_core::split::split(section(rev, direction), dialect) else {
+                break;
+            };
+            for st in &statements {
+                if let Err(e) = exec.script(Cow::Owned(st.sql.to_owned())).await {
+                    found = Some((
+                        n,
+                        section_line(rev, direction) + st.line as u32 - 1,
+                        db_message(&e),
+                    ));
+                    break 'revs;
+                }
+            }
+        }
+    }
+    let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
+    found
 }
 
 fn section_line(rev: &Revision, direction: Direction) -> u32 {

@@ -5,6 +5,12 @@
 //! dynamic SQL: migration files, which are exactly what the user asked to run, and bookkeeping
 //! statements built here from validated table names (every value goes through a bind parameter).
 //! Both pass through [`trusted`], so there is one place to audit.
+//!
+//! One exception to "every value goes through a bind parameter": the bookkeeping of transactional
+//! revisions on PostgreSQL and SQLite is sent as a script in the same round trip as other work
+//! (see [`Bookkeeping`]), so its values are rendered by [`literal`], which escapes for the one
+//! dialect it is given. MySQL never takes that path (its revisions follow the marker protocol with
+//! bound values), so the MySQL-specific backslash rules never matter there.
 
 use crate::error::Error;
 use crate::options::Options;
@@ -31,6 +37,160 @@ pub(crate) fn quote_literal(dialect: Dialect, value: &str) -> String {
         v = v.replace('\\', "\\\\");
     }
     format!("'{v}'")
+}
+
+/// A value as an SQL literal for an online bookkeeping script on PostgreSQL or SQLite.
+///
+/// PostgreSQL: `'...'` with quotes doubled, or `E'...'` with backslashes doubled too when the value
+/// has a backslash, which reads the same whatever `standard_conforming_strings` says. SQLite has no
+/// backslash escapes. NUL, which neither engine stores in text, is dropped. MySQL (whose meaning of
+/// a backslash depends on `NO_BACKSLASH_ESCAPES`) is refused: its bookkeeping is always bound.
+pub(crate) fn literal(dialect: Dialect, value: Option<&str>) -> String {
+    let Some(value) = value else {
+        return "NULL".to_owned();
+    };
+    debug_assert!(
+        dialect != Dialect::MySql,
+        "MySQL bookkeeping must use bind parameters"
+    );
+    let backslash = dialect != Dialect::Sqlite && value.contains('\\');
+    let mut out = String::with_capacity(value.len() + 3);
+    if backslash {
+        out.push('E');
+    }
+    out.push('\'');
+    for c in value.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' if backslash => out.push_str("\\\\"),
+            '\0' => {}
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// A version row or audit row waiting to be written; see [`Bookkeeping`].
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    /// `upgrade` or `downgrade`.
+    pub action: &'static str,
+    pub revision: String,
+    pub checksum: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: i64,
+}
+
+/// The bookkeeping of transactional revisions (version rows, state digest, audit rows) as one
+/// script, so it costs no round trip of its own: in per-revision mode it travels with the
+/// `COMMIT`, in whole-run mode every revision's rows are written by a few multi-row statements just
+/// before the run's `COMMIT` (the rows become visible only at that commit either way).
+#[derive(Debug, Default)]
+pub(crate) struct Bookkeeping {
+    pub records: Vec<Record>,
+}
+
+/// Rows per multi-row statement: far below every engine's limits on statement size.
+const ROWS_PER_STATEMENT: usize = 250;
+
+/// Who and what the audit rows name; the same for every row of one run.
+pub(crate) struct AuditContext<'a> {
+    pub run_id: &'a str,
+    pub db_user: Option<&'a str>,
+    pub host: Option<&'a str>,
+    pub app_version: Option<&'a str>,
+    pub kiln_version: &'a str,
+}
+
+impl Bookkeeping {
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Appends the statements that write every pending record, then the state row, to `out`, and
+    /// forgets the records.
+    pub fn drain_into(
+        &mut self,
+        out: &mut String,
+        sql: &Sql,
+        audit: &AuditContext<'_>,
+        digest_hex: &str,
+        dirty: i64,
+        now: &str,
+    ) {
+        use std::fmt::Write as _;
+        let d = sql.dialect;
+        let lit = |v: &str| literal(d, Some(v));
+        for chunk in self.records.chunks(ROWS_PER_STATEMENT) {
+            let ups: Vec<&Record> = chunk.iter().filter(|r| r.action == "upgrade").collect();
+            if !ups.is_empty() {
+                let _ = write!(
+                    out,
+                    "INSERT INTO {} (revision, checksum, state, applied_at, duration_ms, kiln_version, error) VALUES ",
+                    sql.version
+                );
+                for (i, r) in ups.iter().enumerate() {
+                    let _ = write!(
+                        out,
+                        "{}({}, {}, 'applied', {}, {}, {}, NULL)",
+                        if i > 0 { ", " } else { "" },
+                        lit(&r.revision),
+                        lit(&r.checksum),
+                        lit(&r.finished_at),
+                        r.duration_ms,
+                        lit(audit.kiln_version),
+                    );
+                }
+                out.push_str(";\n");
+            }
+            let downs: Vec<&Record> = chunk.iter().filter(|r| r.action != "upgrade").collect();
+            if !downs.is_empty() {
+                let _ = write!(out, "DELETE FROM {} WHERE revision IN (", sql.version);
+                for (i, r) in downs.iter().enumerate() {
+                    let _ = write!(out, "{}{}", if i > 0 { ", " } else { "" }, lit(&r.revision));
+                }
+                out.push_str(");\n");
+            }
+            let user = match d {
+                Dialect::Postgres => "current_user".to_owned(),
+                _ => literal(d, audit.db_user),
+            };
+            let _ = write!(
+                out,
+                "INSERT INTO {} (run_id, action, revision, checksum, started_at, finished_at, duration_ms, outcome, error, db_user, host, app_version, kiln_version) VALUES ",
+                sql.audit
+            );
+            for (i, r) in chunk.iter().enumerate() {
+                let _ = write!(
+                    out,
+                    "{}({}, {}, {}, {}, {}, {}, {}, 'ok', NULL, {user}, {}, {}, {})",
+                    if i > 0 { ", " } else { "" },
+                    lit(audit.run_id),
+                    lit(r.action),
+                    lit(&r.revision),
+                    lit(&r.checksum),
+                    lit(&r.started_at),
+                    lit(&r.finished_at),
+                    r.duration_ms,
+                    literal(d, audit.host),
+                    literal(d, audit.app_version),
+                    lit(audit.kiln_version),
+                );
+            }
+            out.push_str(";\n");
+        }
+        self.records.clear();
+        let _ = writeln!(
+            out,
+            "UPDATE {} SET digest = {}, dirty = {}, updated_at = {} WHERE id = 1;",
+            sql.state,
+            lit(digest_hex),
+            dirty.max(0),
+            lit(now),
+        );
+    }
 }
 
 fn check_name(what: &str, name: &str) -> Result<(), Error> {
@@ -270,5 +430,65 @@ impl Sql {
             Dialect::MySql => "DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')",
             _ => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_escape_for_their_dialect() {
+        assert_eq!(literal(Dialect::Sqlite, None), "NULL");
+        assert_eq!(literal(Dialect::Sqlite, Some("it's")), "'it''s'");
+        assert_eq!(literal(Dialect::Sqlite, Some("a\\b")), "'a\\b'");
+        assert_eq!(literal(Dialect::Postgres, Some("it's")), "'it''s'");
+        // E'' reads the same whatever standard_conforming_strings says.
+        assert_eq!(literal(Dialect::Postgres, Some("a\\'b")), "E'a\\\\''b'");
+        assert_eq!(literal(Dialect::Postgres, Some("nul\0x")), "'nulx'");
+    }
+
+    #[test]
+    fn bookkeeping_script_writes_versions_audit_and_state() {
+        let sql = Sql::new(Dialect::Postgres, &Options::default()).unwrap();
+        let mut book = Bookkeeping::default();
+        for (action, id) in [("upgrade", "r1"), ("upgrade", "r2"), ("downgrade", "r0")] {
+            book.records.push(Record {
+                action,
+                revision: id.to_owned(),
+                checksum: "c".to_owned(),
+                started_at: "s".to_owned(),
+                finished_at: "f".to_owned(),
+                duration_ms: 3,
+            });
+        }
+        let audit = AuditContext {
+            run_id: "run",
+            db_user: None,
+            host: Some("h'ost"),
+            app_version: None,
+            kiln_version: "0.1.0",
+        };
+        let mut out = String::new();
+        book.drain_into(&mut out, &sql, &audit, "00", 0, "now");
+        assert!(book.is_empty());
+        assert!(
+            out.contains("('r1', 'c', 'applied', 'f', 3, '0.1.0', NULL), ('r2'"),
+            "{out}"
+        );
+        assert!(
+            out.contains("DELETE FROM \"kiln_version\" WHERE revision IN ('r0')"),
+            "{out}"
+        );
+        assert!(
+            out.contains("current_user, 'h''ost', NULL, '0.1.0')"),
+            "{out}"
+        );
+        assert!(out.ends_with("WHERE id = 1;\n"), "{out}");
+        assert_eq!(
+            out.matches("INSERT INTO \"kiln_audit\"").count(),
+            1,
+            "{out}"
+        );
     }
 }
