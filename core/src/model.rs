@@ -13,22 +13,40 @@ pub type Str = Cow<'static, str>;
 pub type StrList = Cow<'static, [Str]>;
 
 /// One revision: a single `<revision>_<slug>.sql` file, parsed and checked.
+///
+/// The fields are public only so the code `kiln::migrations!` generates can build revisions as
+/// struct literals, which rustc evaluates several times faster than 1,000 const fn calls; they are
+/// hidden from the documentation and not a stable API. Use the accessors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revision {
-    id: Str,
-    file: Str,
-    message: Option<Str>,
-    created: Option<Str>,
-    parents: StrList,
-    depends_on: StrList,
-    branch_labels: StrList,
-    transactional: bool,
-    up: Str,
-    up_line: u32,
-    down: Option<Str>,
-    down_line: u32,
-    checksum: Str,
-    draft: bool,
+    #[doc(hidden)]
+    pub id: Str,
+    #[doc(hidden)]
+    pub file: Str,
+    #[doc(hidden)]
+    pub message: Option<Str>,
+    #[doc(hidden)]
+    pub created: Option<Str>,
+    #[doc(hidden)]
+    pub parents: StrList,
+    #[doc(hidden)]
+    pub depends_on: StrList,
+    #[doc(hidden)]
+    pub branch_labels: StrList,
+    #[doc(hidden)]
+    pub transactional: bool,
+    #[doc(hidden)]
+    pub up: Str,
+    #[doc(hidden)]
+    pub up_line: u32,
+    #[doc(hidden)]
+    pub down: Option<Str>,
+    #[doc(hidden)]
+    pub down_line: u32,
+    #[doc(hidden)]
+    pub checksum: Str,
+    #[doc(hidden)]
+    pub draft: bool,
 }
 
 impl Revision {

@@ -113,23 +113,25 @@ fn revision_tokens(r: &Revision) -> TokenStream {
     let down_line = r.down_line();
     let checksum = r.checksum();
     let draft = r.is_draft();
+    // A struct literal rather than `Revision::from_parts(...)`: with a thousand revisions the
+    // const-evaluation of the calls dominated the crate's build time (5.6 s against 1.7 s).
     quote! {
-        ::kiln::core::Revision::from_parts(
-            ::std::borrow::Cow::Borrowed(#id),
-            ::std::borrow::Cow::Borrowed(#file),
-            #message,
-            #created,
-            #parents,
-            #depends,
-            #labels,
-            #transactional,
-            ::std::borrow::Cow::Borrowed(#up),
-            #up_line,
-            #down,
-            #down_line,
-            ::std::borrow::Cow::Borrowed(#checksum),
-            #draft,
-        )
+        ::kiln::core::Revision {
+            id: ::std::borrow::Cow::Borrowed(#id),
+            file: ::std::borrow::Cow::Borrowed(#file),
+            message: #message,
+            created: #created,
+            parents: #parents,
+            depends_on: #depends,
+            branch_labels: #labels,
+            transactional: #transactional,
+            up: ::std::borrow::Cow::Borrowed(#up),
+            up_line: #up_line,
+            down: #down,
+            down_line: #down_line,
+            checksum: ::std::borrow::Cow::Borrowed(#checksum),
+            draft: #draft,
+        }
     }
 }
 

@@ -103,9 +103,54 @@ pub fn redact_url(url: &str) -> String {
             } else {
                 user.to_owned()
             };
-            format!("{}{}{}", &url[..scheme_end + 3], masked, &rest[at..])
+            redact_query(&format!(
+                "{}{}{}",
+                &url[..scheme_end + 3],
+                masked,
+                &rest[at..]
+            ))
         }
-        None => url.to_owned(),
+        None => redact_query(url),
+    }
+}
+
+/// Masks `password=...` (and `pass=`/`pwd=`) query parameters.
+fn redact_query(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _))
+                if matches!(k.to_ascii_lowercase().as_str(), "password" | "pass" | "pwd") =>
+            {
+                format!("{k}=***")
+            }
+            _ => kv.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", parts.join("&"))
+}
+
+/// Opens one connection directly before a pool is built. A pool retries a refused connection
+/// until its acquire timeout and then reports only "timed out"; this reports the driver's real
+/// reason (connection refused, unknown host, bad password) at once.
+#[allow(dead_code)]
+async fn probe<C: sqlx::Connection>(opts: &C::Options, shown: &str) -> Result<()> {
+    match tokio::time::timeout(Duration::from_secs(10), C::connect_with(opts)).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(Error::Database {
+            context: format!("connecting to {shown}"),
+            source: e,
+        }),
+        Err(_) => Err(Error::Database {
+            context: format!("connecting to {shown}"),
+            source: sqlx::Error::PoolTimedOut,
+        }),
     }
 }
 
@@ -156,6 +201,7 @@ impl Db {
                 use std::str::FromStr;
                 let opts = sqlx::postgres::PgConnectOptions::from_str(url)
                     .map_err(|e| bad(e.to_string()))?;
+                probe::<sqlx::PgConnection>(&opts, &shown).await?;
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(Duration::from_secs(10))
@@ -174,6 +220,7 @@ impl Db {
                 };
                 let opts = sqlx::mysql::MySqlConnectOptions::from_str(&fixed)
                     .map_err(|e| bad(e.to_string()))?;
+                probe::<sqlx::MySqlConnection>(&opts, &shown).await?;
                 let pool = sqlx::mysql::MySqlPoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(Duration::from_secs(10))
@@ -263,6 +310,26 @@ fn sqlite_lock_path(p: &sqlx::SqlitePool) -> Option<std::path::PathBuf> {
     let mut lock = name.as_os_str().to_owned();
     lock.push(".kiln-lock");
     Some(lock.into())
+}
+
+/// The operating-system user, when no environment variable names it (containers often set none).
+fn os_user() -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata("/proc/self").ok()?.uid();
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let name = passwd.lines().find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            (f.nth(1)? == uid.to_string()).then(|| name.to_owned())
+        });
+        Some(name.unwrap_or_else(|| format!("uid {uid}")))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 /// A bound value.
@@ -415,8 +482,10 @@ impl Conn {
             Dialect::MySql => "SELECT CURRENT_USER()",
             _ => {
                 return std::env::var("USER")
+                    .or_else(|_| std::env::var("LOGNAME"))
                     .or_else(|_| std::env::var("USERNAME"))
-                    .ok();
+                    .ok()
+                    .or_else(os_user);
             }
         };
         self.first_text(sql.to_owned()).await.ok().flatten()
@@ -572,8 +641,25 @@ impl Exec<'_> {
         match self {
             Exec::Conn(c) => c.script(sql).await,
             #[cfg(feature = "sqlite")]
-            Exec::Sqlite(h) => raw_sqlite::exec(h.as_raw_handle().as_ptr(), &sql),
+            Exec::Sqlite(h) => {
+                let db = h.as_raw_handle().as_ptr();
+                blocking(|| raw_sqlite::exec(db, &sql))
+            }
         }
+    }
+}
+
+/// Runs blocking work (a SQLite statement on the raw handle) without stalling the other tasks of
+/// a multi-threaded runtime. A current-thread runtime has no other worker to hand them to, so
+/// there the work simply runs; the engine yields between revisions so a Ctrl-C handler still gets
+/// its turn.
+#[cfg(feature = "sqlite")]
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
@@ -755,6 +841,10 @@ mod tests {
         assert_eq!(
             redact_url("postgres://u:p%40ss@h/db?x=1"),
             "postgres://u:***@h/db?x=1"
+        );
+        assert_eq!(
+            redact_url("mysql://h/db?user=u&password=secret&ssl-mode=off"),
+            "mysql://h/db?user=u&password=***&ssl-mode=off"
         );
     }
 

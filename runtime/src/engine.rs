@@ -72,6 +72,18 @@ impl<'m> Session<'m> {
         }
     }
 
+    /// `true` when another runner holds the run lock right now.
+    pub async fn lock_held_elsewhere(&mut self) -> Result<bool> {
+        match self.conn.lock(&self.sql, Duration::ZERO).await {
+            Ok(lock) => {
+                self.conn.unlock(lock).await?;
+                Ok(false)
+            }
+            Err(Error::LockTimeout { .. }) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every version row, or `None` when kiln's tables do not exist yet.
     pub async fn read_versions(&mut self) -> Result<Option<Vec<AppliedRevision>>> {
         match self.conn.rows(&self.sql.select_versions(), &[4]).await {
@@ -126,6 +138,16 @@ impl<'m> Session<'m> {
         } else {
             RunLock::None
         };
+        if self.dialect == Dialect::Postgres {
+            // Without this, a server keeps running a killed runner's statement (holding its
+            // advisory lock and locks on the tables) until the statement ends, so the next
+            // start waits. PostgreSQL 14+ checks the socket this often; older servers refuse the
+            // setting, which is harmless.
+            let _ = self
+                .conn
+                .script("SET client_connection_check_interval = '1s'")
+                .await;
+        }
         let result = self.mutate_locked(op, hooks).await;
         let unlocked = self.conn.unlock(lock).await;
         let report = result?;
@@ -179,7 +201,7 @@ impl<'m> Session<'m> {
         let mut report = Report::default();
         let mut k = 0;
         while k < plan.len() {
-            if k > 0 && stop_requested(&hooks) {
+            if k > 0 && stop_requested_after_yield(&hooks).await {
                 return Err(Error::Interrupted { completed: k });
             }
             let rev = &revs[plan[k]];
@@ -254,7 +276,7 @@ impl<'m> Session<'m> {
         let mut tx_from = from;
         let mut k = from;
         while k < to {
-            if k > from && stop_requested(hooks) {
+            if k > from && stop_requested_after_yield(hooks).await {
                 if in_tx {
                     let script = commit_script(
                         &mut book,
@@ -848,8 +870,14 @@ fn section_cow(rev: &Revision, direction: Direction) -> Cow<'static, str> {
     }
 }
 
-fn stop_requested(hooks: &Hooks<'_>) -> bool {
-    hooks.stop.is_some_and(|s| s.load(Ordering::SeqCst))
+/// Checks the stop flag, first yielding once so that on a current-thread runtime the task that
+/// sets it (a Ctrl-C handler) gets to run between two revisions.
+async fn stop_requested_after_yield(hooks: &Hooks<'_>) -> bool {
+    let Some(stop) = hooks.stop else {
+        return false;
+    };
+    tokio::task::yield_now().await;
+    stop.load(Ordering::SeqCst)
 }
 
 fn emit_starting(

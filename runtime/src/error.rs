@@ -51,6 +51,14 @@ pub enum Error {
         /// What to stamp when the revision is fully undone.
         parents: String,
     },
+    /// Another runner is applying a revision right now (from [`crate::Migrator::check`]).
+    #[error(
+        "revision `{revision}` is being applied by another runner right now (it holds the migration lock); wait for it to finish and check again"
+    )]
+    InProgress {
+        /// The revision in progress.
+        revision: String,
+    },
     /// An applied revision differs from the embedded one.
     #[error(
         "revision `{revision}` ({file}) was applied with checksum sha256:{recorded} but this binary embeds sha256:{embedded}; the file was edited after it ran. Restore the applied version and put the change in a new revision, or if the database really matches the new file, record it with `kiln stamp --purge` followed by `kiln stamp heads`"

@@ -86,7 +86,20 @@ impl Migrator {
             return Ok(());
         }
         let rows = s.read_versions().await?.unwrap_or_default();
-        crate::engine::analyze(self, &rows)?;
+        if let Err(e) = crate::engine::analyze(self, &rows) {
+            // A revision marked as running is only dirty if nobody is running it: while another
+            // replica holds the run lock it is a migration in progress, and the advice to repair
+            // it by hand would be dangerous.
+            if let Error::Dirty { revision, .. } = &e
+                && self.options().lock
+                && s.lock_held_elsewhere().await?
+            {
+                return Err(Error::InProgress {
+                    revision: revision.clone(),
+                });
+            }
+            return Err(e);
+        }
         let status = status_of(self, rows);
         if status.pending.is_empty() {
             Ok(())

@@ -46,6 +46,7 @@ on_every_engine!(
     irreversible_revision_blocks_downgrade,
     custom_table_names_are_used,
     bookkeeping_schema_is_configurable,
+    check_reports_a_migration_in_progress_not_dirt,
 );
 
 async fn sample_set_upgrades_to_head_and_reports_state(t: TestDb) -> TestDb {
@@ -534,5 +535,59 @@ async fn bookkeeping_schema_is_configurable(t: TestDb) -> TestDb {
         table_exists(t.db(), "t1").await,
         "the migrations themselves run in the default schema"
     );
+    t
+}
+
+async fn check_reports_a_migration_in_progress_not_dirt(t: TestDb) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = match t.dialect() {
+        Dialect::Postgres => "SELECT pg_sleep(2);",
+        Dialect::MySql => "SELECT SLEEP(2);",
+        _ => {
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 4000000) SELECT count(*) FROM c;"
+        }
+    };
+    let m = std::sync::Arc::new(write_set(
+        dir.path(),
+        &[
+            rev(
+                "p1",
+                "",
+                "CREATE TABLE p1_t (id INTEGER PRIMARY KEY);",
+                Some("DROP TABLE p1_t;"),
+            ),
+            Rev {
+                id: "p2",
+                parents: "p1",
+                header: "-- kiln:transaction false\n",
+                up: slow,
+                down: Some(""),
+            },
+        ],
+    ));
+    let runner = {
+        let m = m.clone();
+        let db = t.db().clone();
+        tokio::spawn(async move { m.run(&db).await })
+    };
+    // Wait until the slow revision is marked as running.
+    let started = std::time::Instant::now();
+    loop {
+        let st = m.current(t.db()).await.unwrap();
+        if st.dirty == ["p2"] {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "p2 never started: {st:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    match m.check(t.db()).await {
+        Err(Error::InProgress { revision }) => assert_eq!(revision, "p2"),
+        other => panic!("expected InProgress while p2 runs, got {other:?}"),
+    }
+    assert_eq!(runner.await.unwrap().unwrap().steps.len(), 2);
+    m.check(t.db()).await.unwrap();
     t
 }
