@@ -265,7 +265,7 @@ impl<'m> Session<'m> {
         let mut book = Bookkeeping::default();
         let mut exec = self
             .conn
-            .executor()
+            .executor(!whole)
             .await
             .map_err(Error::db("acquiring the connection"))?;
         // Over the network, `BEGIN` rides with the first script of each transaction.
