@@ -263,6 +263,25 @@ impl<'m> Session<'m> {
         let begin = self.sql.begin();
         let dialect = self.dialect;
         let mut book = Bookkeeping::default();
+        // The commit script's audit context, from owned copies so it can live across the
+        // `&mut self` calls of the loop.
+        let (sql, run_id, user, host) = (
+            self.sql.clone(),
+            self.run_id.clone(),
+            self.user.clone(),
+            self.host.clone(),
+        );
+        let app_version = self.m.options().app_version.clone();
+        let commit = |book: &mut Bookkeeping, digest: &[u8; 32], dirty: i64| {
+            let ctx = AuditContext {
+                run_id: &run_id,
+                db_user: user.as_deref(),
+                host: host.as_deref(),
+                app_version: app_version.as_deref(),
+                kiln_version: KILN_VERSION,
+            };
+            commit_script(book, &sql, &ctx, digest, dirty)
+        };
         let mut exec = self
             .conn
             .executor(!whole)
@@ -278,19 +297,7 @@ impl<'m> Session<'m> {
         while k < to {
             if k > from && stop_requested_after_yield(hooks).await {
                 if in_tx {
-                    let script = commit_script(
-                        &mut book,
-                        &self.sql,
-                        &AuditContext {
-                            run_id: &self.run_id,
-                            db_user: self.user.as_deref(),
-                            host: self.host.as_deref(),
-                            app_version: self.m.options().app_version.as_deref(),
-                            kiln_version: KILN_VERSION,
-                        },
-                        &self.digest,
-                        self.dirty,
-                    );
+                    let script = commit(&mut book, &self.digest, self.dirty);
                     if let Err(e) = exec.script(Cow::Owned(script)).await {
                         let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
                         return Err(Error::db("recording the completed revisions")(e));
@@ -374,19 +381,7 @@ impl<'m> Session<'m> {
                 });
             }
             if !whole || end == to {
-                let script = commit_script(
-                    &mut book,
-                    &self.sql,
-                    &AuditContext {
-                        run_id: &self.run_id,
-                        db_user: self.user.as_deref(),
-                        host: self.host.as_deref(),
-                        app_version: self.m.options().app_version.as_deref(),
-                        kiln_version: KILN_VERSION,
-                    },
-                    &self.digest,
-                    self.dirty,
-                );
+                let script = commit(&mut book, &self.digest, self.dirty);
                 if let Err(e) = exec.script(Cow::Owned(script)).await {
                     let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
                     let what = if whole {
