@@ -254,7 +254,10 @@ pub struct ShowArgs {
 pub struct StampArgs {
     /// The state to record: revisions or targets (with everything they need); none with --purge
     /// forgets every row
-    #[arg(value_name = "REV", allow_hyphen_values = true)]
+    // Not `allow_hyphen_values`: on a list it swallows every later argument, so
+    // `stamp r2 --database-url U` would read the URL as a target. Negative numbers stay allowed
+    // so `-1` reaches the target parser and its message.
+    #[arg(value_name = "REV", allow_negative_numbers = true)]
     pub revisions: Vec<String>,
     /// First forget every recorded revision, including ones this directory does not know
     #[arg(long)]
