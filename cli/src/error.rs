@@ -107,7 +107,9 @@ fn classify_runtime(e: &kiln_runtime::Error) -> (Code, Option<&'static str>) {
         ),
         E::Invalid(_) => (Code::Invalid, None),
         E::Dirty { .. } => (Code::Dirty, None),
-        E::Drift { .. } | E::UnknownApplied { .. } => (Code::Drift, None),
+        E::Drift { .. } | E::UnknownApplied { .. } | E::UnknownDescendants { .. } => {
+            (Code::Drift, None)
+        }
         E::NotAtHead { .. } => (Code::Pending, None),
         E::Interrupted { .. } => (
             Code::Interrupted,

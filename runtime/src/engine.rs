@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 use crate::migrator::Migrator;
 use crate::options::TransactionMode;
 use crate::report::{
-    AppliedRevision, AuditEntry, Direction, Event, HistoryEntry, Hooks, Report, Status, Step,
+    AppliedRevision, AuditEntry, Direction, Event, HistoryEntry, Hooks, OUTCOME_FAILED, OUTCOME_OK,
+    OUTCOME_RECORDED, OUTCOME_REMOVED, Report, Status, Step,
 };
 use crate::sql::{AuditContext, Bookkeeping, Record, Sql};
 use crate::util::{host_name, now_rfc3339, run_id};
@@ -21,6 +22,8 @@ use kiln_core::{Dialect, Plan, Revision, Target};
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+mod marker;
 
 const KILN_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -64,7 +67,11 @@ impl<'m> Session<'m> {
     /// The start-up check: `true` when the applied set's digest equals the embedded set's and
     /// nothing is dirty. One round trip, independent of the number of revisions.
     pub async fn at_head_fast(&mut self) -> Result<bool> {
-        match self.conn.check_text(self.sql.fast_check()).await {
+        match self
+            .conn
+            .check_text(self.sql.fast_check(self.m.set().len()))
+            .await
+        {
             Ok(Some(d)) => Ok(d == self.m.set().digest()),
             Ok(None) => Ok(false),
             Err(e) if is_missing_table(&e) => Ok(false),
@@ -157,12 +164,16 @@ impl<'m> Session<'m> {
 
     async fn mutate_locked(&mut self, op: Op, hooks: Hooks<'_>) -> Result<Report> {
         self.ensure_tables().await?;
-        let rows = self.read_versions().await?.unwrap_or_default();
+        let mut rows = self.read_versions().await?.unwrap_or_default();
         self.run_id = run_id();
         self.user = self.conn.current_user().await;
         self.host = host_name();
+        if self.m.options().lock {
+            self.record_abandoned_markers(&mut rows).await?;
+        }
         self.digest = digest_of(&rows);
         self.dirty = rows.iter().filter(|r| r.state != "applied").count() as i64;
+        self.repair_state().await?;
         let plan = Plan::new(self.m.set());
         match op {
             Op::Stamp(targets, purge) => self.stamp(&plan, &rows, &targets, purge).await,
@@ -174,6 +185,7 @@ impl<'m> Session<'m> {
             Op::Downgrade(target) => {
                 let applied = analyze(self.m, &rows)?;
                 let todo = plan.downgrade(&applied, &target)?;
+                crate::guard::downgrade_below_unknown(self.m, &rows, &applied, &todo)?;
                 self.execute(&todo, Direction::Downgrade, hooks).await
             }
         }
@@ -291,6 +303,9 @@ impl<'m> Session<'m> {
         let remote = matches!(exec, Exec::Conn(_));
         let batching = whole && remote && hooks.on_event.is_none() && hooks.stop.is_none();
         let mut in_tx = false;
+        // Whole-run mode: the steps that ran in the open transaction. They are reported (and
+        // count as applied) only once it commits.
+        let mut ran: Vec<Step> = Vec::new();
         // Where the open whole-run transaction started: a failure replays `plan[tx_from..k]`.
         let mut tx_from = from;
         let mut k = from;
@@ -302,8 +317,11 @@ impl<'m> Session<'m> {
                         let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
                         return Err(Error::db("recording the completed revisions")(e));
                     }
+                    committed(hooks, self.m, &mut ran, report);
                 }
-                return Err(Error::Interrupted { completed: k });
+                return Err(Error::Interrupted {
+                    completed: report.steps.len(),
+                });
             }
             // This step's revisions: one, or a batch of whole, lexically complete scripts.
             let mut end = k + 1;
@@ -351,10 +369,11 @@ impl<'m> Session<'m> {
                 let replay: Vec<&Revision> = plan[tx_from..k].iter().map(|&i| &revs[i]).collect();
                 let located = locate(&mut exec, dialect, begin, &replay, &step, direction).await;
                 drop(exec);
-                let (rev, line, message) = match located {
-                    Some((n, line, message)) => (step[n], Some(line), message),
-                    None => (step[0], None, db_message(&e)),
+                let (n, line, message) = match located {
+                    Some((n, line, message)) => (n, Some(line), message),
+                    None => (0, None, db_message(&e)),
                 };
+                let rev = step[n];
                 let err = Error::Statement {
                     direction: direction.as_str(),
                     revision: rev.id().to_owned(),
@@ -362,6 +381,7 @@ impl<'m> Session<'m> {
                     line,
                     message,
                     dirty: false,
+                    run_rolled_back: whole.then_some(k - tx_from + n),
                 };
                 self.audit_failure(rev, direction, &started_at, started, &err)
                     .await;
@@ -380,12 +400,34 @@ impl<'m> Session<'m> {
                     duration_ms: share.as_millis() as i64,
                 });
             }
+            let took = if step.len() == 1 {
+                started.elapsed()
+            } else {
+                share
+            };
+            if whole {
+                for (n, rev) in step.iter().enumerate() {
+                    let done = make_step(rev, direction, took);
+                    tracing::debug!(target: "kiln", revision = rev.id(), "ran {} (not committed yet)", rev.id());
+                    if let Some(cb) = hooks.on_event {
+                        cb(&Event::Ran {
+                            step: &done,
+                            index: k + n,
+                            total: plan.len(),
+                        });
+                    }
+                    ran.push(done);
+                }
+            }
             if !whole || end == to {
                 let script = commit(&mut book, &self.digest, self.dirty);
                 if let Err(e) = exec.script(Cow::Owned(script)).await {
                     let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
                     let what = if whole {
-                        "recording the run's revisions".to_owned()
+                        format!(
+                            "committing the run (its {} revision(s) were rolled back, none is applied)",
+                            ran.len()
+                        )
                     } else {
                         format!("recording revision `{}`", step[0].id())
                     };
@@ -393,17 +435,18 @@ impl<'m> Session<'m> {
                 }
                 in_tx = false;
             }
-            for (n, rev) in step.iter().enumerate() {
-                let d = if step.len() == 1 {
-                    started.elapsed()
-                } else {
-                    share
-                };
-                finish_step(hooks, rev, direction, d, k + n, plan.len(), report);
+            if whole {
+                if !in_tx {
+                    committed(hooks, self.m, &mut ran, report);
+                }
+            } else {
+                for (n, rev) in step.iter().enumerate() {
+                    finish_step(hooks, rev, direction, took, k + n, plan.len(), report);
+                }
             }
             k = end;
         }
-        debug_assert!(!in_tx && book.is_empty());
+        debug_assert!(!in_tx && book.is_empty() && ran.is_empty());
         Ok(())
     }
 
@@ -486,6 +529,7 @@ impl<'m> Session<'m> {
                     line: Some(line),
                     message,
                     dirty: true,
+                    run_rolled_back: None,
                 };
                 self.audit_failure(rev, direction, started_at, started, &err)
                     .await;
@@ -565,13 +609,32 @@ impl<'m> Session<'m> {
                 started_at,
                 &now,
                 ms,
-                "ok",
+                OUTCOME_OK,
                 None,
             )
             .await
         }
         .await;
         res.map_err(Error::db(format!("recording revision `{}`", rev.id())))
+    }
+
+    /// Makes the state row agree with the version rows just read (under the lock), so the fast
+    /// path can never again claim a state the rows contradict; a hand-edited version table is the
+    /// usual cause. Rewritten only when it differs, before any work, so even a run that then
+    /// fails leaves it right.
+    async fn repair_state(&mut self) -> Result<()> {
+        let recorded = self
+            .conn
+            .first_text(self.sql.state_digest(self.dirty))
+            .await
+            .map_err(Error::db("reading the migration state"))?;
+        if recorded.as_deref() != Some(hex(&self.digest).as_str()) {
+            tracing::warn!(target: "kiln", "the state row disagreed with the version table (edited by hand?); recomputed it from the version rows");
+            self.write_state()
+                .await
+                .map_err(Error::db("repairing the migration state"))?;
+        }
+        Ok(())
     }
 
     async fn write_state(&mut self) -> std::result::Result<(), sqlx::Error> {
@@ -644,7 +707,7 @@ impl<'m> Session<'m> {
                 started_at,
                 &now,
                 ms,
-                "failed",
+                OUTCOME_FAILED,
                 Some(msg),
             )
             .await
@@ -683,13 +746,13 @@ impl<'m> Session<'m> {
         let res: std::result::Result<(), sqlx::Error> = async {
             // Rows a purge forgets are recorded as stamped away, the ones this binary does not
             // know included, so the audit trail shows what the purge removed.
-            let mut removed: Vec<(String, String)> = Vec::new();
+            let mut removed: Vec<String> = Vec::new();
             if purge {
                 self.conn.exec(&self.sql.delete_all_versions(), &[]).await?;
                 for r in rows {
                     let still_wanted = set.index_of(&r.revision).is_some_and(|i| want[i]);
                     if !still_wanted {
-                        removed.push((r.revision.clone(), r.checksum.clone()));
+                        removed.push(r.revision.clone());
                     }
                 }
             }
@@ -723,7 +786,7 @@ impl<'m> Session<'m> {
                                 &[Arg::Text(rev.id().to_owned())],
                             )
                             .await?;
-                        report.steps.push(stamp_step(rev));
+                        report.steps.push(stamp_step(rev, Direction::Unstamp));
                         false
                     }
                     (false, None) => false,
@@ -742,7 +805,7 @@ impl<'m> Session<'m> {
                             ],
                         )
                         .await?;
-                    report.steps.push(stamp_step(rev));
+                    report.steps.push(stamp_step(rev, Direction::Stamp));
                 }
             }
             let kept: Vec<(&str, &str)> = rows
@@ -762,32 +825,42 @@ impl<'m> Session<'m> {
             self.write_state().await?;
             let now = now_rfc3339();
             let ms = started.elapsed().as_millis() as i64;
-            for step in &report.steps {
-                if let Some(rev) = set.get(&step.revision) {
-                    self.insert_audit(
-                        "stamp",
-                        Some((rev.id(), rev.checksum())),
-                        &started_at,
-                        &now,
-                        ms,
-                        "ok",
-                        None,
-                    )
-                    .await?;
-                }
-            }
-            for (id, sum) in &removed {
-                self.insert_audit("stamp", Some((id, sum)), &started_at, &now, ms, "ok", None)
-                    .await?;
+            for id in &removed {
                 report.steps.push(Step {
                     revision: id.clone(),
-                    direction: Direction::Stamp,
-                    message: None,
+                    direction: Direction::Unstamp,
+                    message: set.get(id).and_then(|r| r.message()).map(str::to_owned),
                     duration: Duration::ZERO,
                 });
             }
+            // Each row says which way: recorded as applied (with the file's checksum), or removed
+            // (with the checksum that was recorded, when kiln knows it).
+            for step in &report.steps {
+                let (outcome, sum) = match step.direction {
+                    Direction::Unstamp => (
+                        OUTCOME_REMOVED,
+                        rows.iter()
+                            .find(|r| r.revision == step.revision)
+                            .map_or("", |r| r.checksum.as_str()),
+                    ),
+                    _ => (
+                        OUTCOME_RECORDED,
+                        set.get(&step.revision).map_or("", |r| r.checksum()),
+                    ),
+                };
+                self.insert_audit(
+                    "stamp",
+                    Some((&step.revision, sum)),
+                    &started_at,
+                    &now,
+                    ms,
+                    outcome,
+                    None,
+                )
+                .await?;
+            }
             if report.steps.is_empty() {
-                self.insert_audit("stamp", None, &started_at, &now, ms, "ok", None)
+                self.insert_audit("stamp", None, &started_at, &now, ms, OUTCOME_OK, None)
                     .await?;
             }
             Ok(())
@@ -799,7 +872,11 @@ impl<'m> Session<'m> {
         }
         self.tx("COMMIT", "committing").await?;
         for s in &report.steps {
-            tracing::info!(target: "kiln", "stamp {}", s.revision);
+            let what = match s.direction {
+                Direction::Unstamp => "removed",
+                _ => "recorded as applied",
+            };
+            tracing::info!(target: "kiln", "stamp {} ({what})", s.revision);
         }
         Ok(report)
     }
@@ -841,10 +918,10 @@ impl<'m> Session<'m> {
     }
 }
 
-fn stamp_step(rev: &Revision) -> Step {
+fn stamp_step(rev: &Revision, direction: Direction) -> Step {
     Step {
         revision: rev.id().to_owned(),
-        direction: Direction::Stamp,
+        direction,
         message: rev.message().map(str::to_owned),
         duration: Duration::ZERO,
     }
@@ -892,6 +969,33 @@ fn emit_starting(
     }
 }
 
+fn make_step(rev: &Revision, direction: Direction, duration: Duration) -> Step {
+    Step {
+        revision: rev.id().to_owned(),
+        direction,
+        message: rev.message().map(str::to_owned),
+        duration,
+    }
+}
+
+/// A whole-run transaction committed: its steps become applied, in the report, the log and the
+/// progress events, and not before.
+fn committed(hooks: &Hooks<'_>, m: &Migrator, ran: &mut Vec<Step>, report: &mut Report) {
+    if ran.is_empty() {
+        return;
+    }
+    for step in ran.iter() {
+        if let Some(rev) = m.set().get(&step.revision) {
+            log_step(rev, step);
+        }
+    }
+    tracing::info!(target: "kiln", "committed {} revision(s) in one transaction", ran.len());
+    if let Some(cb) = hooks.on_event {
+        cb(&Event::Committed { steps: ran });
+    }
+    report.steps.append(ran);
+}
+
 fn finish_step(
     hooks: &Hooks<'_>,
     rev: &Revision,
@@ -901,12 +1005,7 @@ fn finish_step(
     total: usize,
     report: &mut Report,
 ) {
-    let step = Step {
-        revision: rev.id().to_owned(),
-        direction,
-        message: rev.message().map(str::to_owned),
-        duration,
-    };
+    let step = make_step(rev, direction, duration);
     log_step(rev, &step);
     if let Some(cb) = hooks.on_event {
         cb(&Event::Finished {
@@ -1056,22 +1155,34 @@ pub(crate) fn analyze(m: &Migrator, rows: &[AppliedRevision]) -> Result<Vec<bool
     }
     let mut applied = vec![false; set.len()];
     let mut unknown = Vec::new();
+    let mut drifted = None;
     for r in rows {
         match set.index_of(&r.revision) {
             Some(i) => {
                 let rev = &set.revisions()[i];
-                if rev.checksum() != r.checksum {
-                    return Err(Error::Drift {
-                        revision: r.revision.clone(),
-                        file: rev.file().to_owned(),
-                        recorded: r.checksum.clone(),
-                        embedded: rev.checksum().to_owned(),
-                    });
+                if rev.checksum() != r.checksum && drifted.is_none() {
+                    drifted = Some((r, rev));
                 }
                 applied[i] = true;
             }
             None => unknown.push(r.revision.clone()),
         }
+    }
+    if let Some((r, rev)) = drifted {
+        // The advice names the applied tips, so the repair keeps the applied set unchanged.
+        let current = Plan::new(set)
+            .current_heads(&applied)
+            .into_iter()
+            .map(|i| set.revisions()[i].id().to_owned())
+            .collect();
+        return Err(Error::Drift {
+            revision: r.revision.clone(),
+            file: rev.file().to_owned(),
+            recorded: r.checksum.clone(),
+            embedded: rev.checksum().to_owned(),
+            current,
+            unknown: !unknown.is_empty(),
+        });
     }
     if !unknown.is_empty() && !m.options().allow_unknown_applied {
         return Err(Error::UnknownApplied { revisions: unknown });

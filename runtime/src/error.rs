@@ -22,7 +22,7 @@ pub enum Error {
     #[error(transparent)]
     Target(#[from] TargetError),
     /// A statement of a revision failed.
-    #[error("{direction} of revision `{revision}` failed at {file}{}: {message}{}", line.map(|l| format!(":{l}")).unwrap_or_default(), if *dirty { DIRTY_HINT } else { ROLLED_BACK_HINT })]
+    #[error("{direction} of revision `{revision}` failed at {file}{}: {message}{}", line.map(|l| format!(":{l}")).unwrap_or_default(), outcome_hint(*dirty, *run_rolled_back))]
     Statement {
         /// `upgrade` or `downgrade`.
         direction: &'static str,
@@ -36,6 +36,10 @@ pub enum Error {
         message: String,
         /// `true` when the database may hold part of the revision (MySQL DDL, `transaction false`).
         dirty: bool,
+        /// In whole-run mode ([`crate::TransactionMode::All`]), how many revisions had run in the
+        /// same transaction before this one: all rolled back with it, none of them applied.
+        /// `None` in per-revision mode.
+        run_rolled_back: Option<usize>,
     },
     /// A revision failed part-way earlier and the database may hold part of it.
     #[error("the database is dirty: revision `{revision}` ({file}) stopped part-way during {direction}{}; MySQL/MariaDB and `transaction false` revisions cannot roll back, so some of its statements may have taken effect. Inspect the schema, finish or undo the revision by hand, then record the truth with `kiln stamp {revision}` (fully applied) or `kiln stamp {parents}` (fully undone)", error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())]
@@ -61,7 +65,7 @@ pub enum Error {
     },
     /// An applied revision differs from the embedded one.
     #[error(
-        "revision `{revision}` ({file}) was applied with checksum sha256:{recorded} but this binary embeds sha256:{embedded}; the file was edited after it ran. Restore the applied version and put the change in a new revision, or if the database really matches the new file, record it with `kiln stamp --purge` followed by `kiln stamp heads`"
+        "revision `{revision}` ({file}) was applied with checksum sha256:{recorded} but this binary embeds sha256:{embedded}; the file was edited after it ran. To fix it, {}", crate::advice::drift(current, *unknown)
     )]
     Drift {
         /// The revision.
@@ -72,12 +76,29 @@ pub enum Error {
         recorded: String,
         /// The checksum of the embedded file.
         embedded: String,
+        /// The database's current revisions (the applied revisions' tips), for the advice.
+        current: Vec<String>,
+        /// `true` when the database also has revisions this binary does not know.
+        unknown: bool,
     },
     /// The database has revisions this binary does not know.
     #[error("the database has revision(s) this binary does not know: {}; it was migrated by a newer binary. Deploy that binary, or allow it during a rolling deploy with `Options::allow_unknown_applied(true)` (`--allow-unknown` on the CLI)", revisions.join(", "))]
     UnknownApplied {
         /// The unknown revisions.
         revisions: Vec<String>,
+    },
+    // Refusals about what the database holds beyond this binary's graph, and about a run's
+    // outcome (engine, item 9 and 6 of issue 9).
+    /// A downgrade would revert revisions that applied revisions this binary does not know may
+    /// build on.
+    #[error("refusing to downgrade: the database has applied revision(s) this binary does not know ({}), and kiln does not record their parents, so they may build on {}, which this downgrade would revert; reverting a revision under an applied child leaves that child on a schema it needs. Downgrade with the binary or migration directory that knows {}, which reverts them first; if they were undone by hand, forget them with `kiln stamp --purge {}` and downgrade again", unknown.join(", "), reverting.join(", "), unknown.join(", "), if current.is_empty() { "base".to_owned() } else { current.join(" ") })]
+    UnknownDescendants {
+        /// What the downgrade would have reverted.
+        reverting: Vec<String>,
+        /// The applied revisions this binary does not know.
+        unknown: Vec<String>,
+        /// The database's current known revisions (what a purge should keep).
+        current: Vec<String>,
     },
     /// The database is not at head (from [`crate::Migrator::check`]).
     #[error("the database is not at head: {} pending ({}); run `kiln upgrade heads` or let the service migrate at start-up", pending.len(), pending.join(", "))]
@@ -129,6 +150,18 @@ pub enum Error {
     /// Reading the migration directory failed (runtime-loaded sets).
     #[error("{0}")]
     Invalid(#[from] kiln_core::Diagnostics),
+}
+
+fn outcome_hint(dirty: bool, run_rolled_back: Option<usize>) -> std::borrow::Cow<'static, str> {
+    match (dirty, run_rolled_back) {
+        (true, _) => DIRTY_HINT.into(),
+        (false, Some(n)) if n > 0 => format!(
+            "; the whole run's transaction was rolled back: the {n} revision(s) that ran before it in that transaction are not applied either ({} rolled back in all), and the database is as it was before that transaction began. Fix the SQL in a new revision (or in this one, if it is still a draft) and run again; `kiln current` shows the state",
+            n + 1
+        )
+        .into(),
+        _ => ROLLED_BACK_HINT.into(),
+    }
 }
 
 const ROLLED_BACK_HINT: &str = "; the revision was rolled back and the database is as it was before it. Fix the SQL in a new revision (or in this one, if it is still a draft) and run again";

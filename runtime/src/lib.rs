@@ -7,9 +7,11 @@
 
 #![warn(missing_docs)]
 
+pub mod advice;
 mod db;
 mod engine;
 mod error;
+mod guard;
 mod migrator;
 mod offline;
 mod options;

@@ -206,9 +206,11 @@ impl Migrator {
     /// The revisions a downgrade to `target` would revert, without changing anything.
     pub async fn plan_downgrade(&self, db: impl Into<Db>, target: &str) -> Result<Vec<String>> {
         let target = Target::parse(target)?;
-        let (applied, _) = self.applied(db).await?;
+        let (applied, status) = self.applied(db).await?;
         let plan = Plan::new(&self.set);
-        Ok(self.ids(&plan.downgrade(&applied, &target)?))
+        let todo = plan.downgrade(&applied, &target)?;
+        crate::guard::downgrade_below_unknown(self, &status.applied, &applied, &todo)?;
+        Ok(self.ids(&todo))
     }
 
     async fn applied(&self, db: impl Into<Db>) -> Result<(Vec<bool>, Status)> {

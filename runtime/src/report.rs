@@ -10,17 +10,22 @@ pub enum Direction {
     Upgrade,
     /// Reverted.
     Downgrade,
-    /// Recorded or removed without running SQL.
+    /// Recorded as applied without running SQL.
     Stamp,
+    /// Removed from the record without running SQL (a stamp below it, or `--purge`).
+    Unstamp,
 }
 
 impl Direction {
-    /// `upgrade`, `downgrade` or `stamp`, as stored in the audit table.
+    /// `upgrade`, `downgrade`, `stamp` or `unstamp`. The audit table's `action` column says
+    /// `stamp` for both stamp directions and tells them apart by `outcome` (`recorded` or
+    /// `removed`); see [`AuditEntry::outcome`].
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::Upgrade => "upgrade",
             Direction::Downgrade => "downgrade",
             Direction::Stamp => "stamp",
+            Direction::Unstamp => "unstamp",
         }
     }
 }
@@ -119,6 +124,17 @@ pub struct HistoryEntry {
     pub is_draft: bool,
 }
 
+/// The `outcome` of an audit row for a completed step.
+pub(crate) const OUTCOME_OK: &str = "ok";
+/// The `outcome` of an audit row for a failed step.
+pub(crate) const OUTCOME_FAILED: &str = "failed";
+/// The `outcome` of a stamp row that recorded a revision as applied.
+pub(crate) const OUTCOME_RECORDED: &str = "recorded";
+/// The `outcome` of a stamp row that removed a revision from the record.
+pub(crate) const OUTCOME_REMOVED: &str = "removed";
+/// The `outcome` of the row recording a killed run's marker.
+pub(crate) const OUTCOME_INTERRUPTED: &str = "interrupted";
+
 /// One row of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -138,7 +154,10 @@ pub struct AuditEntry {
     pub finished_at: String,
     /// Duration in milliseconds.
     pub duration_ms: i64,
-    /// `ok` or `failed`.
+    /// `ok` or `failed` for upgrades and downgrades; `recorded` or `removed` for a stamp of one
+    /// revision (`ok` for a stamp that changed nothing); `interrupted` for a `running` or
+    /// `reverting` marker left by a run that stopped without finishing (killed, or its connection
+    /// lost), recorded by the next run that found it.
     pub outcome: String,
     /// The error, for failures.
     pub error: Option<String>,
@@ -150,6 +169,14 @@ pub struct AuditEntry {
     pub app_version: Option<String>,
     /// kiln's version.
     pub kiln_version: String,
+}
+
+impl AuditEntry {
+    /// `true` for a row about something that went wrong: a failed step, or a run that stopped
+    /// without finishing.
+    pub fn is_failure(&self) -> bool {
+        self.outcome == OUTCOME_FAILED || self.outcome == OUTCOME_INTERRUPTED
+    }
 }
 
 /// Progress notifications, for progress bars and logs.
@@ -167,7 +194,25 @@ pub enum Event<'a> {
         /// Plan length.
         total: usize,
     },
-    /// A revision finished.
+    /// A revision ran inside a whole-run transaction ([`crate::TransactionMode::All`]). It is
+    /// not applied yet: [`Event::Committed`] follows when the transaction commits; if a later
+    /// revision fails, every revision reported as ran is rolled back and the run returns the
+    /// error instead.
+    Ran {
+        /// What ran.
+        step: &'a Step,
+        /// 0-based position in the plan.
+        index: usize,
+        /// Plan length.
+        total: usize,
+    },
+    /// A whole-run transaction committed: these revisions (reported by [`Event::Ran`]) are now
+    /// applied.
+    Committed {
+        /// The revisions the transaction applied, in order.
+        steps: &'a [Step],
+    },
+    /// A revision finished and is committed (per-revision transactions, or no transaction).
     Finished {
         /// What was done.
         step: &'a Step,

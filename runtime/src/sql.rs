@@ -342,10 +342,25 @@ impl Sql {
         out
     }
 
-    /// The start-up check: one row, one column, present only when nothing is dirty.
-    pub fn fast_check(&self) -> String {
+    /// The start-up check: one row, one column, present only when nothing is dirty and the
+    /// version table holds exactly `revisions` rows, all applied.
+    ///
+    /// The counts keep the digest honest when someone edits the version table by hand (a
+    /// `DELETE` of one row would otherwise leave the state row claiming every revision is
+    /// applied, so `upgrade` would find nothing to do while `check` reports a revision pending).
+    /// Still one round trip; counting the primary key of a few thousand rows costs microseconds.
+    pub fn fast_check(&self, revisions: usize) -> String {
         format!(
-            "SELECT digest FROM {} WHERE id = 1 AND dirty = 0",
+            "SELECT digest FROM {state} WHERE id = 1 AND dirty = 0 AND (SELECT COUNT(*) FROM {v}) = {revisions} AND (SELECT COUNT(*) FROM {v} WHERE state = 'applied') = {revisions}",
+            state = self.state,
+            v = self.version,
+        )
+    }
+
+    /// The state row's digest when its dirty count is `dirty`, to compare with the version rows.
+    pub fn state_digest(&self, dirty: i64) -> String {
+        format!(
+            "SELECT digest FROM {} WHERE id = 1 AND dirty = {dirty}",
             self.state
         )
     }

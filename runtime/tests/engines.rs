@@ -379,6 +379,7 @@ async fn drift_is_refused(t: TestDb) -> TestDb {
                 file,
                 recorded,
                 embedded,
+                ..
             } => {
                 assert_eq!(revision, "r001");
                 assert_eq!(file, "r001_test.sql");

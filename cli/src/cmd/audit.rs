@@ -27,7 +27,7 @@ pub fn audit(s: &Settings, a: &AuditSettings) -> anyhow::Result<Code> {
                 })
             })
             .filter(|r| a.action.is_none_or(|act| r.action == act))
-            .filter(|r| !a.failed || r.outcome != "ok")
+            .filter(|r| !a.failed || r.is_failure())
             .filter(|r| {
                 a.since
                     .as_deref()

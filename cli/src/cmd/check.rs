@@ -50,14 +50,32 @@ pub fn check(s: &Settings, a: &CheckArgs) -> anyhow::Result<Code> {
     let mut findings: Vec<Finding> = Vec::new();
     let drafts: Vec<&str> = set.drafts().map(|r| r.id()).collect();
     let heads: Vec<&str> = set.heads().iter().map(|h| &**h).collect();
+    let has_lock = s.dir.lock_path().exists();
     if !a.json {
-        out::line(format!(
-            "directory {}: ok ({}, {})",
-            s.dir.display,
-            out::count(set.len(), "revision"),
-            out::count(heads.len(), "head")
-        ));
-        if drafts.is_empty() {
+        if set.is_empty() {
+            out::line(format!(
+                "directory {}: no revisions yet; write the first with `kiln revision -m \"...\"`",
+                s.dir.display
+            ));
+        } else {
+            out::line(format!(
+                "directory {}: ok ({}, {})",
+                s.dir.display,
+                out::count(set.len(), "revision"),
+                out::count(heads.len(), "head")
+            ));
+        }
+        if !has_lock {
+            out::line(format!(
+                "lock: no lock file yet ({}); `kiln lock` writes it once revisions are final",
+                s.dir.display_file(kiln_core::LOCK_FILE)
+            ));
+        } else if set.is_empty() {
+            out::line(format!(
+                "lock: {} exists and there is nothing to lock yet",
+                s.dir.display_file(kiln_core::LOCK_FILE)
+            ));
+        } else if drafts.is_empty() {
             out::line(format!(
                 "lock: ok (every revision is locked in {})",
                 s.dir.display_file(kiln_core::LOCK_FILE)
@@ -124,6 +142,13 @@ pub fn check(s: &Settings, a: &CheckArgs) -> anyhow::Result<Code> {
                 ),
             });
         }
+        // `current` lists unknown revisions too; the stamp advice can only name known ones.
+        let known_current: Vec<String> = st
+            .current
+            .iter()
+            .filter(|c| !st.unknown.contains(c))
+            .cloned()
+            .collect();
         for d in &st.drifted {
             let recorded = st
                 .applied
@@ -141,7 +166,7 @@ pub fn check(s: &Settings, a: &CheckArgs) -> anyhow::Result<Code> {
                 message: format!(
                     "revision `{d}` was applied with sha256:{recorded}, but {file} now has sha256:{now}"
                 ),
-                help: "restore the applied version of the file and put the change in a new revision; if the database really matches the new file, `kiln stamp --purge heads` records that".into(),
+                help: kiln_runtime::advice::drift(&known_current, !st.unknown.is_empty()),
             });
         }
         if !st.unknown.is_empty() && !a.allow_unknown {
@@ -182,6 +207,7 @@ pub fn check(s: &Settings, a: &CheckArgs) -> anyhow::Result<Code> {
             "directory": s.dir.display,
             "valid": true,
             "revisions": set.len(),
+            "lock_file": has_lock,
             "heads": heads,
             "drafts": drafts,
             "database": if use_db { s.database.as_ref().map(|d| d.shown()) } else { None },

@@ -6,7 +6,7 @@
 //! (exit 130); a second Ctrl-C exits at once, which the database treats like a dropped connection.
 
 use super::db::{block_on, connect, migrator};
-use crate::error::Code;
+use crate::error::{Code, Fail};
 use crate::out;
 use crate::settings::{Direction, MoveMode, MoveSettings, Settings, StampSettings};
 use kiln_core::MigrationSet;
@@ -17,6 +17,7 @@ use std::time::Instant;
 
 pub fn movement(s: &Settings, m: &MoveSettings) -> anyhow::Result<Code> {
     let set = crate::repo::load(&s.dir)?;
+    refuse_empty(s, &set, m.direction.verb())?;
     match &m.mode {
         MoveMode::Sql { dialect, from, to } => {
             let mig = migrator(set, m.options.clone());
@@ -55,6 +56,22 @@ pub fn movement(s: &Settings, m: &MoveSettings) -> anyhow::Result<Code> {
             Ok(Code::Ok)
         }
     }
+}
+
+/// A directory without revisions has nothing to move to; without this the target grammar would
+/// answer "there are 0 heads ()". An error rather than a no-op, since a wrong `--dir` looks the
+/// same and must not pass silently.
+fn refuse_empty(s: &Settings, set: &MigrationSet, verb: &str) -> anyhow::Result<()> {
+    if set.is_empty() {
+        return Err(Fail::usage(
+            format!(
+                "cannot {verb}: the migration directory `{}` has no revisions yet",
+                s.dir.display
+            ),
+            "write the first with `kiln revision -m \"...\"`, or point --dir (or KILN_DIR) at the right directory",
+        ));
+    }
+    Ok(())
 }
 
 /// What `--dry-run` prints.
@@ -163,8 +180,23 @@ fn progress(set: &MigrationSet, bar: bool, e: &Event<'_>) {
             );
         }
         Event::Finished { step, .. } => out::line(step_line(set, step)),
+        // Whole-run mode: nothing is applied until the transaction commits, so a revision that
+        // ran says so, and only the commit says how many are now applied.
+        Event::Ran { step, .. } => out::line(ran_line(set, step)),
+        Event::Committed { steps } => out::line(format!(
+            "committed {} in one transaction",
+            out::count(steps.len(), "revision")
+        )),
         _ => {}
     }
+}
+
+/// `ran a1b2 -> b2c3: create notes (3.1 ms)`: a revision that ran inside a whole-run transaction
+/// that has not committed yet.
+fn ran_line(set: &MigrationSet, step: &Step) -> String {
+    let line = step_line(set, step);
+    let rest = line.split_once(' ').map_or(line.as_str(), |(_, rest)| rest);
+    format!("ran {rest}")
 }
 
 /// `upgrade a1b2 -> b2c3: create notes (3.1 ms)`, like the runtime's log lines.
@@ -189,13 +221,22 @@ pub fn step_line(set: &MigrationSet, step: &Step) -> String {
         kiln_runtime::Direction::Downgrade => {
             format!("downgrade {} -> {parents}: {msg} ({took})", step.revision)
         }
-        _ => {
-            if msg.is_empty() {
-                format!("stamp {}", step.revision)
-            } else {
-                format!("stamp {}: {msg}", step.revision)
-            }
+        kiln_runtime::Direction::Unstamp => {
+            format!("stamp {}{} (removed)", step.revision, colon(msg))
         }
+        _ => format!(
+            "stamp {}{} (recorded as applied)",
+            step.revision,
+            colon(msg)
+        ),
+    }
+}
+
+fn colon(msg: &str) -> String {
+    if msg.is_empty() {
+        String::new()
+    } else {
+        format!(": {msg}")
     }
 }
 
@@ -220,31 +261,18 @@ fn summary(report: &Report, d: Direction, target: &str, started: Instant) {
 
 pub fn stamp(s: &Settings, st: &StampSettings) -> anyhow::Result<Code> {
     let set = crate::repo::load(&s.dir)?;
+    refuse_empty(s, &set, "stamp")?;
     let url = s.require_database("stamp")?;
     let mig = migrator(set, st.options.clone());
     let targets: Vec<&str> = st.revisions.iter().map(String::as_str).collect();
-    let (report, after) = block_on(async {
+    let report = block_on(async {
         let db = connect(url).await?;
-        let r = async {
-            let report = mig.stamp(&db, &targets, st.purge).await?;
-            let after = mig.current(&db).await?;
-            anyhow::Ok((report, after))
-        }
-        .await;
+        let r = mig.stamp(&db, &targets, st.purge).await;
         db.close().await;
-        r
+        anyhow::Ok(r?)
     })??;
     for step in &report.steps {
-        let kept = after.applied.iter().any(|a| a.revision == step.revision);
-        let line = step_line(mig.set(), step);
-        out::line(format!(
-            "{line} ({})",
-            if kept {
-                "recorded as applied"
-            } else {
-                "removed"
-            }
-        ));
+        out::line(step_line(mig.set(), step));
     }
     if report.is_noop() {
         out::line("nothing to stamp: the recorded state already matches");
