@@ -41,30 +41,17 @@ engines!(
     killed_run_marker_is_audited_once: [sqlite, postgres, mysql],
 );
 
-/// Three revisions, the last one failing on its second statement.
+/// `common::chain` of two, then a third revision failing on its second statement.
 fn failing_third(dir: &std::path::Path) -> Migrator {
+    common::chain(dir, 2);
     write_set(
         dir,
-        &[
-            rev(
-                "w1",
-                "",
-                "CREATE TABLE w1_t (id INTEGER PRIMARY KEY);",
-                Some("DROP TABLE w1_t;"),
-            ),
-            rev(
-                "w2",
-                "w1",
-                "CREATE TABLE w2_t (id INTEGER PRIMARY KEY);",
-                Some("DROP TABLE w2_t;"),
-            ),
-            rev(
-                "w3",
-                "w2",
-                "SELECT 1;\nINSERT INTO missing_t VALUES (1);",
-                Some("SELECT 1;"),
-            ),
-        ],
+        &[rev(
+            "r002",
+            "r001",
+            "SELECT 1;\nINSERT INTO missing_t VALUES (1);",
+            Some("SELECT 1;"),
+        )],
     )
 }
 
@@ -87,8 +74,8 @@ async fn whole_run_failure_reports_nothing_applied(t: TestDb) -> TestDb {
         stop: None,
     };
     let err = m.upgrade_with(t.db(), "head", hooks).await.unwrap_err();
-    // Nothing was reported as applied: the two revisions that ran were rolled back with w3.
-    assert_eq!(*events.lock().unwrap(), ["ran w1", "ran w2"]);
+    // Nothing was reported as applied: the two revisions that ran were rolled back with r002.
+    assert_eq!(*events.lock().unwrap(), ["ran r000", "ran r001"]);
     let text = err.to_string();
     match &err {
         Error::Statement {
@@ -97,7 +84,7 @@ async fn whole_run_failure_reports_nothing_applied(t: TestDb) -> TestDb {
             dirty,
             ..
         } => {
-            assert_eq!(revision, "w3");
+            assert_eq!(revision, "r002");
             assert_eq!(*run_rolled_back, Some(2), "{text}");
             assert!(!dirty);
         }
@@ -112,13 +99,16 @@ async fn whole_run_failure_reports_nothing_applied(t: TestDb) -> TestDb {
     assert!(!text.contains("the revision was rolled back"), "{text}");
     let st = m.current(t.db()).await.unwrap();
     assert!(st.applied.is_empty(), "{st:?}");
-    assert!(!table_exists(t.db(), "w1_t").await);
+    assert!(!table_exists(t.db(), "t0").await);
 
     // Without the failing revision, the commit is what reports the revisions as applied.
     events.lock().unwrap().clear();
-    let report = m.upgrade_with(t.db(), "w2", hooks).await.unwrap();
+    let report = m.upgrade_with(t.db(), "r001", hooks).await.unwrap();
     assert_eq!(report.steps.len(), 2);
-    assert_eq!(*events.lock().unwrap(), ["ran w1", "ran w2", "committed 2"]);
+    assert_eq!(
+        *events.lock().unwrap(),
+        ["ran r000", "ran r001", "committed 2"]
+    );
     // Per-revision mode keeps reporting each committed revision as finished.
     let per = failing_third(dir.path());
     events.lock().unwrap().clear();
