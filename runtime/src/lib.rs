@@ -11,6 +11,7 @@ mod db;
 mod engine;
 mod error;
 mod migrator;
+mod net;
 mod offline;
 mod options;
 mod report;
@@ -20,7 +21,7 @@ pub mod testing;
 mod util;
 
 pub use db::{Db, redact_url};
-pub use error::{Error, Result};
+pub use error::{Error, LostOutcome, Result};
 pub use kiln_core::Dialect;
 pub use migrator::Migrator;
 pub use options::{Options, TransactionMode};
