@@ -9,8 +9,8 @@
 
 use crate::db::{Arg, Db, RunLock, is_missing_table};
 use crate::error::{Error, Result};
-use crate::net::{Watchdog, Watched, WatchedExec, is_lost};
 use crate::migrator::Migrator;
+use crate::net::{Watchdog, Watched, WatchedExec, is_lost};
 use crate::options::TransactionMode;
 use crate::report::{
     AppliedRevision, AuditEntry, Direction, Event, HistoryEntry, Hooks, Report, Status, Step,
@@ -369,7 +369,13 @@ impl<'m> Session<'m> {
                     drop(exec);
                     let rev = step[0];
                     return Err(self
-                        .lost(&e, direction.as_str(), Some((rev, direction)), None, Phase::Tx)
+                        .lost(
+                            &e,
+                            &format!("the {} of", direction.as_str()),
+                            Some((rev, direction)),
+                            None,
+                            Phase::Tx,
+                        )
                         .await);
                 }
                 let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
@@ -412,7 +418,13 @@ impl<'m> Session<'m> {
                         drop(exec);
                         let rev = step[step.len() - 1];
                         return Err(self
-                            .lost(&e, "the COMMIT of", Some((rev, direction)), None, Phase::Commit)
+                            .lost(
+                                &e,
+                                "the COMMIT of",
+                                Some((rev, direction)),
+                                None,
+                                Phase::Commit,
+                            )
                             .await);
                     }
                     let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
@@ -496,7 +508,7 @@ impl<'m> Session<'m> {
         };
         if let Err(e) = marked {
             if self.lost_here(&e) {
-                let during = format!("marking {} of", direction.as_str());
+                let during = format!("the in-progress marker of the {} of", direction.as_str());
                 return Err(self
                     .lost(&e, &during, Some((rev, direction)), None, Phase::Marker)
                     .await);
@@ -510,7 +522,13 @@ impl<'m> Session<'m> {
                 let line = section_line(rev, direction) + st.line as u32 - 1;
                 if self.lost_here(&e) {
                     return Err(self
-                        .lost(&e, direction.as_str(), Some((rev, direction)), Some(line), Phase::Statement)
+                        .lost(
+                            &e,
+                            &format!("the {} of", direction.as_str()),
+                            Some((rev, direction)),
+                            Some(line),
+                            Phase::Statement,
+                        )
                         .await);
                 }
                 let message = db_message(&e);
@@ -550,7 +568,13 @@ impl<'m> Session<'m> {
         }
         match recorded {
             Err(Error::Database { source, .. }) if self.lost_here(&source) => Err(self
-                .lost(&source, "recording", Some((rev, direction)), None, Phase::Record)
+                .lost(
+                    &source,
+                    "the recording of",
+                    Some((rev, direction)),
+                    None,
+                    Phase::Record,
+                )
                 .await),
             Err(e) => {
                 let _ = self.conn.script("ROLLBACK").await;

@@ -132,7 +132,7 @@ pub enum Error {
     /// flight, checked after reconnecting where kiln could.
     #[error("the connection to the database was lost {}: {cause}; {}", lost_where(revision.as_deref(), file.as_deref(), *line, during), outcome.describe(revision.as_deref().unwrap_or("REV"), parents))]
     ConnectionLost {
-        /// What kiln was doing: `upgrade`, `downgrade`, `the COMMIT of`, `taking the lock`, ...
+        /// What kiln was doing: `the upgrade of`, `the COMMIT of`, `taking the migration lock`, ...
         during: String,
         /// The revision in flight, if any.
         revision: Option<String>,
@@ -182,7 +182,7 @@ impl LostOutcome {
         let again = "Run the same command again once the database is reachable; `kiln current` shows the state";
         match self {
             LostOutcome::Unchanged => format!("nothing was being changed. {again}"),
-            LostOutcome::RolledBack => format!("outcome: rolled back; the transaction never committed and kiln ended the old server session, so the database is as it was before the revision. {again}"),
+            LostOutcome::RolledBack => format!("outcome: rolled back; its transaction never committed, and the server rolls it back (and releases the run lock) when the old session ends, which kiln asks for and the server does by itself once it notices the lost client, so the database is as it was before the revision. {again}"),
             LostOutcome::Committed => "outcome: committed; kiln reconnected and found the revision recorded as applied. Run `kiln current` to confirm, then continue".to_owned(),
             LostOutcome::NotCommitted => format!("outcome: not committed; kiln reconnected, ended the old server session and found no record of the revision, so it was rolled back. {again}"),
             LostOutcome::Unknown => format!("outcome: unknown; the last request got no reply and kiln could not reconnect to check. When the database is reachable run `kiln current`: revision `{rev}` is listed as applied if its COMMIT landed, and as dirty if it stopped part-way"),

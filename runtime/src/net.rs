@@ -43,7 +43,7 @@ pub(crate) fn cause(e: &sqlx::Error) -> String {
     match e {
         sqlx::Error::Io(io) => match io.get_ref().and_then(|i| i.downcast_ref::<Silent>()) {
             Some(s) => s.0.clone(),
-            None => format!("the connection failed ({io})"),
+            None => format!("the connection was closed or reset ({io})"),
         },
         other => other.to_string(),
     }
@@ -143,7 +143,9 @@ impl Watchdog {
 
     async fn verdict(&self, limit: Duration) -> Verdict {
         let Some(b) = &self.backend else {
-            return Verdict::Lost("kiln had not yet learned which server session to ask about".into());
+            return Verdict::Lost(
+                "kiln had not yet learned which server session to ask about".into(),
+            );
         };
         match tokio::time::timeout(limit, self.session_state(b, limit)).await {
             Ok(Ok(v)) => v,
@@ -415,7 +417,10 @@ impl Watched {
         guard_kiln(dog, conn.unlock(lock), "releasing the migration lock").await
     }
 
-    pub async fn executor(&mut self, offload: bool) -> std::result::Result<WatchedExec<'_>, sqlx::Error> {
+    pub async fn executor(
+        &mut self,
+        offload: bool,
+    ) -> std::result::Result<WatchedExec<'_>, sqlx::Error> {
         let Watched { conn, dog } = self;
         let exec = dog.guard(conn.executor(offload)).await?;
         Ok(WatchedExec { exec, dog })

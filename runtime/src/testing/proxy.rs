@@ -290,9 +290,7 @@ async fn pump(
             return;
         }
         if upstream {
-            shared
-                .upstream_bytes
-                .fetch_add(n as u64, Ordering::SeqCst);
+            shared.upstream_bytes.fetch_add(n as u64, Ordering::SeqCst);
         }
         if let Some(f) = fault {
             apply(f);
