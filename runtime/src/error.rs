@@ -141,11 +141,11 @@ pub enum Error {
         /// The line of the statement in flight, when one was.
         line: Option<u32>,
         /// The revision's parents (what to stamp when it is fully undone), `base` for a root.
-        parents: String,
+        parents: Box<str>,
         /// What became of the revision in flight.
         outcome: LostOutcome,
         /// What failed: the reset, or how long kiln waited and what the server said.
-        cause: String,
+        cause: Box<str>,
     },
     /// Reading the migration directory failed (runtime-loaded sets).
     #[error("{0}")]

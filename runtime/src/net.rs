@@ -213,9 +213,9 @@ impl Watchdog {
                     Some((command, time, state)) => {
                         let state = state.unwrap_or_default();
                         let writing = state.to_ascii_lowercase().contains("to net");
-                        if command == "Query" && !writing {
-                            Verdict::Busy
-                        } else if command == "Sleep" && (time as f64) < secs {
+                        let working = command == "Query" && !writing;
+                        // A session asleep for less than the timeout finished moments ago.
+                        if working || (command == "Sleep" && (time as f64) < secs) {
                             Verdict::Busy
                         } else {
                             Verdict::Lost(format!(

@@ -77,9 +77,9 @@ impl Session<'_> {
             revision,
             file,
             line,
-            parents,
+            parents: parents.into(),
             outcome,
-            cause: why,
+            cause: why.into(),
         }
     }
 
