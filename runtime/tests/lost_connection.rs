@@ -63,11 +63,16 @@ fn trigger(fault: Fault, scope: Scope) -> FaultTrigger {
 }
 
 fn outcome_of(e: &Error) -> LostOutcome {
+    outcome_for(e, "r2")
+}
+
+/// The outcome of a lost connection that happened during revision `rev`.
+fn outcome_for(e: &Error, rev: &str) -> LostOutcome {
     match e {
         Error::ConnectionLost {
             outcome, revision, ..
         } => {
-            assert_eq!(revision.as_deref(), Some("r2"), "{e}");
+            assert_eq!(revision.as_deref(), Some(rev), "{e}");
             *outcome
         }
         other => panic!("expected ConnectionLost, got: {other}"),
@@ -172,15 +177,7 @@ async fn postgres_lost_commit_is_checked_after_reconnecting() {
     };
     // The COMMIT of r1 lands but its reply is lost: kiln finds r1 recorded.
     let (_p, err) = upgrade_with_fault(&m, &t, commit(Fault::FreezeAfter)).await;
-    match &err {
-        Error::ConnectionLost {
-            outcome, revision, ..
-        } => {
-            assert_eq!(*outcome, LostOutcome::Committed, "{err}");
-            assert_eq!(revision.as_deref(), Some("r1"));
-        }
-        other => panic!("expected ConnectionLost, got {other}"),
-    }
+    assert_eq!(outcome_for(&err, "r1"), LostOutcome::Committed, "{err}");
     assert!(
         err.to_string().contains("the COMMIT of revision `r1`"),
         "{err}"
@@ -253,15 +250,11 @@ async fn mariadb_lost_marker_reply_proves_nothing_ran() {
         },
     )
     .await;
-    match &err {
-        Error::ConnectionLost {
-            outcome, revision, ..
-        } => {
-            assert_eq!(*outcome, LostOutcome::NotStarted(true), "{err}");
-            assert_eq!(revision.as_deref(), Some("r1"));
-        }
-        other => panic!("expected ConnectionLost, got {other}"),
-    }
+    assert_eq!(
+        outcome_for(&err, "r1"),
+        LostOutcome::NotStarted(true),
+        "{err}"
+    );
     assert!(
         err.to_string().contains("none of its statements ran"),
         "{err}"
