@@ -43,6 +43,11 @@ pub struct GlobalArgs {
     /// Schema (PostgreSQL) or database (MySQL) of kiln's tables [default: the connection's]
     #[arg(long, global = true, value_name = "NAME")]
     pub schema: Option<String>,
+    /// Seconds without a reply from PostgreSQL/MySQL before kiln checks, over a second
+    /// connection, whether the server is still working; a lost connection then ends the run.
+    /// 0 waits forever [default: 30]
+    #[arg(long, global = true, value_name = "SECS")]
+    pub io_timeout: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

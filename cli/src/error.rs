@@ -121,6 +121,12 @@ fn classify_runtime(e: &kiln_runtime::Error) -> (Code, Option<&'static str>) {
             Code::Database,
             Some("check that the server is running and that the URL, user and database are right"),
         ),
+        E::ConnectionLost { .. } => (
+            Code::Database,
+            Some(
+                "run `kiln current` once the database is reachable; --io-timeout sets how long kiln waits for a silent server",
+            ),
+        ),
         E::LockTimeout { .. } | E::Statement { .. } | E::Split { .. } | E::Config(_) => {
             (Code::Database, None)
         }

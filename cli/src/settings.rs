@@ -389,6 +389,9 @@ fn global_options(g: &GlobalArgs) -> anyhow::Result<Options> {
         check("schema", s)?;
         o = o.schema(s.clone());
     }
+    if let Some(secs) = g.io_timeout {
+        o = o.io_timeout((secs > 0).then(|| Duration::from_secs(secs)));
+    }
     Ok(o)
 }
 

@@ -7,9 +7,10 @@
 //! `running` first, statements run one at a time, and only success flips it to `applied`, so a
 //! failure or a killed process leaves a dirty marker instead of a silent half-applied revision.
 
-use crate::db::{Arg, Conn, Db, Exec, RunLock, is_missing_table};
+use crate::db::{Arg, Db, RunLock, is_missing_table};
 use crate::error::{Error, Result};
 use crate::migrator::Migrator;
+use crate::net::{Watchdog, Watched, WatchedExec, is_lost};
 use crate::options::TransactionMode;
 use crate::report::{
     AppliedRevision, AuditEntry, Direction, Event, HistoryEntry, Hooks, OUTCOME_FAILED, OUTCOME_OK,
@@ -24,6 +25,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 mod marker;
+mod lost;
+use lost::Phase;
 
 const KILN_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -36,7 +39,8 @@ pub(crate) enum Op {
 
 pub(crate) struct Session<'m> {
     m: &'m Migrator,
-    pub conn: Conn,
+    db: Db,
+    pub conn: Watched,
     pub sql: Sql,
     dialect: Dialect,
     run_id: String,
@@ -48,11 +52,13 @@ pub(crate) struct Session<'m> {
 
 impl<'m> Session<'m> {
     pub async fn open(m: &'m Migrator, db: &Db) -> Result<Session<'m>> {
-        let conn = db.acquire().await?;
+        let dog = Watchdog::new(db, m.options().io_timeout);
+        let conn = Watched::new(db.acquire().await?, dog);
         let dialect = conn.dialect();
         let sql = Sql::new(dialect, m.options())?;
         Ok(Session {
             m,
+            db: db.clone(),
             conn,
             sql,
             dialect,
@@ -138,6 +144,7 @@ impl<'m> Session<'m> {
         }
         // A session lock must never go back to the pool, even if this future is dropped.
         self.conn.close_on_drop();
+        self.conn.identify().await;
         let lock = if self.m.options().lock {
             self.conn
                 .lock(&self.sql, self.m.options().lock_timeout)
@@ -155,8 +162,18 @@ impl<'m> Session<'m> {
                 .script("SET client_connection_check_interval = '1s'")
                 .await;
         }
-        let result = self.mutate_locked(op, hooks).await;
-        let unlocked = self.conn.unlock(lock).await;
+        let result = match self.mutate_locked(op, hooks).await {
+            Err(Error::Database { context, source }) if self.lost_here(&source) => {
+                Err(self.lost(&source, &context, None, None, Phase::Other).await)
+            }
+            other => other,
+        };
+        // A lost session's lock died with it (kiln ended the session); the connection in hand
+        // now is a new one that holds nothing.
+        let unlocked = match &result {
+            Err(Error::ConnectionLost { .. }) => Ok(()),
+            _ => self.conn.unlock(lock).await,
+        };
         let report = result?;
         unlocked?;
         Ok(report)
@@ -300,7 +317,7 @@ impl<'m> Session<'m> {
             .await
             .map_err(Error::db("acquiring the connection"))?;
         // Over the network, `BEGIN` rides with the first script of each transaction.
-        let remote = matches!(exec, Exec::Conn(_));
+        let remote = exec.is_remote();
         let batching = whole && remote && hooks.on_event.is_none() && hooks.stop.is_none();
         let mut in_tx = false;
         // Whole-run mode: the steps that ran in the open transaction. They are reported (and
@@ -365,6 +382,19 @@ impl<'m> Session<'m> {
                 }
             };
             if let Err(e) = res {
+                if self.dialect != Dialect::Sqlite && is_lost(&e) {
+                    drop(exec);
+                    let rev = step[0];
+                    return Err(self
+                        .lost(
+                            &e,
+                            &format!("the {} of", direction.as_str()),
+                            Some((rev, direction)),
+                            None,
+                            Phase::Tx,
+                        )
+                        .await);
+                }
                 let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
                 let replay: Vec<&Revision> = plan[tx_from..k].iter().map(|&i| &revs[i]).collect();
                 let located = locate(&mut exec, dialect, begin, &replay, &step, direction).await;
@@ -422,6 +452,19 @@ impl<'m> Session<'m> {
             if !whole || end == to {
                 let script = commit(&mut book, &self.digest, self.dirty);
                 if let Err(e) = exec.script(Cow::Owned(script)).await {
+                    if self.dialect != Dialect::Sqlite && is_lost(&e) {
+                        drop(exec);
+                        let rev = step[step.len() - 1];
+                        return Err(self
+                            .lost(
+                                &e,
+                                "the COMMIT of",
+                                Some((rev, direction)),
+                                None,
+                                Phase::Commit,
+                            )
+                            .await);
+                    }
                     let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
                     let what = if whole {
                         format!(
@@ -501,15 +544,35 @@ impl<'m> Session<'m> {
             self.write_state().await
         }
         .await;
+        let marked = match marked {
+            Ok(()) => self.conn.script("COMMIT").await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = marked {
+            if self.lost_here(&e) {
+                let during = format!("the in-progress marker of the {} of", direction.as_str());
+                return Err(self
+                    .lost(&e, &during, Some((rev, direction)), None, Phase::Marker)
+                    .await);
+            }
             let _ = self.conn.script("ROLLBACK").await;
             return Err(Error::db("recording the revision as in progress")(e));
         }
-        self.tx("COMMIT", "committing").await?;
 
         for st in &statements {
             if let Err(e) = self.conn.script(st.sql.to_owned()).await {
                 let line = section_line(rev, direction) + st.line as u32 - 1;
+                if self.lost_here(&e) {
+                    return Err(self
+                        .lost(
+                            &e,
+                            &format!("the {} of", direction.as_str()),
+                            Some((rev, direction)),
+                            Some(line),
+                            Phase::Statement,
+                        )
+                        .await);
+                }
                 let message = db_message(&e);
                 let _ = self
                     .conn
@@ -537,15 +600,31 @@ impl<'m> Session<'m> {
             }
         }
 
-        self.tx(self.sql.begin(), "starting a transaction").await?;
-        if let Err(e) = self
-            .record(rev, direction, started_at, started.elapsed(), true)
-            .await
-        {
-            let _ = self.conn.script("ROLLBACK").await;
-            return Err(e);
+        let mut recorded = self.tx(self.sql.begin(), "starting a transaction").await;
+        if recorded.is_ok() {
+            recorded = self
+                .record(rev, direction, started_at, started.elapsed(), true)
+                .await;
         }
-        self.tx("COMMIT", "committing").await
+        if recorded.is_ok() {
+            recorded = self.tx("COMMIT", "committing").await;
+        }
+        match recorded {
+            Err(Error::Database { source, .. }) if self.lost_here(&source) => Err(self
+                .lost(
+                    &source,
+                    "the recording of",
+                    Some((rev, direction)),
+                    None,
+                    Phase::Record,
+                )
+                .await),
+            Err(e) => {
+                let _ = self.conn.script("ROLLBACK").await;
+                Err(e)
+            }
+            Ok(()) => Ok(()),
+        }
     }
 
     /// Writes the version row, the state digest and the audit row for a completed revision.
@@ -1045,7 +1124,7 @@ fn batchable(sql: &str, dialect: Dialect) -> bool {
 /// statement, inside a transaction that is always rolled back, to find the failing statement:
 /// which of `step` it belongs to, its line in the file, and the database's message.
 async fn locate(
-    exec: &mut Exec<'_>,
+    exec: &mut WatchedExec<'_>,
     dialect: Dialect,
     begin: &'static str,
     replay: &[&Revision],

@@ -147,6 +147,27 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    // Lost connections (see `crate::net`).
+    /// The connection to the server was lost (reset, or no reply within the I/O timeout while
+    /// the server was not working on the request). `outcome` says what became of the revision in
+    /// flight, checked after reconnecting where kiln could.
+    #[error("the connection to the database was lost {}: {cause}; {}", lost_where(revision.as_deref(), file.as_deref(), *line, during), outcome.describe(revision.as_deref().unwrap_or("REV"), parents))]
+    ConnectionLost {
+        /// What kiln was doing: `the upgrade of`, `the COMMIT of`, `taking the migration lock`, ...
+        during: String,
+        /// The revision in flight, if any.
+        revision: Option<String>,
+        /// Its file.
+        file: Option<String>,
+        /// The line of the statement in flight, when one was.
+        line: Option<u32>,
+        /// The revision's parents (what to stamp when it is fully undone), `base` for a root.
+        parents: Box<str>,
+        /// What became of the revision in flight.
+        outcome: LostOutcome,
+        /// What failed: the reset, or how long kiln waited and what the server said.
+        cause: Box<str>,
+    },
     /// Reading the migration directory failed (runtime-loaded sets).
     #[error("{0}")]
     Invalid(#[from] kiln_core::Diagnostics),
@@ -161,6 +182,59 @@ fn outcome_hint(dirty: bool, run_rolled_back: Option<usize>) -> std::borrow::Cow
         )
         .into(),
         _ => ROLLED_BACK_HINT.into(),
+    }
+}
+
+/// What became of the work in flight when a connection was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LostOutcome {
+    /// Nothing was being written.
+    Unchanged,
+    /// The revision's transaction had not committed; kiln ended the old session, so it is rolled
+    /// back.
+    RolledBack,
+    /// The COMMIT got no reply; kiln reconnected and found the revision recorded.
+    Committed,
+    /// The COMMIT got no reply; kiln reconnected, ended the old session and found no record.
+    NotCommitted,
+    /// kiln could not reconnect (or not end the old session) to find out.
+    Unknown,
+    /// A statement of a revision that cannot roll back (MySQL/MariaDB DDL, `transaction false`)
+    /// was in flight: it may or may not have run, and the revision stays marked in progress.
+    Dirty,
+    /// The in-progress marker's COMMIT got no reply, so no statement of the revision was sent;
+    /// `true` when the marker reached the database anyway and is still there.
+    NotStarted(bool),
+    /// Every statement was acknowledged; only recording the revision as applied was lost.
+    StatementsDone,
+}
+
+impl LostOutcome {
+    fn describe(self, rev: &str, parents: &str) -> String {
+        let again = "Run the same command again once the database is reachable; `kiln current` shows the state";
+        match self {
+            LostOutcome::Unchanged => format!("nothing was being changed. {again}"),
+            LostOutcome::RolledBack => format!("outcome: rolled back; its transaction never committed, and the server rolls it back (and releases the run lock) when the old session ends, which kiln asks for and the server does by itself once it notices the lost client, so the database is as it was before the revision. {again}"),
+            LostOutcome::Committed => "outcome: committed; kiln reconnected and found the revision recorded as applied. Run `kiln current` to confirm, then continue".to_owned(),
+            LostOutcome::NotCommitted => format!("outcome: not committed; kiln reconnected, ended the old server session and found no record of the revision, so it was rolled back. {again}"),
+            LostOutcome::Unknown => format!("outcome: unknown; the last request got no reply and kiln could not reconnect to check. When the database is reachable run `kiln current`: revision `{rev}` is listed as applied if its COMMIT landed, and as dirty if it stopped part-way"),
+            LostOutcome::Dirty => format!("outcome: unknown; revision `{rev}` cannot roll back (MySQL/MariaDB DDL or `transaction false`) and the statement in flight may or may not have run on the server, so it stays marked in progress and kiln cannot tell which. Run `kiln current`, inspect the schema, finish or undo the revision by hand, then record the truth with `kiln stamp {rev}` (fully applied) or `kiln stamp {parents}` (fully undone)"),
+            LostOutcome::NotStarted(false) => format!("outcome: not started; no statement of it was sent and its in-progress marker was not recorded. {again}"),
+            LostOutcome::NotStarted(true) => format!("outcome: not started; the COMMIT of its in-progress marker reached the server but the reply did not, and kiln sends no statement before that reply, so none of its statements ran. The marker is still recorded: clear it with `kiln stamp {parents}`, then run the same command again"),
+            LostOutcome::StatementsDone => format!("outcome: applied but not recorded; the server acknowledged every statement of `{rev}`, only recording it was lost, so it stays marked in progress. Record it with `kiln stamp {rev}`, then continue"),
+        }
+    }
+}
+
+fn lost_where(rev: Option<&str>, file: Option<&str>, line: Option<u32>, during: &str) -> String {
+    match (rev, file) {
+        (Some(r), Some(f)) => format!(
+            "during {during} revision `{r}` ({f}{})",
+            line.map(|l| format!(":{l}")).unwrap_or_default()
+        ),
+        (Some(r), None) => format!("during {during} revision `{r}`"),
+        _ => format!("while {during}"),
     }
 }
 

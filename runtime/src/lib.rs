@@ -13,6 +13,7 @@ mod engine;
 mod error;
 mod guard;
 mod migrator;
+mod net;
 mod offline;
 mod options;
 mod report;
@@ -22,7 +23,7 @@ pub mod testing;
 mod util;
 
 pub use db::{Db, redact_url};
-pub use error::{Error, Result};
+pub use error::{Error, LostOutcome, Result};
 pub use kiln_core::Dialect;
 pub use migrator::Migrator;
 pub use options::{Options, TransactionMode};

@@ -39,6 +39,14 @@ pub struct Options {
     pub allow_unknown_applied: bool,
     /// Recorded in the audit trail. Default: none.
     pub app_version: Option<Cow<'static, str>>,
+
+    // Lost connections (see "Lost connections and timeouts" in docs/runtime.md).
+    /// How long kiln waits for a reply from PostgreSQL or MySQL before checking, over a second
+    /// connection, whether the server is still working on the request. A server still executing
+    /// the statement is waited for (a long migration is never cut short); an idle or vanished
+    /// session, or a server that cannot be reached, ends the run with
+    /// [`crate::Error::ConnectionLost`]. `None` waits forever. Default 30 s. Ignored on SQLite.
+    pub io_timeout: Option<Duration>,
 }
 
 impl Options {
@@ -52,6 +60,7 @@ impl Options {
         lock_timeout: Duration::from_secs(60),
         allow_unknown_applied: false,
         app_version: None,
+        io_timeout: Some(Duration::from_secs(30)),
     };
 
     /// Sets the version table name.
@@ -92,6 +101,11 @@ impl Options {
     /// Records an application version in the audit trail.
     pub fn app_version(mut self, version: impl Into<Cow<'static, str>>) -> Self {
         self.app_version = Some(version.into());
+        self
+    }
+    /// Sets the I/O timeout (`None`: wait for every reply forever); see [`Options::io_timeout`].
+    pub fn io_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.io_timeout = timeout;
         self
     }
     /// The name of the one-row state table: the version table's name plus `_state`.

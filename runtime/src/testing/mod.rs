@@ -8,6 +8,8 @@
 //!   catalog, with a text form and a readable diff.
 //! - Ready-made checks, one call each: [`single_head`], [`no_drafts`], [`upgrade_from_base`],
 //!   [`stairway`], [`matches_schema_file`], [`downgrade_leaves_no_trace`].
+//! - [`Proxy`]: a TCP proxy on 127.0.0.1 that tests freeze, cut and resume, to check what kiln
+//!   does when the network fails mid-revision.
 //! - [`schema_tests!`](crate::schema_tests): one line in a test file generates a `#[test]` per
 //!   check and engine.
 //!
@@ -36,6 +38,7 @@
 mod capture;
 mod checks;
 mod macros;
+mod proxy;
 mod schema;
 mod sqltext;
 mod testdb;
@@ -44,6 +47,7 @@ pub use checks::{
     CheckError, CheckErrorKind, CheckReport, downgrade_leaves_no_trace, matches_schema_file,
     no_drafts, single_head, stairway, upgrade_from_base,
 };
+pub use proxy::{Fault, FaultTrigger, Proxy, Scope};
 pub use schema::{Check, Column, ForeignKey, Index, PrimaryKey, Schema, Table, Trigger, Unique};
 pub use testdb::{
     DEFAULT_MYSQL_URL, DEFAULT_POSTGRES_URL, TestDb, drop_orphans, drop_template, drop_templates,
