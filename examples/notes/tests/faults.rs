@@ -104,7 +104,19 @@ async fn killed_in_the_middle_of_a_long_revision(dialect: Dialect) {
         );
         assert_eq!(items(&pool).await, [1, 2]);
         assert!(!table_exists(&pool, dialect, "fault_after").await);
-        assert_eq!(m.audit(db.db()).await.expect("audit"), audit_before);
+        // The audit trail now shows the killed run: the restart that found its marker recorded
+        // it, once, with the time the marker was set.
+        let audit = m.audit(db.db()).await.expect("audit");
+        assert_eq!(audit[..audit_before.len()], audit_before[..]);
+        let found: Vec<_> = audit[audit_before.len()..].iter().collect();
+        assert_eq!(found.len(), 1, "{audit:#?}");
+        assert_eq!(found[0].revision.as_deref(), Some("fault2"));
+        assert_eq!(found[0].outcome, "interrupted");
+        let marker = status.applied.iter().find(|a| a.revision == "fault2");
+        assert_eq!(
+            Some(found[0].started_at.as_str()),
+            marker.map(|a| a.applied_at.as_str())
+        );
 
         // Resolving it the way the message says: undo the partial revision by hand, record the
         // truth with `stamp`, start again.
