@@ -675,11 +675,11 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 
 #[cfg(feature = "sqlite")]
 mod raw_sqlite {
-    //! `sqlite3_exec` without the C string: prepares and steps each statement of a script in
-    //! place, so the embedded SQL is never copied.
+    //! `sqlite3_exec` on sqlx's raw handle: prepares and steps each statement of a script in
+    //! turn, with SQLite's own error codes. The only `unsafe` code of the runtime.
     use libsqlite3_sys as ffi;
     use std::borrow::Cow;
-    use std::ffi::{CStr, c_char, c_int};
+    use std::ffi::{CStr, CString, c_char, c_int};
 
     /// An error reported by SQLite through the raw handle, shaped like sqlx's own `SqliteError`
     /// (the extended result code as the code), so callers see one kind of database error.
@@ -743,47 +743,54 @@ mod raw_sqlite {
 
     /// Runs every statement of `sql` in order; rows are discarded. Stops at the first error, with
     /// whatever the script opened (a transaction) left open, exactly as `sqlite3_exec` does.
+    ///
+    /// The script is copied once into a NUL-terminated buffer and handed to SQLite with length
+    /// -1. Given an explicit length on text without a terminator, `sqlite3_prepare_v2` copies
+    /// the rest of the script for every statement, which made large revisions quadratic.
     pub(crate) fn exec(db: *mut ffi::sqlite3, sql: &str) -> Result<(), sqlx::Error> {
-        let Ok(len) = c_int::try_from(sql.len()) else {
-            return Err(sqlx::Error::Protocol("script longer than 2 GiB".into()));
+        // An interior NUL would end SQLite's reading of the script there, silently skipping
+        // every statement after it.
+        let Ok(text) = CString::new(sql) else {
+            return Err(sqlx::Error::Protocol(
+                "the SQL contains a NUL byte, and SQLite would silently ignore everything after it; remove the byte from the file".into(),
+            ));
         };
-        let start = sql.as_ptr().cast::<c_char>();
-        // SAFETY: `start..end` is the UTF-8 text of `sql`, alive for this call. SQLite reads at most
-        // `nbyte` bytes (no NUL terminator is needed when the length is given) and sets `tail` to a
-        // point inside that range. `db` is locked away from sqlx's worker by the caller's
-        // `LockedSqliteHandle`, so no other thread uses it; every statement is finalized before
-        // the next is prepared and before returning.
+        let mut at: *const c_char = text.as_ptr();
+        // SAFETY: `text` is a NUL-terminated buffer owned by this frame and outlives the loop.
+        // `at` starts at its first byte and only ever moves to a `tail` SQLite returned, which
+        // points into the same buffer at or before its terminator, so every read (`*at` and
+        // SQLite's own, which stops at the NUL because the length is -1) stays inside it. `db` is
+        // locked away from sqlx's worker by the caller's `LockedSqliteHandle`, so no other thread
+        // uses it. Every prepared statement is finalized before the next is prepared and before
+        // returning, on every path.
         unsafe {
-            let end = start.add(len as usize);
-            let mut at = start;
-            while at < end {
+            while *at != 0 {
                 let mut stmt: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
                 let mut tail: *const c_char = std::ptr::null();
-                let remaining = end.offset_from(at) as c_int;
-                let rc = ffi::sqlite3_prepare_v2(db, at, remaining, &mut stmt, &mut tail);
+                let rc = ffi::sqlite3_prepare_v2(db, at, -1, &mut stmt, &mut tail);
                 if rc != ffi::SQLITE_OK {
+                    if !stmt.is_null() {
+                        ffi::sqlite3_finalize(stmt);
+                    }
                     return Err(error(db));
                 }
-                if stmt.is_null() {
-                    // An empty statement (`;`), or only whitespace and comments were left.
-                    if tail.is_null() || tail <= at {
-                        break;
-                    }
-                    at = tail;
-                    continue;
-                }
-                loop {
-                    match ffi::sqlite3_step(stmt) {
-                        ffi::SQLITE_ROW => {}
-                        ffi::SQLITE_DONE => break,
-                        _ => {
-                            let e = error(db);
-                            ffi::sqlite3_finalize(stmt);
-                            return Err(e);
+                if !stmt.is_null() {
+                    loop {
+                        match ffi::sqlite3_step(stmt) {
+                            ffi::SQLITE_ROW => {}
+                            ffi::SQLITE_DONE => break,
+                            _ => {
+                                let e = error(db);
+                                ffi::sqlite3_finalize(stmt);
+                                return Err(e);
+                            }
                         }
                     }
+                    ffi::sqlite3_finalize(stmt);
                 }
-                ffi::sqlite3_finalize(stmt);
+                // A null stmt is an empty statement (`;`) or trailing whitespace and comments.
+                // A tail that does not advance would loop forever; SQLite never returns one for
+                // non-empty input, but the guard keeps that a promise of this code, not of SQLite.
                 if tail.is_null() || tail <= at {
                     break;
                 }
