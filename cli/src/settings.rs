@@ -50,17 +50,11 @@ impl DbUrl {
     }
     /// The URL with its password removed, for output.
     pub fn shown(&self) -> String {
-        out::scrub(&kiln_runtime::redact_url(&self.url))
+        kiln_runtime::redact_url(&self.url)
     }
     /// The SQL dialect the URL's scheme names, without connecting.
     pub fn dialect(&self) -> Option<Dialect> {
-        let scheme = self.url.split(':').next()?.to_ascii_lowercase();
-        match scheme.as_str() {
-            "sqlite" => Some(Dialect::Sqlite),
-            "postgres" | "postgresql" => Some(Dialect::Postgres),
-            "mysql" | "mariadb" => Some(Dialect::MySql),
-            _ => None,
-        }
+        kiln_runtime::url::dialect_of(&self.url)
     }
 }
 

@@ -86,53 +86,6 @@ impl From<&Db> for Db {
     }
 }
 
-/// Removes the password from a URL so it can appear in messages and logs.
-pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            let masked = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_owned()
-            };
-            redact_query(&format!(
-                "{}{}{}",
-                &url[..scheme_end + 3],
-                masked,
-                &rest[at..]
-            ))
-        }
-        None => redact_query(url),
-    }
-}
-
-/// Masks `password=...` (and `pass=`/`pwd=`) query parameters.
-fn redact_query(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
-    };
-    let parts: Vec<String> = query
-        .split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some((k, _))
-                if matches!(k.to_ascii_lowercase().as_str(), "password" | "pass" | "pwd") =>
-            {
-                format!("{k}=***")
-            }
-            _ => kv.to_owned(),
-        })
-        .collect();
-    format!("{base}?{}", parts.join("&"))
-}
-
 /// Opens one connection directly before a pool is built. A pool retries a refused connection
 /// until its acquire timeout and then reports only "timed out"; this reports the driver's real
 /// reason (connection refused, unknown host, bad password) at once.
@@ -158,11 +111,12 @@ impl Db {
     /// Connects to a URL: `sqlite:`, `postgres:`/`postgresql:`, `mysql:`/`mariadb:`. SQLite files
     /// are created when missing. The error never contains the password.
     pub async fn connect(url: &str) -> Result<Db> {
-        let shown = redact_url(url);
+        let shown = crate::url::redact_url(url);
         let bad = |reason: String| Error::Url {
             url: shown.clone(),
             reason,
         };
+        crate::url::validate(url)?;
         let scheme = url.split(':').next().unwrap_or("").to_ascii_lowercase();
         let connect_err = |e: sqlx::Error| Error::Database {
             context: format!("connecting to {shown}"),
@@ -213,12 +167,7 @@ impl Db {
             #[cfg(feature = "mysql")]
             "mysql" | "mariadb" => {
                 use std::str::FromStr;
-                let fixed = if scheme == "mariadb" {
-                    format!("mysql{}", &url[7..])
-                } else {
-                    url.to_owned()
-                };
-                let opts = sqlx::mysql::MySqlConnectOptions::from_str(&fixed)
+                let opts = sqlx::mysql::MySqlConnectOptions::from_str(&crate::url::for_driver(url))
                     .map_err(|e| bad(e.to_string()))?;
                 probe::<sqlx::MySqlConnection>(&opts, &shown).await?;
                 let pool = sqlx::mysql::MySqlPoolOptions::new()
@@ -846,24 +795,6 @@ pub(crate) fn is_missing_table(e: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_never_appear() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact_url("mysql://root@h/db"), "mysql://root@h/db");
-        assert_eq!(redact_url("sqlite://a.db"), "sqlite://a.db");
-        assert_eq!(
-            redact_url("postgres://u:p%40ss@h/db?x=1"),
-            "postgres://u:***@h/db?x=1"
-        );
-        assert_eq!(
-            redact_url("mysql://h/db?user=u&password=secret&ssl-mode=off"),
-            "mysql://h/db?user=u&password=***&ssl-mode=off"
-        );
-    }
 
     #[test]
     fn lock_keys_are_stable_and_positive() {

@@ -10,7 +10,8 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum Error {
     /// The database driver failed (connection refused, permission denied, ...).
-    #[error("database error while {context}: {source}")]
+    /// The driver's text passes through [`crate::url::redact_url`] for any URL it echoes.
+    #[error("database error while {context}: {}", crate::url::redact_text(&source.to_string()))]
     Database {
         /// What kiln was doing.
         context: String,

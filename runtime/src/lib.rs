@@ -17,13 +17,15 @@ mod report;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod url;
 mod util;
 
-pub use db::{Db, redact_url};
+pub use db::Db;
 pub use error::{Error, Result};
 pub use kiln_core::Dialect;
 pub use migrator::Migrator;
 pub use options::{Options, TransactionMode};
+pub use url::redact_url;
 pub use report::{
     AppliedRevision, AuditEntry, Direction, Event, HistoryEntry, Hooks, Report, Status, Step,
 };
