@@ -208,10 +208,7 @@ impl Db {
         let ctx = "acquiring a connection";
         Ok(match self {
             #[cfg(feature = "sqlite")]
-            Db::Sqlite(p) => Conn::Sqlite(
-                p.acquire().await.map_err(Error::db(ctx))?,
-                sqlite_lock_path(p),
-            ),
+            Db::Sqlite(p) => Conn::Sqlite(p.acquire().await.map_err(Error::db(ctx))?),
             #[cfg(feature = "postgres")]
             Db::Postgres(p) => Conn::Postgres(p.acquire().await.map_err(Error::db(ctx))?),
             #[cfg(feature = "mysql")]
@@ -247,18 +244,35 @@ fn dialect_of_pool<DB: sqlx::Database + DialectOf>(_: &sqlx::Pool<DB>) -> Dialec
     DB::dialect()
 }
 
-/// The sidecar lock file of a file-backed SQLite database; `None` for in-memory databases.
+/// The sidecar lock file of a file-backed SQLite database, `<real path of the file>.kiln-lock`;
+/// `None` for in-memory and temporary databases.
+///
+/// The run lock must be the same for every spelling of one database (`sqlite://x.db`,
+/// `sqlite:file:x.db`, `file:` URIs, `?mode=rwc`, relative paths, symlinks), so the file name is
+/// asked of SQLite itself (the path it opened) and then resolved to its canonical form. For a
+/// plain path this is the file earlier kiln versions locked, so they still exclude each other.
 #[cfg(feature = "sqlite")]
-fn sqlite_lock_path(p: &sqlx::SqlitePool) -> Option<std::path::PathBuf> {
-    let opts = p.connect_options();
-    let name = opts.get_filename();
-    let s = name.to_string_lossy();
-    if s.is_empty() || s == ":memory:" || s.starts_with("file:") {
-        return None;
-    }
-    let mut lock = name.as_os_str().to_owned();
+async fn sqlite_lock_path(
+    c: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>,
+) -> Result<Option<std::path::PathBuf>> {
+    let opened = {
+        let mut h = c
+            .lock_handle()
+            .await
+            .map_err(Error::db("reading the SQLite database's file name"))?;
+        raw_sqlite::db_filename(h.as_raw_handle().as_ptr())
+    };
+    let Some(opened) = opened else {
+        return Ok(None);
+    };
+    let real = std::fs::canonicalize(&opened).map_err(|source| Error::LockFile {
+        path: opened.display().to_string(),
+        action: "find the real path of the database file for",
+        source,
+    })?;
+    let mut lock = real.into_os_string();
     lock.push(".kiln-lock");
-    Some(lock.into())
+    Ok(Some(lock.into()))
 }
 
 /// The operating-system user, when no environment variable names it (containers often set none).
@@ -292,10 +306,7 @@ pub(crate) enum Arg {
 /// One checked-out connection.
 pub(crate) enum Conn {
     #[cfg(feature = "sqlite")]
-    Sqlite(
-        sqlx::pool::PoolConnection<sqlx::Sqlite>,
-        Option<std::path::PathBuf>,
-    ),
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
     #[cfg(feature = "mysql")]
@@ -308,7 +319,7 @@ macro_rules! on_conn {
     ($value:expr, $c:ident => $body:expr) => {
         match $value {
             #[cfg(feature = "sqlite")]
-            Conn::Sqlite($c, _) => $body,
+            Conn::Sqlite($c) => $body,
             #[cfg(feature = "postgres")]
             Conn::Postgres($c) => $body,
             #[cfg(feature = "mysql")]
@@ -412,7 +423,7 @@ impl Conn {
     ) -> std::result::Result<Option<String>, sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c, _) => {
+            Conn::Sqlite(c) => {
                 use sqlx::Row as _;
                 let row = sqlx::query(trusted(sql)).fetch_optional(&mut **c).await?;
                 match row {
@@ -447,7 +458,7 @@ impl Conn {
     pub fn close_on_drop(&mut self) {
         match self {
             #[cfg(feature = "sqlite")]
-            Conn::Sqlite(..) => {}
+            Conn::Sqlite(_) => {}
             #[cfg(feature = "postgres")]
             Conn::Postgres(c) => c.close_on_drop(),
             #[cfg(feature = "mysql")]
@@ -461,31 +472,33 @@ impl Conn {
         let start = Instant::now();
         let mut pause = Duration::from_millis(5);
         let key = lock_key(&sql.lock_name);
+        #[cfg(feature = "sqlite")]
+        let lock_file = match self {
+            Conn::Sqlite(c) => sqlite_lock_path(c).await?,
+            _ => None,
+        };
         loop {
             let got = match self {
                 #[cfg(feature = "sqlite")]
-                Conn::Sqlite(_, path) => match path {
+                Conn::Sqlite(_) => match &lock_file {
                     None => Some(RunLock::None),
                     Some(path) => {
+                        let lock_error = |action, source| Error::LockFile {
+                            path: path.display().to_string(),
+                            action,
+                            source,
+                        };
                         let file = std::fs::OpenOptions::new()
                             .create(true)
                             .truncate(false)
                             .write(true)
-                            .open(&*path)
-                            .map_err(|e| {
-                                Error::Config(format!(
-                                    "cannot open lock file {}: {e}",
-                                    path.display()
-                                ))
-                            })?;
+                            .open(path)
+                            .map_err(|e| lock_error("open", e))?;
                         match file.try_lock() {
                             Ok(()) => Some(RunLock::File(file)),
                             Err(std::fs::TryLockError::WouldBlock) => None,
                             Err(std::fs::TryLockError::Error(e)) => {
-                                return Err(Error::Config(format!(
-                                    "cannot lock {}: {e}",
-                                    path.display()
-                                )));
+                                return Err(lock_error("lock", e));
                             }
                         }
                     }
@@ -522,7 +535,13 @@ impl Conn {
                     what: match self.dialect() {
                         Dialect::Postgres => format!("PostgreSQL advisory lock {key}"),
                         Dialect::MySql => "MySQL GET_LOCK".to_owned(),
-                        _ => "SQLite lock file".to_owned(),
+                        #[cfg(feature = "sqlite")]
+                        _ => match &lock_file {
+                            Some(p) => format!("SQLite lock file {}", p.display()),
+                            None => "SQLite lock file".to_owned(),
+                        },
+                        #[cfg(not(feature = "sqlite"))]
+                        _ => "lock".to_owned(),
                     },
                 });
             }
@@ -584,7 +603,7 @@ impl Conn {
     pub async fn executor(&mut self, offload: bool) -> std::result::Result<Exec<'_>, sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c, _) => Ok(Exec::Sqlite(c.lock_handle().await?, offload)),
+            Conn::Sqlite(c) => Ok(Exec::Sqlite(c.lock_handle().await?, offload)),
             other => Ok(Exec::Conn(other)),
         }
     }
@@ -688,6 +707,32 @@ mod raw_sqlite {
             (code, message)
         };
         sqlx::Error::Database(Box::new(RawSqliteError { code, message }))
+    }
+
+    /// The path of the file SQLite opened as the `main` database (absolute: SQLite resolves it),
+    /// or `None` for an in-memory or temporary database.
+    pub(crate) fn db_filename(db: *mut ffi::sqlite3) -> Option<std::path::PathBuf> {
+        // SAFETY: `db` is a live handle locked for this thread by the caller's
+        // `LockedSqliteHandle`; `c"main"` is a NUL-terminated literal. The returned text is owned
+        // by the handle, valid until the handle changes databases, and copied before returning.
+        let name = unsafe {
+            let p = ffi::sqlite3_db_filename(db, c"main".as_ptr());
+            if p.is_null() {
+                return None;
+            }
+            CStr::from_ptr(p).to_bytes().to_vec()
+        };
+        if name.is_empty() {
+            return None;
+        }
+        #[cfg(unix)]
+        let path = {
+            use std::os::unix::ffi::OsStringExt;
+            std::ffi::OsString::from_vec(name).into()
+        };
+        #[cfg(not(unix))]
+        let path = String::from_utf8_lossy(&name).into_owned().into();
+        Some(path)
     }
 
     /// Runs every statement of `sql` in order; rows are discarded. Stops at the first error, with

@@ -88,7 +88,7 @@ pub enum Error {
     },
     /// Another runner held the lock for longer than the timeout.
     #[error(
-        "timed out after {waited:?} waiting for the migration lock ({what}); another runner is migrating this database. Wait for it, or raise the lock timeout"
+        "timed out after {:.1} s waiting for the migration lock ({what}); another runner is migrating this database. Wait for it, or raise the timeout (`Options::lock_timeout`; `--lock-timeout SECONDS` on the CLI)", waited.as_secs_f64()
     )]
     LockTimeout {
         /// How long kiln waited.
@@ -115,6 +115,20 @@ pub enum Error {
         line: u32,
         /// What is wrong.
         message: String,
+    },
+    /// The SQLite run lock file could not be opened or locked (owned by another user, a
+    /// read-only directory, ...).
+    #[error(
+        "cannot {action} the run lock file {path}: {source}. kiln creates and locks this file next to the database so that runners take turns; make it (and its directory) writable by this user, or if it belongs to another user and no kiln process is running, remove it"
+    )]
+    LockFile {
+        /// The lock file (or the database file whose real path was wanted).
+        path: String,
+        /// What kiln tried: `open`, `lock`, ...
+        action: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
     },
     /// A setting is invalid.
     #[error("invalid setting: {0}")]
