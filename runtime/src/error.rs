@@ -96,6 +96,14 @@ pub enum Error {
         /// Which lock.
         what: String,
     },
+    /// A stamp was asked for while another runner holds the run lock.
+    #[error(
+        "another runner holds the migration lock ({what}) and is changing the database right now, so kiln does not stamp: the state you decided on may already be out of date, and a revision shown as running is in progress, not dirty. Wait for the run to finish, look again with `kiln check` or `kiln current`, and stamp only if it still reports a problem"
+    )]
+    StampWhileRunning {
+        /// Which lock is held.
+        what: String,
+    },
     /// The run was stopped on request after a revision completed.
     #[error(
         "stopped on request after {completed} revision(s); the database is consistent at that point"
