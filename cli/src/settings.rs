@@ -190,6 +190,17 @@ impl Settings {
                 DbUrl { url, source }
             });
         let options = global_options(&global)?;
+        // Names the engine cannot hold (a `_state` table over PostgreSQL's 63 bytes) are a usage
+        // error before anything connects.
+        if let Err(e) = options.validate(database.as_ref().and_then(DbUrl::dialect)) {
+            return Err(Fail::usage(
+                match e {
+                    kiln_runtime::Error::Config(reason) => reason,
+                    other => other.to_string(),
+                },
+                "pick shorter names with --version-table, --audit-table and --schema (the same ones as your binary's `Options`)",
+            ));
+        }
         let action = match command {
             Command::Init(a) => Action::Init {
                 dir: match &a.path {
