@@ -22,7 +22,10 @@ fn names_too_long_for_the_engine_exit_2_before_connecting() {
         let (code, _, stderr) = run(&sb, url, &["--version-table", &name, "current"]);
         assert_eq!(code, 2, "{url} {len}: {stderr}");
         assert!(stderr.contains(&format!("{name}_state")), "{stderr}");
-        assert!(stderr.contains(&format!("at most {most} characters")), "{stderr}");
+        assert!(
+            stderr.contains(&format!("at most {most} characters")),
+            "{stderr}"
+        );
         assert!(stderr.contains("--version-table"), "{stderr}");
     }
     // 64 characters is over every engine's limit for any name.
@@ -34,32 +37,31 @@ fn names_too_long_for_the_engine_exit_2_before_connecting() {
     assert_eq!(code, 2, "{stderr}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-async fn the_longest_allowed_version_table_works_on_postgres() {
-    let Some(db) = TestDb::postgres().await else {
+/// The longest version table the engine allows is used end to end.
+async fn longest_allowed_works(db: Option<TestDb>, len: usize) {
+    let Some(db) = db else {
         return;
     };
     let sb = Sandbox::new();
     sb.standard();
-    let name = "v".repeat(57);
-    let (code, _, stderr) = run(&sb, db.url(), &["--version-table", &name, "upgrade", "heads"]);
-    assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = run(&sb, db.url(), &["--version-table", &name, "check"]);
-    assert_eq!(code, 0, "{stderr}");
+    let name = "v".repeat(len);
+    for args in [&["upgrade", "heads"][..], &["check"]] {
+        let (code, _, stderr) = run(
+            &sb,
+            db.url(),
+            &[&["--version-table", &name][..], args].concat(),
+        );
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+    }
     db.drop_database().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn the_longest_allowed_version_table_works_on_postgres() {
+    longest_allowed_works(TestDb::postgres().await, 57).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn the_longest_allowed_version_table_works_on_mariadb() {
-    let Some(db) = TestDb::mysql().await else {
-        return;
-    };
-    let sb = Sandbox::new();
-    sb.standard();
-    let name = "v".repeat(58);
-    let (code, _, stderr) = run(&sb, db.url(), &["--version-table", &name, "upgrade", "heads"]);
-    assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = run(&sb, db.url(), &["--version-table", &name, "check"]);
-    assert_eq!(code, 0, "{stderr}");
-    db.drop_database().await.unwrap();
+    longest_allowed_works(TestDb::mysql().await, 58).await;
 }

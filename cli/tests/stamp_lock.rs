@@ -13,7 +13,11 @@ use std::time::{Duration, Instant};
 /// `p1`, then `p2`, a `transaction false` revision running `slow`.
 fn write_set(sb: &Sandbox, slow: &'static str) {
     sb.revision(&Rev::new("p1", "", "first").sql("CREATE TABLE p1_t (id INTEGER);", None));
-    sb.revision(&Rev::new("p2", "p1", "slow").sql(slow, None).non_transactional());
+    sb.revision(
+        &Rev::new("p2", "p1", "slow")
+            .sql(slow, None)
+            .non_transactional(),
+    );
 }
 
 /// The `current --json` state, read with the binary.
@@ -51,20 +55,35 @@ fn scenario(url: &str, slow: &'static str) {
 
     let (code, stdout, stderr) = run(&sb, url, &["current"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("`p2` is being applied by another runner"), "{stderr}");
-    assert!(!stderr.contains("dirty;") && !stderr.contains("is dirty"), "{stderr}");
+    assert!(
+        stderr.contains("`p2` is being applied by another runner"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("dirty;") && !stderr.contains("is dirty"),
+        "{stderr}"
+    );
     assert!(stdout.contains("p1"), "{stdout}");
 
     let (code, _, stderr) = run(&sb, url, &["check"]);
     assert_eq!(code, 6, "in progress is not dirty (8): {stderr}");
-    assert!(stderr.contains("`p2` is being applied by another runner"), "{stderr}");
-    assert!(!stderr.contains("kiln stamp"), "no repair advice while it runs: {stderr}");
+    assert!(
+        stderr.contains("`p2` is being applied by another runner"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("kiln stamp"),
+        "no repair advice while it runs: {stderr}"
+    );
 
     // The advice a dirty database would get: it must not undo what the runner applies.
     let before = Instant::now();
     let (code, _, stderr) = run(&sb, url, &["stamp", "p1"]);
     assert_eq!(code, 4, "{stderr}");
-    assert!(stderr.contains("another runner holds the migration lock"), "{stderr}");
+    assert!(
+        stderr.contains("another runner holds the migration lock"),
+        "{stderr}"
+    );
     assert!(
         before.elapsed() < Duration::from_secs(20),
         "stamp refuses at once instead of waiting for the lock"
@@ -73,7 +92,10 @@ fn scenario(url: &str, slow: &'static str) {
     let out = runner.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let st = state(&sb, url);
-    assert_eq!(st["at_head"], true, "the runner's revisions are all recorded: {st}");
+    assert_eq!(
+        st["at_head"], true,
+        "the runner's revisions are all recorded: {st}"
+    );
     let (code, _, stderr) = run(&sb, url, &["check"]);
     assert_eq!(code, 0, "{stderr}");
 }

@@ -124,7 +124,11 @@ fn every_password_form_on_every_configuration_path() {
                 let (code, all) = kiln_with(&sb, via, case.url, args);
                 assert_eq!(code, case.code, "{what}:\n{all}");
                 assert_hidden(&all, case.secrets, &what);
-                assert!(all.contains(case.shows), "{what}: expected `{}` in\n{all}", case.shows);
+                assert!(
+                    all.contains(case.shows),
+                    "{what}: expected `{}` in\n{all}",
+                    case.shows
+                );
             }
         }
     }
@@ -140,7 +144,11 @@ fn a_one_letter_password_does_not_mask_that_letter_elsewhere() {
         assert!(all.contains("kiln:***@127.0.0.1:1/db"), "{via:?}: {all}");
         assert!(!all.contains("kiln:e@"), "{via:?}: {all}");
         // Only the password is masked: the words around it keep their `e`s.
-        assert_eq!(all.matches("***").count(), all.matches("kiln:***@").count(), "{via:?}: {all}");
+        assert_eq!(
+            all.matches("***").count(),
+            all.matches("kiln:***@").count(),
+            "{via:?}: {all}"
+        );
         assert!(all.contains("server"), "{via:?}: {all}");
     }
 }
@@ -192,9 +200,16 @@ async fn json_output_on_a_live_server_shows_the_url_redacted() {
     let sb = Sandbox::new();
     sb.standard();
     // The test server trusts local connections, so any password is accepted.
-    let url = format!("{}?password=JsonSekr1t&application_name=kiln_test", db.url());
+    let url = format!(
+        "{}?password=JsonSekr1t&application_name=kiln_test",
+        db.url()
+    );
     for via in VIAS {
-        for args in [&["current", "--json"][..], &["check", "--json"], &["history", "-v"]] {
+        for args in [
+            &["current", "--json"][..],
+            &["check", "--json"],
+            &["history", "-v"],
+        ] {
             let (code, all) = kiln_with(&sb, via, &url, args);
             assert!(code == 0 || code == 6, "{via:?} {args:?}: {all}");
             assert_hidden(&all, &["JsonSekr1t"], &format!("{via:?} {args:?}"));

@@ -145,7 +145,9 @@ pub fn scan_dir(dir: &MigrationDir) -> Scan {
             Ok(b) => b,
             Err(e) => {
                 let reason = match e {
-                    ReadError::NotFound => "the file disappeared while kiln read the directory".into(),
+                    ReadError::NotFound => {
+                        "the file disappeared while kiln read the directory".into()
+                    }
                     ReadError::Other(r) => r,
                 };
                 scan.diagnostics.push(Diagnostic::new(

@@ -19,8 +19,8 @@ pub mod split;
 pub mod target;
 
 pub use diag::{Diagnostic, Diagnostics, Problem};
-pub use fileread::{DEFAULT_MAX_FILE_SIZE, MAX_FILE_SIZE_VAR};
 pub use dir::{Loaded, MigrationDir, Scan, build_set, load_dir, resolve_dir, scan_dir};
+pub use fileread::{DEFAULT_MAX_FILE_SIZE, MAX_FILE_SIZE_VAR};
 pub use lock::{LOCK_FILE, Lock};
 pub use model::{MigrationSet, Revision, Str, StrList};
 pub use split::{Dialect, Statement};

@@ -9,7 +9,8 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-const GOOD: &str = "-- kiln:revision a1\n-- kiln:message first\n\n-- kiln:upgrade\nCREATE TABLE t (id INTEGER);\n";
+const GOOD: &str =
+    "-- kiln:revision a1\n-- kiln:message first\n\n-- kiln:upgrade\nCREATE TABLE t (id INTEGER);\n";
 
 fn dir_at(path: &Path) -> MigrationDir {
     MigrationDir {

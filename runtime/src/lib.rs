@@ -25,7 +25,7 @@ pub use error::{Error, Result};
 pub use kiln_core::Dialect;
 pub use migrator::Migrator;
 pub use options::{Options, TransactionMode};
-pub use url::redact_url;
 pub use report::{
     AppliedRevision, AuditEntry, Direction, Event, HistoryEntry, Hooks, Report, Status, Step,
 };
+pub use url::redact_url;

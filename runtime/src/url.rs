@@ -42,8 +42,9 @@ struct Parts {
 /// `true` for text that can be a host segment: no delimiter, no whitespace or control byte.
 /// Deliberately loose (any host a driver might accept), so the real separator is never skipped.
 fn is_host_shaped(s: &str) -> bool {
-    !s.bytes()
-        .any(|b| matches!(b, b'/' | b'?' | b'#' | b'@') || b.is_ascii_whitespace() || b.is_ascii_control())
+    !s.bytes().any(|b| {
+        matches!(b, b'/' | b'?' | b'#' | b'@') || b.is_ascii_whitespace() || b.is_ascii_control()
+    })
 }
 
 /// The scheme of `url` (before the first `:`), when it is a well-formed one.
@@ -381,7 +382,10 @@ mod tests {
     #[test]
     fn user_info_passwords_are_masked_by_structure() {
         for (url, shown) in [
-            ("postgres://u:secret@h:5432/db", "postgres://u:***@h:5432/db"),
+            (
+                "postgres://u:secret@h:5432/db",
+                "postgres://u:***@h:5432/db",
+            ),
             ("mysql://root@h/db", "mysql://root@h/db"),
             ("sqlite://a.db", "sqlite://a.db"),
             ("postgres://u:p%40ss@h/db?x=1", "postgres://u:***@h/db?x=1"),
@@ -394,14 +398,23 @@ mod tests {
             ("postgres://u:a#b@h/db", "postgres://u:***@h/db"),
             ("postgres://u:p@ss@h/db", "postgres://u:***@h/db"),
             ("postgres://u:p:w@h/db", "postgres://u:***@h/db"),
-            ("postgres://u:a/b?c#d@e@h:1/db?sslmode=off", "postgres://u:***@h:1/db?sslmode=off"),
+            (
+                "postgres://u:a/b?c#d@e@h:1/db?sslmode=off",
+                "postgres://u:***@h:1/db?sslmode=off",
+            ),
             ("postgres://:secret@h/db", "postgres://:***@h/db"),
             ("postgres://u:@h/db", "postgres://u:***@h/db"),
-            ("postgres://u:x@/db?host=/run/pg", "postgres://u:***@/db?host=/run/pg"),
+            (
+                "postgres://u:x@/db?host=/run/pg",
+                "postgres://u:***@/db?host=/run/pg",
+            ),
             ("postgres://u:x@[::1]:5/db", "postgres://u:***@[::1]:5/db"),
             ("oracle://kiln:pw/x@db/x", "oracle://kiln:***@db/x"),
             // A host a narrow host grammar would not accept still ends the user-info.
-            ("postgres://u:a@b/c@my~host/db", "postgres://u:***@my~host/db"),
+            (
+                "postgres://u:a@b/c@my~host/db",
+                "postgres://u:***@my~host/db",
+            ),
             // A user name with an unencoded `/`: the whole user-info goes.
             ("postgres://u/x:p@a/b@h/db", "postgres://***@h/db"),
         ] {
@@ -430,8 +443,14 @@ mod tests {
             ),
             ("mysql://h/db?pwd=s", "mysql://h/db?pwd=***"),
             ("mysql://h/db?PASSWD=s", "mysql://h/db?PASSWD=***"),
-            ("postgres://h/db?sslpassword=s&x=1", "postgres://h/db?sslpassword=***&x=1"),
-            ("postgres://h/db?pass%77ord=s", "postgres://h/db?pass%77ord=***"),
+            (
+                "postgres://h/db?sslpassword=s&x=1",
+                "postgres://h/db?sslpassword=***&x=1",
+            ),
+            (
+                "postgres://h/db?pass%77ord=s",
+                "postgres://h/db?pass%77ord=***",
+            ),
             // A password with unencoded `&`, `?`, `/`, `#` and `=` stays masked whole.
             (
                 "mysql://h/db?password=a&b?c/d#e=f&ssl-mode=off",
@@ -486,9 +505,22 @@ mod tests {
             .to_string();
         assert!(err.contains("%2F"), "{err}");
         assert!(!err.contains("9wXy"), "{err}");
-        assert!(err.contains("postgres://adv_user:***@db.internal:5432/app"), "{err}");
-        assert!(validate("mysql://u:a?b@h/db").unwrap_err().to_string().contains("%3F"));
-        assert!(validate("mysql://u:a#b@h/db").unwrap_err().to_string().contains("%23"));
+        assert!(
+            err.contains("postgres://adv_user:***@db.internal:5432/app"),
+            "{err}"
+        );
+        assert!(
+            validate("mysql://u:a?b@h/db")
+                .unwrap_err()
+                .to_string()
+                .contains("%3F")
+        );
+        assert!(
+            validate("mysql://u:a#b@h/db")
+                .unwrap_err()
+                .to_string()
+                .contains("%23")
+        );
         assert!(
             validate("mysql://h/db?password=a&b")
                 .unwrap_err()
@@ -497,9 +529,15 @@ mod tests {
         );
         assert!(validate("postgres:u:p@h").is_err());
         assert!(validate("oracle://u:p@h/x").is_err());
-        assert_eq!(validate("postgres://u:p%2F@h/db").ok(), Some(Dialect::Postgres));
+        assert_eq!(
+            validate("postgres://u:p%2F@h/db").ok(),
+            Some(Dialect::Postgres)
+        );
         assert_eq!(validate("mariadb://u:p@ss@h/db").ok(), Some(Dialect::MySql));
-        assert_eq!(validate("sqlite://a.db?mode=rwc").ok(), Some(Dialect::Sqlite));
+        assert_eq!(
+            validate("sqlite://a.db?mode=rwc").ok(),
+            Some(Dialect::Sqlite)
+        );
     }
 
     #[test]
@@ -525,7 +563,10 @@ mod tests {
 
     #[test]
     fn replaces_the_database() {
-        assert_eq!(with_database("postgres://u@h:1/test", "x"), "postgres://u@h:1/x");
+        assert_eq!(
+            with_database("postgres://u@h:1/test", "x"),
+            "postgres://u@h:1/x"
+        );
         assert_eq!(
             with_database("mysql://root@h:3306/test?ssl-mode=disabled", "x"),
             "mysql://root@h:3306/x?ssl-mode=disabled"

@@ -17,7 +17,12 @@ fn slow_set(dir: &std::path::Path) -> Migrator {
     write_set(
         dir,
         &[
-            rev("p1", "", "CREATE TABLE p1_t (id INTEGER PRIMARY KEY);", None),
+            rev(
+                "p1",
+                "",
+                "CREATE TABLE p1_t (id INTEGER PRIMARY KEY);",
+                None,
+            ),
             Rev {
                 id: "p2",
                 parents: "p1",
@@ -46,7 +51,10 @@ async fn start_slow_run(
         if st.applied.iter().any(|r| r.revision == "p2") {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "p2 never started: {st:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "p2 never started: {st:?}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     runner
@@ -68,22 +76,26 @@ async fn runners_through_different_spellings_of_one_file_take_turns() {
         format!("sqlite://{}/dirlink/../data/app.db", tmp.path().display()),
     ];
     let migrations = tempfile::tempdir().unwrap();
+    let m = Arc::new(slow_set(migrations.path()));
+    let runner = start_slow_run(&m, &first).await;
+    // While the first runner holds the lock, every other spelling must find it taken, not see a
+    // "dirty" p2 or take a lock of its own.
+    let impatient = slow_set(migrations.path())
+        .with_options(Options::default().lock_timeout(Duration::from_millis(200)));
+    let mut seconds = Vec::new();
     for other in &others {
-        let _ = std::fs::remove_file(&real);
-        let m = Arc::new(slow_set(migrations.path()));
-        let runner = start_slow_run(&m, &first).await;
-        // The second spelling must find the lock taken, not a "dirty" p2 or a lock of its own.
         let second = Db::connect(other).await.unwrap();
-        let impatient = slow_set(migrations.path())
-            .with_options(Options::default().lock_timeout(Duration::from_millis(200)));
         match impatient.run(&second).await {
             Err(Error::LockTimeout { what, .. }) => {
                 assert!(what.contains("data/app.db.kiln-lock"), "{other}: {what}");
             }
             other_result => panic!("{other}: expected the lock to be held, got {other_result:?}"),
         }
-        assert_eq!(runner.await.unwrap().unwrap().steps.len(), 2, "{other}");
-        // Once the first runner is done, the second spelling sees the same database at head.
+        seconds.push(second);
+    }
+    assert_eq!(runner.await.unwrap().unwrap().steps.len(), 2);
+    // Once the first runner is done, every spelling sees the same database at head.
+    for second in seconds {
         impatient.check(&second).await.unwrap();
         second.close().await;
     }
@@ -103,7 +115,10 @@ async fn a_lock_timeout_names_the_lock_file_and_the_setting_with_a_rounded_durat
         .await
         .unwrap_err()
         .to_string();
-    assert!(e.contains("timed out after 0.2 s") || e.contains("timed out after 0.3 s"), "{e}");
+    assert!(
+        e.contains("timed out after 0.2 s") || e.contains("timed out after 0.3 s"),
+        "{e}"
+    );
     assert!(e.contains("--lock-timeout"), "{e}");
     assert!(e.contains("app.db.kiln-lock"), "{e}");
     runner.await.unwrap().unwrap();
@@ -120,7 +135,10 @@ async fn a_lock_file_that_cannot_be_opened_is_a_lock_file_error() {
         .await
         .unwrap();
     let migrations = tempfile::tempdir().unwrap();
-    let m = write_set(migrations.path(), &[rev("a1", "", "CREATE TABLE a (x INTEGER);", None)]);
+    let m = write_set(
+        migrations.path(),
+        &[rev("a1", "", "CREATE TABLE a (x INTEGER);", None)],
+    );
     match m.run(&db).await {
         Err(e @ Error::LockFile { .. }) => {
             let text = e.to_string();

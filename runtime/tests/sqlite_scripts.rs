@@ -15,7 +15,8 @@ async fn a_large_revision_runs_every_statement() {
     for mode in [TransactionMode::PerRevision, TransactionMode::All] {
         let t = TestDb::sqlite().await.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let mut up = String::from("CREATE TABLE big (id INTEGER PRIMARY KEY, note TEXT NOT NULL);\n");
+        let mut up =
+            String::from("CREATE TABLE big (id INTEGER PRIMARY KEY, note TEXT NOT NULL);\n");
         let n = 30_000;
         for i in 0..n {
             up += &format!(
@@ -69,7 +70,9 @@ async fn a_nul_byte_in_the_sql_is_refused_not_a_silent_end() {
         )],
     );
     match m.run(t.db()).await {
-        Err(Error::Statement { revision, message, .. }) => {
+        Err(Error::Statement {
+            revision, message, ..
+        }) => {
             assert_eq!(revision, "nul1");
             assert!(message.contains("NUL byte"), "{message}");
         }
@@ -79,9 +82,16 @@ async fn a_nul_byte_in_the_sql_is_refused_not_a_silent_end() {
         other => panic!("a NUL byte must fail the revision, got {other:?}"),
     }
     let st = m.current(t.db()).await.unwrap();
-    assert!(st.current.is_empty(), "nothing is recorded as applied: {st:?}");
+    assert!(
+        st.current.is_empty(),
+        "nothing is recorded as applied: {st:?}"
+    );
     assert_eq!(
-        raw_rows(t.db(), "SELECT name FROM sqlite_master WHERE name = 'before_nul'").await,
+        raw_rows(
+            t.db(),
+            "SELECT name FROM sqlite_master WHERE name = 'before_nul'"
+        )
+        .await,
         0,
         "the revision was rolled back"
     );

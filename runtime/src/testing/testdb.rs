@@ -3,10 +3,10 @@
 
 use super::with_database;
 use crate::db::{Arg, Conn, Db};
-use crate::url::{redact_url, tcp_address};
 use crate::error::{Error, Result};
 use crate::migrator::Migrator;
 use crate::sql::{quote_ident, quote_literal};
+use crate::url::{redact_url, tcp_address};
 use kiln_core::Dialect;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
