@@ -38,21 +38,6 @@ pub enum Fresh {
     },
 }
 
-/// Replaces the database name in a URL.
-pub fn with_db(url: &str, db: &str) -> String {
-    let (base, query) = match url.find('?') {
-        Some(q) => (&url[..q], &url[q..]),
-        None => (url, ""),
-    };
-    let slash = base.rfind('/').map_or(base.len(), |s| s);
-    let scheme_end = base.find("://").map_or(0, |s| s + 3);
-    if slash < scheme_end {
-        format!("{base}/{db}{query}")
-    } else {
-        format!("{}/{db}{query}", &base[..slash])
-    }
-}
-
 /// Where the benchmark puts its files, and how to reach the servers.
 #[derive(Debug, Clone)]
 pub struct Servers {
@@ -98,7 +83,7 @@ impl Servers {
                     .execute(&admin)
                     .await?;
                 admin.close().await;
-                let url = with_db(base, name);
+                let url = kiln_runtime::url::with_database(base, name);
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(4)
                     .connect(&url)
@@ -118,7 +103,7 @@ impl Servers {
                     .execute(&admin)
                     .await?;
                 admin.close().await;
-                let url = with_db(base, name);
+                let url = kiln_runtime::url::with_database(base, name);
                 let pool = sqlx::mysql::MySqlPoolOptions::new()
                     .max_connections(4)
                     .connect(&url)

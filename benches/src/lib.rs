@@ -4,6 +4,7 @@
 //! and ratios. Benchmarks never fail on timing: a scenario whose tool is missing (no server, no
 //! Python) is skipped with a note. See `docs/benchmarks.md`.
 
+pub mod bigscript;
 pub mod db;
 pub mod scenarios;
 pub mod scratch;
@@ -15,7 +16,7 @@ use std::time::Duration;
 /// What to run and how big.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Which scenarios: `startup`, `apply`, `compile`, `size`, `cli`.
+    /// Which scenarios: `startup`, `apply`, `compile`, `size`, `cli`, `bigscript`.
     pub scenarios: Vec<String>,
     /// Repetitions of each slow measurement (fresh database each time).
     pub runs: usize,
@@ -33,6 +34,8 @@ pub struct Config {
     /// Revisions of the self-migrating binaries and of the CLI scenario.
     pub size_revisions: usize,
     pub cli_revisions: usize,
+    /// Size in MB of the one large SQLite revision of scenario 6 (0 skips it).
+    pub big_script_mb: usize,
     /// Builds the scratch crates of scenarios 3 and 4 (slow: dependencies build once).
     pub build_scratch: bool,
     /// Installs and runs Alembic.
@@ -51,7 +54,7 @@ impl Config {
     pub fn full(workspace: PathBuf, target_dir: PathBuf) -> Config {
         let work = target_dir.join("kiln-bench");
         Config {
-            scenarios: ["startup", "apply", "compile", "size", "cli"]
+            scenarios: ["startup", "apply", "compile", "size", "cli", "bigscript"]
                 .map(str::to_owned)
                 .to_vec(),
             runs: 5,
@@ -63,6 +66,7 @@ impl Config {
             compile_files: 1000,
             size_revisions: 100,
             cli_revisions: 1000,
+            big_script_mb: 50,
             build_scratch: true,
             alembic: true,
             sqlite: true,
@@ -95,6 +99,7 @@ impl Config {
         c.compile_files = 3;
         c.size_revisions = 3;
         c.cli_revisions = 3;
+        c.big_script_mb = 1;
         c.build_scratch = std::env::var_os("KILN_BENCH_SMOKE_BUILD").is_some();
         c.alembic = std::env::var_os("KILN_BENCH_SMOKE_ALEMBIC").is_some();
         c
@@ -265,6 +270,7 @@ pub async fn run(cfg: &Config) -> Results {
             "compile" => scratch::compile(&cfg, &mut res),
             "size" => scratch::size(&cfg, &mut res),
             "cli" => scenarios::cli(&cfg, &mut res).await,
+            "bigscript" => bigscript::bigscript(&cfg, &mut res).await,
             other => Err(anyhow::anyhow!("unknown scenario `{other}`")),
         };
         if let Err(e) = r {

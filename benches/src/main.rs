@@ -1,7 +1,7 @@
 //! `cargo run --release -p kiln-bench -- all`: every scenario of issue 6, one table.
 //!
-//! Usage: kiln-bench [all|startup|apply|compile|size|cli]... [--quick] [--runs N] [--checks N] [--small N] [--heavy N]
-//!                   [--no-alembic] [--no-build] [--no-sqlite] [--no-pg] [--no-mysql] [--out FILE]
+//! Usage: kiln-bench [all|startup|apply|compile|size|cli|bigscript]... [--quick] [--runs N] [--checks N] [--small N] [--heavy N]
+//!                   [--no-alembic] [--no-build] [--no-sqlite] [--no-pg] [--no-mysql] [--big-mb N] [--out FILE]
 //! Servers: KILN_BENCH_PG (default postgres://postgres@127.0.0.1:5432/test) and KILN_BENCH_MYSQL
 //! (default mysql://root@127.0.0.1:3306/test); unreachable servers are skipped with a note.
 
@@ -25,7 +25,7 @@ fn main() {
     while let Some(a) = args.next() {
         match a.as_str() {
             "all" => {}
-            "startup" | "apply" | "compile" | "size" | "cli" => picked.push(a),
+            "startup" | "apply" | "compile" | "size" | "cli" | "bigscript" => picked.push(a),
             "--quick" => {
                 let keep = cfg.clone();
                 cfg = Config::smoke(keep.workspace, keep.target_dir);
@@ -46,10 +46,16 @@ fn main() {
             "--no-mysql" => cfg.servers.mysql = None,
             "--no-pg" => cfg.servers.pg = None,
             "--no-sqlite" => cfg.sqlite = false,
+            "--big-mb" => {
+                cfg.big_script_mb = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--big-mb N")
+            }
             "--out" => out = args.next().map(PathBuf::from),
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: kiln-bench [all|startup|apply|compile|size|cli]... [--quick] [--runs N] [--checks N] [--small N] [--heavy N] [--no-alembic] [--no-build] [--no-sqlite] [--no-pg] [--no-mysql] [--out FILE]"
+                    "usage: kiln-bench [all|startup|apply|compile|size|cli|bigscript]... [--quick] [--runs N] [--checks N] [--small N] [--heavy N] [--no-alembic] [--no-build] [--no-sqlite] [--no-pg] [--no-mysql] [--big-mb N] [--out FILE]"
                 );
                 return;
             }

@@ -22,7 +22,8 @@ fn engines(cfg: &Config) -> Vec<Engine> {
     v
 }
 
-fn load(dir: &Path) -> anyhow::Result<Migrator> {
+/// Loads a written kiln directory.
+pub(crate) fn load(dir: &Path) -> anyhow::Result<Migrator> {
     let d = kiln_core::MigrationDir {
         path: dir.to_owned(),
         display: "migrations".into(),

@@ -44,5 +44,9 @@ async fn every_scenario_runs_at_tiny_sizes() {
         results.rows.iter().any(|r| r.group.starts_with("5.")),
         "{table}"
     );
+    assert!(
+        results.rows.iter().any(|r| r.group.starts_with("6.")),
+        "{table}"
+    );
     assert!(results.rows.iter().all(|r| r.value.is_finite()), "{table}");
 }

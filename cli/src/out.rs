@@ -1,7 +1,7 @@
 //! Everything `kiln` writes: result lines on stdout, errors and progress on stderr.
 //!
-//! Every line goes through [`scrub`], which removes the database password wherever it might
-//! appear, so no output path can leak it. Writing to a closed pipe (`kiln history | head`) never
+//! Every line goes through [`scrub`], which redacts database URLs by their structure (the
+//! runtime's `url` module finds the password), so no output path can leak one. Writing to a closed pipe (`kiln history | head`) never
 //! panics: the first failed write to stdout silences the rest, and a migration in progress carries
 //! on undisturbed. On a terminal, runs draw a one-line progress bar on stderr that is erased before
 //! each result line; when stderr is piped, no bar is drawn and the output is plain lines.
@@ -12,97 +12,54 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Database URLs seen on the command line or in the environment, each with its redacted form.
+static URLS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 static STDOUT_ERROR: Mutex<Option<String>> = Mutex::new(None);
 /// Whether a progress bar is currently drawn on stderr.
 static BAR_SHOWN: AtomicBool = AtomicBool::new(false);
 
-/// Registers the passwords found in `url` (in the user-info part or a `password=` parameter,
-/// raw and percent-decoded) so they are never printed.
-pub fn protect_url(url: &str) {
-    let found = passwords_in(url);
-    if found.is_empty() {
+/// Registers a database URL (or an argument holding one, such as `--database-url=URL`), so that
+/// wherever its exact text shows up in output (clap echoing an argument, a driver quoting the
+/// URL) the redacted form is printed instead. Only whole URLs are registered, never a password
+/// on its own: searching for a short password's text would mask it in every word.
+pub fn protect_url(text: &str) {
+    let start = match text.find("://") {
+        Some(i) => text[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |j| j + 1),
+        None => match text.split_once('=') {
+            Some((_, v)) if kiln_runtime::url::dialect_of(v).is_some() => text.len() - v.len(),
+            _ if kiln_runtime::url::dialect_of(text).is_some() => 0,
+            _ => return,
+        },
+    };
+    let raw = &text[start..];
+    let shown = kiln_runtime::redact_url(raw);
+    if shown == raw {
         return;
     }
-    if let Ok(mut secrets) = SECRETS.lock() {
-        for s in found {
-            if !secrets.contains(&s) {
-                secrets.push(s);
-            }
-        }
-        // Longest first, so a secret that contains another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    if let Ok(mut urls) = URLS.lock()
+        && !urls.iter().any(|(r, _)| r == raw)
+    {
+        urls.push((raw.to_owned(), shown));
+        // Longest first, so a URL that contains another is replaced whole.
+        urls.sort_by_key(|(r, _)| std::cmp::Reverse(r.len()));
     }
 }
 
-/// Replaces every registered secret in `text` with `***`.
+/// Removes passwords from text about to be printed: every registered URL is replaced by its
+/// redacted form, then every other `scheme://...` in the text is redacted by its structure.
 pub fn scrub(text: &str) -> String {
     let mut s = text.to_owned();
-    if let Ok(secrets) = SECRETS.lock() {
-        for secret in secrets.iter() {
-            if s.contains(secret.as_str()) {
-                s = s.replace(secret.as_str(), "***");
+    if let Ok(urls) = URLS.lock() {
+        for (raw, shown) in urls.iter() {
+            if s.contains(raw.as_str()) {
+                s = s.replace(raw.as_str(), shown);
             }
         }
     }
-    s
-}
-
-/// The passwords in a URL: `scheme://user:PASSWORD@host/...` and `?password=PASSWORD`.
-fn passwords_in(url: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut push = |raw: &str| {
-        if raw.is_empty() {
-            return;
-        }
-        let decoded = percent_decode(raw);
-        if decoded != raw && !decoded.is_empty() {
-            out.push(decoded);
-        }
-        out.push(raw.to_owned());
-    };
-    if let Some(start) = url.find("://") {
-        let rest = &url[start + 3..];
-        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-        if let Some(at) = authority.rfind('@')
-            && let Some((_, pass)) = authority[..at].split_once(':')
-        {
-            push(pass);
-        }
-    }
-    if let Some((_, query)) = url.split_once('?') {
-        for pair in query.split('&') {
-            if let Some((k, v)) = pair.split_once('=')
-                && (k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("pass"))
-            {
-                push(v);
-            }
-        }
-    }
-    out
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (
-                (b[i + 1] as char).to_digit(16),
-                (b[i + 2] as char).to_digit(16),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    kiln_runtime::url::redact_text(&s)
 }
 
 /// `true` when stdout is a terminal.

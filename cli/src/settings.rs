@@ -50,17 +50,11 @@ impl DbUrl {
     }
     /// The URL with its password removed, for output.
     pub fn shown(&self) -> String {
-        out::scrub(&kiln_runtime::redact_url(&self.url))
+        kiln_runtime::redact_url(&self.url)
     }
     /// The SQL dialect the URL's scheme names, without connecting.
     pub fn dialect(&self) -> Option<Dialect> {
-        let scheme = self.url.split(':').next()?.to_ascii_lowercase();
-        match scheme.as_str() {
-            "sqlite" => Some(Dialect::Sqlite),
-            "postgres" | "postgresql" => Some(Dialect::Postgres),
-            "mysql" | "mariadb" => Some(Dialect::MySql),
-            _ => None,
-        }
+        kiln_runtime::url::dialect_of(&self.url)
     }
 }
 
@@ -196,6 +190,17 @@ impl Settings {
                 DbUrl { url, source }
             });
         let options = global_options(&global)?;
+        // Names the engine cannot hold (a `_state` table over PostgreSQL's 63 bytes) are a usage
+        // error before anything connects.
+        if let Err(e) = options.validate(database.as_ref().and_then(DbUrl::dialect)) {
+            return Err(Fail::usage(
+                match e {
+                    kiln_runtime::Error::Config(reason) => reason,
+                    other => other.to_string(),
+                },
+                "pick shorter names with --version-table, --audit-table and --schema (the same ones as your binary's `Options`)",
+            ));
+        }
         let action = match command {
             Command::Init(a) => Action::Init {
                 dir: match &a.path {

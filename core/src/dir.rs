@@ -7,6 +7,7 @@
 
 use crate::checksum;
 use crate::diag::{Diagnostic, Diagnostics, Problem};
+use crate::fileread::{self, ReadError};
 use crate::format::{self, ParsedFile};
 use crate::graph;
 use crate::lock::{LOCK_FILE, Lock};
@@ -96,6 +97,19 @@ pub fn scan_dir(dir: &MigrationDir) -> Scan {
             return scan;
         }
     };
+    let cap = match fileread::max_file_size() {
+        Ok(c) => c,
+        Err(reason) => {
+            scan.diagnostics.push(Diagnostic::new(
+                &dir.display,
+                Problem::Io {
+                    path: dir.display.clone(),
+                    reason,
+                },
+            ));
+            return scan;
+        }
+    };
     let mut names = Vec::new();
     for entry in entries {
         match entry {
@@ -127,14 +141,20 @@ pub fn scan_dir(dir: &MigrationDir) -> Scan {
             continue;
         }
         let path = dir.path.join(&os_name);
-        let bytes = match std::fs::read(&path) {
+        let bytes = match fileread::read_regular(&path, cap) {
             Ok(b) => b,
             Err(e) => {
+                let reason = match e {
+                    ReadError::NotFound => {
+                        "the file disappeared while kiln read the directory".into()
+                    }
+                    ReadError::Other(r) => r,
+                };
                 scan.diagnostics.push(Diagnostic::new(
                     &shown,
                     Problem::Io {
                         path: shown.clone(),
-                        reason: e.to_string(),
+                        reason,
                     },
                 ));
                 scan.unparsed.push(name);
@@ -151,7 +171,7 @@ pub fn scan_dir(dir: &MigrationDir) -> Scan {
         }
     }
     let lock_path = dir.lock_path();
-    match std::fs::read(&lock_path) {
+    match fileread::read_regular(&lock_path, cap) {
         Ok(bytes) => {
             scan.read_paths.push(lock_path);
             let shown = dir.display_file(LOCK_FILE);
@@ -182,12 +202,12 @@ pub fn scan_dir(dir: &MigrationDir) -> Scan {
                 }),
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => scan.diagnostics.push(Diagnostic::new(
+        Err(ReadError::NotFound) => {}
+        Err(ReadError::Other(reason)) => scan.diagnostics.push(Diagnostic::new(
             dir.display_file(LOCK_FILE),
             Problem::Io {
                 path: dir.display_file(LOCK_FILE),
-                reason: e.to_string(),
+                reason,
             },
         )),
     }

@@ -86,53 +86,6 @@ impl From<&Db> for Db {
     }
 }
 
-/// Removes the password from a URL so it can appear in messages and logs.
-pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            let masked = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_owned()
-            };
-            redact_query(&format!(
-                "{}{}{}",
-                &url[..scheme_end + 3],
-                masked,
-                &rest[at..]
-            ))
-        }
-        None => redact_query(url),
-    }
-}
-
-/// Masks `password=...` (and `pass=`/`pwd=`) query parameters.
-fn redact_query(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
-    };
-    let parts: Vec<String> = query
-        .split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some((k, _))
-                if matches!(k.to_ascii_lowercase().as_str(), "password" | "pass" | "pwd") =>
-            {
-                format!("{k}=***")
-            }
-            _ => kv.to_owned(),
-        })
-        .collect();
-    format!("{base}?{}", parts.join("&"))
-}
-
 /// Opens one connection directly before a pool is built. A pool retries a refused connection
 /// until its acquire timeout and then reports only "timed out"; this reports the driver's real
 /// reason (connection refused, unknown host, bad password) at once.
@@ -158,11 +111,12 @@ impl Db {
     /// Connects to a URL: `sqlite:`, `postgres:`/`postgresql:`, `mysql:`/`mariadb:`. SQLite files
     /// are created when missing. The error never contains the password.
     pub async fn connect(url: &str) -> Result<Db> {
-        let shown = redact_url(url);
+        let shown = crate::url::redact_url(url);
         let bad = |reason: String| Error::Url {
             url: shown.clone(),
             reason,
         };
+        crate::url::validate(url)?;
         let scheme = url.split(':').next().unwrap_or("").to_ascii_lowercase();
         let connect_err = |e: sqlx::Error| Error::Database {
             context: format!("connecting to {shown}"),
@@ -213,12 +167,7 @@ impl Db {
             #[cfg(feature = "mysql")]
             "mysql" | "mariadb" => {
                 use std::str::FromStr;
-                let fixed = if scheme == "mariadb" {
-                    format!("mysql{}", &url[7..])
-                } else {
-                    url.to_owned()
-                };
-                let opts = sqlx::mysql::MySqlConnectOptions::from_str(&fixed)
+                let opts = sqlx::mysql::MySqlConnectOptions::from_str(&crate::url::for_driver(url))
                     .map_err(|e| bad(e.to_string()))?;
                 probe::<sqlx::MySqlConnection>(&opts, &shown).await?;
                 let pool = sqlx::mysql::MySqlPoolOptions::new()
@@ -259,10 +208,7 @@ impl Db {
         let ctx = "acquiring a connection";
         Ok(match self {
             #[cfg(feature = "sqlite")]
-            Db::Sqlite(p) => Conn::Sqlite(
-                p.acquire().await.map_err(Error::db(ctx))?,
-                sqlite_lock_path(p),
-            ),
+            Db::Sqlite(p) => Conn::Sqlite(p.acquire().await.map_err(Error::db(ctx))?),
             #[cfg(feature = "postgres")]
             Db::Postgres(p) => Conn::Postgres(p.acquire().await.map_err(Error::db(ctx))?),
             #[cfg(feature = "mysql")]
@@ -298,18 +244,35 @@ fn dialect_of_pool<DB: sqlx::Database + DialectOf>(_: &sqlx::Pool<DB>) -> Dialec
     DB::dialect()
 }
 
-/// The sidecar lock file of a file-backed SQLite database; `None` for in-memory databases.
+/// The sidecar lock file of a file-backed SQLite database, `<real path of the file>.kiln-lock`;
+/// `None` for in-memory and temporary databases.
+///
+/// The run lock must be the same for every spelling of one database (`sqlite://x.db`,
+/// `sqlite:file:x.db`, `file:` URIs, `?mode=rwc`, relative paths, symlinks), so the file name is
+/// asked of SQLite itself (the path it opened) and then resolved to its canonical form. For a
+/// plain path this is the file earlier kiln versions locked, so they still exclude each other.
 #[cfg(feature = "sqlite")]
-fn sqlite_lock_path(p: &sqlx::SqlitePool) -> Option<std::path::PathBuf> {
-    let opts = p.connect_options();
-    let name = opts.get_filename();
-    let s = name.to_string_lossy();
-    if s.is_empty() || s == ":memory:" || s.starts_with("file:") {
-        return None;
-    }
-    let mut lock = name.as_os_str().to_owned();
+async fn sqlite_lock_path(
+    c: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>,
+) -> Result<Option<std::path::PathBuf>> {
+    let opened = {
+        let mut h = c
+            .lock_handle()
+            .await
+            .map_err(Error::db("reading the SQLite database's file name"))?;
+        raw_sqlite::db_filename(h.as_raw_handle().as_ptr())
+    };
+    let Some(opened) = opened else {
+        return Ok(None);
+    };
+    let real = std::fs::canonicalize(&opened).map_err(|source| Error::LockFile {
+        path: opened.display().to_string(),
+        action: "find the real path of the database file for",
+        source,
+    })?;
+    let mut lock = real.into_os_string();
     lock.push(".kiln-lock");
-    Some(lock.into())
+    Ok(Some(lock.into()))
 }
 
 /// The operating-system user, when no environment variable names it (containers often set none).
@@ -343,10 +306,7 @@ pub(crate) enum Arg {
 /// One checked-out connection.
 pub(crate) enum Conn {
     #[cfg(feature = "sqlite")]
-    Sqlite(
-        sqlx::pool::PoolConnection<sqlx::Sqlite>,
-        Option<std::path::PathBuf>,
-    ),
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
     #[cfg(feature = "mysql")]
@@ -359,7 +319,7 @@ macro_rules! on_conn {
     ($value:expr, $c:ident => $body:expr) => {
         match $value {
             #[cfg(feature = "sqlite")]
-            Conn::Sqlite($c, _) => $body,
+            Conn::Sqlite($c) => $body,
             #[cfg(feature = "postgres")]
             Conn::Postgres($c) => $body,
             #[cfg(feature = "mysql")]
@@ -463,7 +423,7 @@ impl Conn {
     ) -> std::result::Result<Option<String>, sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c, _) => {
+            Conn::Sqlite(c) => {
                 use sqlx::Row as _;
                 let row = sqlx::query(trusted(sql)).fetch_optional(&mut **c).await?;
                 match row {
@@ -498,7 +458,7 @@ impl Conn {
     pub fn close_on_drop(&mut self) {
         match self {
             #[cfg(feature = "sqlite")]
-            Conn::Sqlite(..) => {}
+            Conn::Sqlite(_) => {}
             #[cfg(feature = "postgres")]
             Conn::Postgres(c) => c.close_on_drop(),
             #[cfg(feature = "mysql")]
@@ -512,31 +472,33 @@ impl Conn {
         let start = Instant::now();
         let mut pause = Duration::from_millis(5);
         let key = lock_key(&sql.lock_name);
+        #[cfg(feature = "sqlite")]
+        let lock_file = match self {
+            Conn::Sqlite(c) => sqlite_lock_path(c).await?,
+            _ => None,
+        };
         loop {
             let got = match self {
                 #[cfg(feature = "sqlite")]
-                Conn::Sqlite(_, path) => match path {
+                Conn::Sqlite(_) => match &lock_file {
                     None => Some(RunLock::None),
                     Some(path) => {
+                        let lock_error = |action, source| Error::LockFile {
+                            path: path.display().to_string(),
+                            action,
+                            source,
+                        };
                         let file = std::fs::OpenOptions::new()
                             .create(true)
                             .truncate(false)
                             .write(true)
-                            .open(&*path)
-                            .map_err(|e| {
-                                Error::Config(format!(
-                                    "cannot open lock file {}: {e}",
-                                    path.display()
-                                ))
-                            })?;
+                            .open(path)
+                            .map_err(|e| lock_error("open", e))?;
                         match file.try_lock() {
                             Ok(()) => Some(RunLock::File(file)),
                             Err(std::fs::TryLockError::WouldBlock) => None,
                             Err(std::fs::TryLockError::Error(e)) => {
-                                return Err(Error::Config(format!(
-                                    "cannot lock {}: {e}",
-                                    path.display()
-                                )));
+                                return Err(lock_error("lock", e));
                             }
                         }
                     }
@@ -573,7 +535,13 @@ impl Conn {
                     what: match self.dialect() {
                         Dialect::Postgres => format!("PostgreSQL advisory lock {key}"),
                         Dialect::MySql => "MySQL GET_LOCK".to_owned(),
-                        _ => "SQLite lock file".to_owned(),
+                        #[cfg(feature = "sqlite")]
+                        _ => match &lock_file {
+                            Some(p) => format!("SQLite lock file {}", p.display()),
+                            None => "SQLite lock file".to_owned(),
+                        },
+                        #[cfg(not(feature = "sqlite"))]
+                        _ => "lock".to_owned(),
                     },
                 });
             }
@@ -635,7 +603,7 @@ impl Conn {
     pub async fn executor(&mut self, offload: bool) -> std::result::Result<Exec<'_>, sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c, _) => Ok(Exec::Sqlite(c.lock_handle().await?, offload)),
+            Conn::Sqlite(c) => Ok(Exec::Sqlite(c.lock_handle().await?, offload)),
             other => Ok(Exec::Conn(other)),
         }
     }
@@ -675,11 +643,11 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 
 #[cfg(feature = "sqlite")]
 mod raw_sqlite {
-    //! `sqlite3_exec` without the C string: prepares and steps each statement of a script in
-    //! place, so the embedded SQL is never copied.
+    //! `sqlite3_exec` on sqlx's raw handle: prepares and steps each statement of a script in
+    //! turn, with SQLite's own error codes. The only `unsafe` code of the runtime.
     use libsqlite3_sys as ffi;
     use std::borrow::Cow;
-    use std::ffi::{CStr, c_char, c_int};
+    use std::ffi::{CStr, CString, c_char, c_int};
 
     /// An error reported by SQLite through the raw handle, shaped like sqlx's own `SqliteError`
     /// (the extended result code as the code), so callers see one kind of database error.
@@ -741,49 +709,82 @@ mod raw_sqlite {
         sqlx::Error::Database(Box::new(RawSqliteError { code, message }))
     }
 
+    /// The path of the file SQLite opened as the `main` database (absolute: SQLite resolves it),
+    /// or `None` for an in-memory or temporary database.
+    pub(crate) fn db_filename(db: *mut ffi::sqlite3) -> Option<std::path::PathBuf> {
+        // SAFETY: `db` is a live handle locked for this thread by the caller's
+        // `LockedSqliteHandle`; `c"main"` is a NUL-terminated literal. The returned text is owned
+        // by the handle, valid until the handle changes databases, and copied before returning.
+        let name = unsafe {
+            let p = ffi::sqlite3_db_filename(db, c"main".as_ptr());
+            if p.is_null() {
+                return None;
+            }
+            CStr::from_ptr(p).to_bytes().to_vec()
+        };
+        if name.is_empty() {
+            return None;
+        }
+        #[cfg(unix)]
+        let path = {
+            use std::os::unix::ffi::OsStringExt;
+            std::ffi::OsString::from_vec(name).into()
+        };
+        #[cfg(not(unix))]
+        let path = String::from_utf8_lossy(&name).into_owned().into();
+        Some(path)
+    }
+
     /// Runs every statement of `sql` in order; rows are discarded. Stops at the first error, with
     /// whatever the script opened (a transaction) left open, exactly as `sqlite3_exec` does.
+    ///
+    /// The script is copied once into a NUL-terminated buffer and handed to SQLite with length
+    /// -1. Given an explicit length on text without a terminator, `sqlite3_prepare_v2` copies
+    /// the rest of the script for every statement, which made large revisions quadratic.
     pub(crate) fn exec(db: *mut ffi::sqlite3, sql: &str) -> Result<(), sqlx::Error> {
-        let Ok(len) = c_int::try_from(sql.len()) else {
-            return Err(sqlx::Error::Protocol("script longer than 2 GiB".into()));
+        // An interior NUL would end SQLite's reading of the script there, silently skipping
+        // every statement after it.
+        let Ok(text) = CString::new(sql) else {
+            return Err(sqlx::Error::Protocol(
+                "the SQL contains a NUL byte, and SQLite would silently ignore everything after it; remove the byte from the file".into(),
+            ));
         };
-        let start = sql.as_ptr().cast::<c_char>();
-        // SAFETY: `start..end` is the UTF-8 text of `sql`, alive for this call. SQLite reads at most
-        // `nbyte` bytes (no NUL terminator is needed when the length is given) and sets `tail` to a
-        // point inside that range. `db` is locked away from sqlx's worker by the caller's
-        // `LockedSqliteHandle`, so no other thread uses it; every statement is finalized before
-        // the next is prepared and before returning.
+        let mut at: *const c_char = text.as_ptr();
+        // SAFETY: `text` is a NUL-terminated buffer owned by this frame and outlives the loop.
+        // `at` starts at its first byte and only ever moves to a `tail` SQLite returned, which
+        // points into the same buffer at or before its terminator, so every read (`*at` and
+        // SQLite's own, which stops at the NUL because the length is -1) stays inside it. `db` is
+        // locked away from sqlx's worker by the caller's `LockedSqliteHandle`, so no other thread
+        // uses it. Every prepared statement is finalized before the next is prepared and before
+        // returning, on every path.
         unsafe {
-            let end = start.add(len as usize);
-            let mut at = start;
-            while at < end {
+            while *at != 0 {
                 let mut stmt: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
                 let mut tail: *const c_char = std::ptr::null();
-                let remaining = end.offset_from(at) as c_int;
-                let rc = ffi::sqlite3_prepare_v2(db, at, remaining, &mut stmt, &mut tail);
+                let rc = ffi::sqlite3_prepare_v2(db, at, -1, &mut stmt, &mut tail);
                 if rc != ffi::SQLITE_OK {
+                    if !stmt.is_null() {
+                        ffi::sqlite3_finalize(stmt);
+                    }
                     return Err(error(db));
                 }
-                if stmt.is_null() {
-                    // An empty statement (`;`), or only whitespace and comments were left.
-                    if tail.is_null() || tail <= at {
-                        break;
-                    }
-                    at = tail;
-                    continue;
-                }
-                loop {
-                    match ffi::sqlite3_step(stmt) {
-                        ffi::SQLITE_ROW => {}
-                        ffi::SQLITE_DONE => break,
-                        _ => {
-                            let e = error(db);
-                            ffi::sqlite3_finalize(stmt);
-                            return Err(e);
+                if !stmt.is_null() {
+                    loop {
+                        match ffi::sqlite3_step(stmt) {
+                            ffi::SQLITE_ROW => {}
+                            ffi::SQLITE_DONE => break,
+                            _ => {
+                                let e = error(db);
+                                ffi::sqlite3_finalize(stmt);
+                                return Err(e);
+                            }
                         }
                     }
+                    ffi::sqlite3_finalize(stmt);
                 }
-                ffi::sqlite3_finalize(stmt);
+                // A null stmt is an empty statement (`;`) or trailing whitespace and comments.
+                // A tail that does not advance would loop forever; SQLite never returns one for
+                // non-empty input, but the guard keeps that a promise of this code, not of SQLite.
                 if tail.is_null() || tail <= at {
                     break;
                 }
@@ -839,24 +840,6 @@ pub(crate) fn is_missing_table(e: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_never_appear() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact_url("mysql://root@h/db"), "mysql://root@h/db");
-        assert_eq!(redact_url("sqlite://a.db"), "sqlite://a.db");
-        assert_eq!(
-            redact_url("postgres://u:p%40ss@h/db?x=1"),
-            "postgres://u:***@h/db?x=1"
-        );
-        assert_eq!(
-            redact_url("mysql://h/db?user=u&password=secret&ssl-mode=off"),
-            "mysql://h/db?user=u&password=***&ssl-mode=off"
-        );
-    }
 
     #[test]
     fn lock_keys_are_stable_and_positive() {

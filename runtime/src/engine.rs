@@ -146,9 +146,20 @@ impl<'m> Session<'m> {
         self.conn.close_on_drop();
         self.conn.identify().await;
         let lock = if self.m.options().lock {
-            self.conn
-                .lock(&self.sql, self.m.options().lock_timeout)
-                .await?
+            // A stamp records a state someone decided on after looking at the database; if a
+            // runner is changing it right now that decision is stale, so stamp does not wait.
+            let stamping = matches!(op, Op::Stamp(..));
+            let timeout = if stamping {
+                Duration::ZERO
+            } else {
+                self.m.options().lock_timeout
+            };
+            match self.conn.lock(&self.sql, timeout).await {
+                Err(Error::LockTimeout { what, .. }) if stamping => {
+                    return Err(Error::StampWhileRunning { what });
+                }
+                other => other?,
+            }
         } else {
             RunLock::None
         };
@@ -961,9 +972,17 @@ impl<'m> Session<'m> {
     }
 
     /// The state as `current` reports it; never fails on dirty, drifted or unknown rows.
+    ///
+    /// A revision marked as running is only dirty if nobody is running it: while another runner
+    /// holds the run lock it is in progress (the same rule as [`crate::Migrator::check`]), and
+    /// advice to repair it by hand would be dangerous.
     pub async fn status(&mut self) -> Result<Status> {
         let rows = self.read_versions().await?.unwrap_or_default();
-        Ok(status_of(self.m, rows))
+        let mut st = status_of(self.m, rows);
+        if !st.dirty.is_empty() && self.m.options().lock && self.lock_held_elsewhere().await? {
+            st.in_progress = std::mem::take(&mut st.dirty);
+        }
+        Ok(st)
     }
 
     pub async fn audit(&mut self) -> Result<Vec<AuditEntry>> {

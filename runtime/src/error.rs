@@ -10,7 +10,8 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum Error {
     /// The database driver failed (connection refused, permission denied, ...).
-    #[error("database error while {context}: {source}")]
+    /// The driver's text passes through [`crate::url::redact_url`] for any URL it echoes.
+    #[error("database error while {context}: {}", crate::url::redact_text(&source.to_string()))]
     Database {
         /// What kiln was doing.
         context: String,
@@ -108,12 +109,20 @@ pub enum Error {
     },
     /// Another runner held the lock for longer than the timeout.
     #[error(
-        "timed out after {waited:?} waiting for the migration lock ({what}); another runner is migrating this database. Wait for it, or raise the lock timeout"
+        "timed out after {:.1} s waiting for the migration lock ({what}); another runner is migrating this database. Wait for it, or raise the timeout (`Options::lock_timeout`; `--lock-timeout SECONDS` on the CLI)", waited.as_secs_f64()
     )]
     LockTimeout {
         /// How long kiln waited.
         waited: Duration,
         /// Which lock.
+        what: String,
+    },
+    /// A stamp was asked for while another runner holds the run lock.
+    #[error(
+        "another runner holds the migration lock ({what}) and is changing the database right now, so kiln does not stamp: the state you decided on may already be out of date, and a revision shown as running is in progress, not dirty. Wait for the run to finish, look again with `kiln check` or `kiln current`, and stamp only if it still reports a problem"
+    )]
+    StampWhileRunning {
+        /// Which lock is held.
         what: String,
     },
     /// The run was stopped on request after a revision completed.
@@ -135,6 +144,20 @@ pub enum Error {
         line: u32,
         /// What is wrong.
         message: String,
+    },
+    /// The SQLite run lock file could not be opened or locked (owned by another user, a
+    /// read-only directory, ...).
+    #[error(
+        "cannot {action} the run lock file {path}: {source}. kiln creates and locks this file next to the database so that runners take turns; make it (and its directory) writable by this user, or if it belongs to another user and no kiln process is running, remove it"
+    )]
+    LockFile {
+        /// The lock file (or the database file whose real path was wanted).
+        path: String,
+        /// What kiln tried: `open`, `lock`, ...
+        action: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
     },
     /// A setting is invalid.
     #[error("invalid setting: {0}")]

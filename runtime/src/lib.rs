@@ -20,9 +20,10 @@ mod report;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod url;
 mod util;
 
-pub use db::{Db, redact_url};
+pub use db::Db;
 pub use error::{Error, LostOutcome, Result};
 pub use kiln_core::Dialect;
 pub use migrator::Migrator;
@@ -30,3 +31,4 @@ pub use options::{Options, TransactionMode};
 pub use report::{
     AppliedRevision, AuditEntry, Direction, Event, HistoryEntry, Hooks, Report, Status, Step,
 };
+pub use url::redact_url;

@@ -155,6 +155,10 @@ impl Migrator {
     /// Records the database as being exactly at `targets` (and everything they need) without
     /// running any SQL. Clears a dirty marker. With `purge`, first forgets every recorded row,
     /// including ones this binary does not know. Audited.
+    ///
+    /// Refuses at once with [`Error::StampWhileRunning`] while another runner holds the run lock
+    /// (it does not wait: the state to record was decided before that run changed it); otherwise
+    /// takes the lock and reads the state under it.
     pub async fn stamp(&self, db: impl Into<Db>, targets: &[&str], purge: bool) -> Result<Report> {
         let targets = targets
             .iter()
@@ -167,7 +171,8 @@ impl Migrator {
             .await
     }
 
-    /// What the database has applied, what is pending, and anything wrong.
+    /// What the database has applied, what is pending, and anything wrong. A revision another
+    /// runner is applying right now is in [`Status::in_progress`](crate::Status), not `dirty`.
     pub async fn current(&self, db: impl Into<Db>) -> Result<Status> {
         let db = db.into();
         Session::open(self, &db).await?.status().await

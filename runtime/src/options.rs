@@ -1,5 +1,8 @@
 //! Settings for applying revisions: bookkeeping table names, transaction mode, locking.
 
+use crate::error::{Error, Result};
+use crate::sql::check_name;
+use kiln_core::Dialect;
 use std::borrow::Cow;
 use std::time::Duration;
 
@@ -111,6 +114,36 @@ impl Options {
     /// The name of the one-row state table: the version table's name plus `_state`.
     pub fn state_table(&self) -> String {
         format!("{}_state", self.version_table)
+    }
+
+    /// Checks the names before anything touches a database: every name is 1 to 63 characters of
+    /// A-Z, a-z, 0-9 and `_`, and on `dialect` (when known) every table kiln derives from them
+    /// fits the engine's identifier limit: PostgreSQL silently truncates names over 63 bytes (so a
+    /// 63-character version table's `_state` table would land on the version table itself), and
+    /// MySQL/MariaDB refuses table names over 64 characters. [`crate::Migrator`] calls this on
+    /// every operation; the CLI calls it while reading its flags, to fail as a usage error.
+    pub fn validate(&self, dialect: Option<Dialect>) -> Result<()> {
+        check_name("version table", &self.version_table)?;
+        check_name("audit table", &self.audit_table)?;
+        if let Some(s) = &self.schema {
+            check_name("schema", s)?;
+        }
+        let (engine, limit) = match dialect {
+            Some(Dialect::Postgres) => ("PostgreSQL", 63),
+            Some(Dialect::MySql) => ("MySQL/MariaDB", 64),
+            _ => return Ok(()),
+        };
+        let state = self.state_table();
+        if state.len() > limit {
+            return Err(Error::Config(format!(
+                "version table `{}` is {} characters, so kiln's state table `{state}` would be {}, over {engine}'s limit of {limit}; use a version table name of at most {} characters (--version-table)",
+                self.version_table,
+                self.version_table.len(),
+                state.len(),
+                limit - "_state".len()
+            )));
+        }
+        Ok(())
     }
 }
 

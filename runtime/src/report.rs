@@ -85,8 +85,12 @@ pub struct Status {
     pub pending: Vec<String>,
     /// Applied revisions this binary does not know.
     pub unknown: Vec<String>,
-    /// Revisions that stopped part-way.
+    /// Revisions that stopped part-way: marked as running or reverting while no runner holds
+    /// the run lock.
     pub dirty: Vec<String>,
+    /// Revisions marked as running or reverting while another runner holds the run lock: a
+    /// migration in progress, not damage. Never in [`Self::dirty`] at the same time.
+    pub in_progress: Vec<String>,
     /// Applied revisions whose recorded checksum differs from the embedded file.
     pub drifted: Vec<String>,
 }
@@ -97,6 +101,7 @@ impl Status {
         self.pending.is_empty()
             && self.unknown.is_empty()
             && self.dirty.is_empty()
+            && self.in_progress.is_empty()
             && self.drifted.is_empty()
     }
 }

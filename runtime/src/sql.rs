@@ -193,7 +193,7 @@ impl Bookkeeping {
     }
 }
 
-fn check_name(what: &str, name: &str) -> Result<(), Error> {
+pub(crate) fn check_name(what: &str, name: &str) -> Result<(), Error> {
     let ok = !name.is_empty()
         && name.len() <= 63
         && name
@@ -224,11 +224,7 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub fn new(dialect: Dialect, options: &Options) -> Result<Sql, Error> {
-        check_name("version table", &options.version_table)?;
-        check_name("audit table", &options.audit_table)?;
-        if let Some(s) = &options.schema {
-            check_name("schema", s)?;
-        }
+        options.validate(Some(dialect))?;
         let schema = match dialect {
             Dialect::Sqlite => None,
             _ => options.schema.as_deref(),

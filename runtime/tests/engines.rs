@@ -575,7 +575,7 @@ async fn check_reports_a_migration_in_progress_not_dirt(t: TestDb) -> TestDb {
     let started = std::time::Instant::now();
     loop {
         let st = m.current(t.db()).await.unwrap();
-        if st.dirty == ["p2"] {
+        if st.in_progress == ["p2"] {
             break;
         }
         assert!(

@@ -2,8 +2,8 @@
 //!
 //! Validates the directory and the lock exactly as the macro does (exit 3 with the macro's text).
 //! Drafts are reported, and fail with `--locked` (exit 5). With a database (unless `--offline`),
-//! pending revisions fail with exit 6, drift or revisions the directory does not know with 7,
-//! and a dirty database with 8. When several fail, the exit code is the most serious one; every
+//! pending revisions (or a revision another runner is applying right now) fail with exit 6,
+//! drift or revisions the directory does not know with 7, and a dirty database with 8. When several fail, the exit code is the most serious one; every
 //! finding is printed.
 
 use super::db::{block_on, connect, migrator};
@@ -149,6 +149,16 @@ pub fn check(s: &Settings, a: &CheckArgs) -> anyhow::Result<Code> {
             .filter(|c| !st.unknown.contains(c))
             .cloned()
             .collect();
+        for r in &st.in_progress {
+            findings.push(Finding {
+                code: Code::Pending,
+                kind: "in_progress",
+                message: format!(
+                    "revision `{r}` is being applied by another runner right now (it holds the migration lock)"
+                ),
+                help: "wait for that run to finish and check again; do not stamp while it runs".into(),
+            });
+        }
         for d in &st.drifted {
             let recorded = st
                 .applied
@@ -213,6 +223,7 @@ pub fn check(s: &Settings, a: &CheckArgs) -> anyhow::Result<Code> {
             "database": if use_db { s.database.as_ref().map(|d| d.shown()) } else { None },
             "pending": status.as_ref().map(|st| st.pending.clone()),
             "dirty": status.as_ref().map(|st| st.dirty.clone()),
+            "in_progress": status.as_ref().map(|st| st.in_progress.clone()),
             "drifted": status.as_ref().map(|st| st.drifted.clone()),
             "unknown": status.as_ref().map(|st| st.unknown.clone()),
             "findings": findings.iter().map(|f| json!({

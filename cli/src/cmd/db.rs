@@ -26,13 +26,16 @@ pub fn block_on<F: Future>(f: F) -> anyhow::Result<F::Output> {
 /// A server that refuses connections is reported at once: the runtime's pool would retry until
 /// its acquire timeout and then only say that it timed out, hiding the cause.
 pub async fn connect(url: &DbUrl) -> anyhow::Result<Db> {
+    // A URL the driver would read differently (an unencoded `/` in a password) is refused before
+    // anything is probed at a host made of part of the password.
+    kiln_runtime::url::validate(url.url())?;
     probe(url)?;
     Ok(Db::connect(url.url()).await?)
 }
 
 /// Opens (and closes) a TCP connection to the server a PostgreSQL or MySQL URL names.
 fn probe(url: &DbUrl) -> anyhow::Result<()> {
-    let Some((host, port)) = tcp_address(url.url()) else {
+    let Some((host, port)) = kiln_runtime::url::tcp_address(url.url()) else {
         return Ok(());
     };
     let unreachable = |why: String| {
@@ -62,41 +65,6 @@ fn probe(url: &DbUrl) -> anyhow::Result<()> {
     )))
 }
 
-/// Host and port of a `postgres://` or `mysql://` URL, when it names a TCP server (not a Unix
-/// socket).
-fn tcp_address(url: &str) -> Option<(String, u16)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let default = match scheme.to_ascii_lowercase().as_str() {
-        "postgres" | "postgresql" => 5432,
-        "mysql" | "mariadb" => 3306,
-        _ => return None,
-    };
-    if let Some((_, query)) = rest.split_once('?')
-        && query
-            .split('&')
-            .any(|kv| kv.starts_with("host=") || kv.starts_with("socket="))
-    {
-        return None;
-    }
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if hostport.is_empty() || hostport.contains(',') {
-        return None;
-    }
-    if let Some(v6) = hostport.strip_prefix('[') {
-        let (host, after) = v6.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => p.parse().ok()?,
-            None => default,
-        };
-        return Some((host.to_owned(), port));
-    }
-    match hostport.rsplit_once(':') {
-        Some((h, p)) => Some((h.to_owned(), p.parse().ok()?)),
-        None => Some((hostport.to_owned(), default)),
-    }
-}
-
 /// The loaded set with the given options.
 pub fn migrator(set: MigrationSet, options: Options) -> Migrator {
     Migrator::from_set(set).with_options(options)
@@ -118,24 +86,4 @@ pub fn with_db<T>(
         db.close().await;
         r
     })?
-}
-
-#[cfg(test)]
-mod tests {
-    use super::tcp_address;
-
-    #[test]
-    fn finds_tcp_servers() {
-        assert_eq!(
-            tcp_address("postgres://u:p@db.example:6543/x"),
-            Some(("db.example".into(), 6543))
-        );
-        assert_eq!(
-            tcp_address("mysql://root@127.0.0.1/x"),
-            Some(("127.0.0.1".into(), 3306))
-        );
-        assert_eq!(tcp_address("postgres://[::1]:1/x"), Some(("::1".into(), 1)));
-        assert_eq!(tcp_address("postgres:///x?host=/run/postgresql"), None);
-        assert_eq!(tcp_address("sqlite://a.db"), None);
-    }
 }

@@ -201,6 +201,11 @@ fn warn_status(st: &Status) {
             "warning: revision `{d}` stopped part-way and the database is dirty{err}; see `kiln check`"
         ));
     }
+    for r in &st.in_progress {
+        out::note(format!(
+            "revision `{r}` is being applied by another runner right now; it is not dirty, wait for the run to finish"
+        ));
+    }
     for d in &st.drifted {
         out::note(format!(
             "warning: revision `{d}` was applied with a different checksum than its file has now (drift)"
@@ -248,6 +253,7 @@ pub fn current(s: &Settings, a: &CurrentArgs) -> anyhow::Result<Code> {
                 "at_head": st.is_at_head(),
                 "pending": st.pending,
                 "dirty": st.dirty,
+                "in_progress": st.in_progress,
                 "drifted": st.drifted,
                 "unknown": st.unknown,
                 "applied": applied,

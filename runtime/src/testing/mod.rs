@@ -58,23 +58,7 @@ use crate::db::Db;
 use crate::error::Result;
 use crate::options::Options;
 
-/// Replaces the database name in a server URL.
-pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
+pub use crate::url::with_database;
 
 impl Schema {
     /// Reads the schema of `db` from its catalog, leaving out kiln's bookkeeping tables under
@@ -130,23 +114,5 @@ pub mod __private {
             Dialect::MySql => "mysql.sql",
             _ => "sqlite.sql",
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replaces_the_database_in_urls() {
-        assert_eq!(
-            with_database("postgres://u@h:1/test", "x"),
-            "postgres://u@h:1/x"
-        );
-        assert_eq!(
-            with_database("mysql://root@h:3306/test?ssl-mode=disabled", "x"),
-            "mysql://root@h:3306/x?ssl-mode=disabled"
-        );
-        assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
     }
 }

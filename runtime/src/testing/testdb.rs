@@ -2,10 +2,11 @@
 //! migrated one cheap.
 
 use super::with_database;
-use crate::db::{Arg, Conn, Db, redact_url};
+use crate::db::{Arg, Conn, Db};
 use crate::error::{Error, Result};
 use crate::migrator::Migrator;
 use crate::sql::{quote_ident, quote_literal};
+use crate::url::{redact_url, tcp_address};
 use kiln_core::Dialect;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -109,24 +110,14 @@ fn unavailable<T>(dialect: Dialect, var: &str, url: &str, e: &Error) -> Result<O
 /// Fails fast when nothing listens at the URL's host and port, instead of waiting out the
 /// pool's connect timeout once per test. URLs it cannot parse (sockets, unusual forms) pass and
 /// are left to the driver.
-async fn reachable(url: &str, dialect: Dialect) -> Result<()> {
-    let Some(rest) = url.split_once("://").map(|(_, r)| r) else {
+async fn reachable(url: &str) -> Result<()> {
+    let Some((host, port)) = tcp_address(url) else {
         return Ok(());
     };
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if host_port.is_empty() || host_port.contains(',') {
-        return Ok(());
-    }
-    let addr = if host_port.ends_with(']') || !host_port.contains(':') {
-        let port = if dialect == Dialect::MySql {
-            3306
-        } else {
-            5432
-        };
-        format!("{host_port}:{port}")
+    let addr = if host.contains(':') {
+        format!("[{host}]:{port}")
     } else {
-        host_port.to_owned()
+        format!("{host}:{port}")
     };
     match tokio::time::timeout(
         Duration::from_secs(3),
@@ -213,7 +204,7 @@ impl TestDb {
                 if !engine_enabled(dialect) {
                     return Err(missing_engine(dialect));
                 }
-                let created = match reachable(&admin_url, dialect).await {
+                let created = match reachable(&admin_url).await {
                     Ok(()) => TestDb::create_on_server(&admin_url, dialect, None).await,
                     Err(e) => Err(e),
                 };
@@ -246,7 +237,7 @@ impl TestDb {
                 let Some((var, admin_url)) = server_url(dialect) else {
                     return Err(missing_engine(dialect));
                 };
-                let connected = match reachable(&admin_url, dialect).await {
+                let connected = match reachable(&admin_url).await {
                     Ok(()) => Db::connect(&admin_url).await,
                     Err(e) => Err(e),
                 };
