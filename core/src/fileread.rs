@@ -82,6 +82,7 @@ fn kind_of(ft: std::fs::FileType) -> &'static str {
 /// Why a file could not be read: `NotFound` is kept apart so callers can treat a missing optional
 /// file (the lock) as absent.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ReadError {
     /// Nothing exists at the path (or a symlink points nowhere).
     NotFound,
