@@ -1,0 +1,1 @@
+//! Script generators shared by the differential tests (see `tests/`).
