@@ -17,7 +17,7 @@ use crate::report::{
 use crate::sql::{AuditContext, Bookkeeping, Record, Sql};
 use crate::util::{host_name, now_rfc3339, run_id};
 use kiln_core::checksum::{hex, parse_hex32, revision_digest, xor_into};
-use kiln_core::{Dialect, Plan, Revision, Target};
+use kiln_core::{Dialect, Plan, Revision, Syntax, Target};
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -47,6 +47,14 @@ impl<'m> Session<'m> {
     pub async fn open(m: &'m Migrator, db: &Db) -> Result<Session<'m>> {
         let conn = db.acquire().await?;
         let dialect = conn.dialect();
+        if let Some(declared) = m.set().syntax()
+            && declared.dialect != dialect
+        {
+            return Err(Error::DialectMismatch {
+                declared: declared.dialect,
+                actual: dialect,
+            });
+        }
         let sql = Sql::new(dialect, m.options())?;
         Ok(Session {
             m,
@@ -261,7 +269,7 @@ impl<'m> Session<'m> {
         let revs = self.m.set().revisions();
         let whole = self.m.options().transaction_mode == TransactionMode::All;
         let begin = self.sql.begin();
-        let dialect = self.dialect;
+        let syntax = self.m.set().syntax_for(self.dialect);
         let mut book = Bookkeeping::default();
         // The commit script's audit context, from owned copies so it can live across the
         // `&mut self` calls of the loop.
@@ -308,11 +316,11 @@ impl<'m> Session<'m> {
             // This step's revisions: one, or a batch of whole, lexically complete scripts.
             let mut end = k + 1;
             let mut sql = section_cow(&revs[plan[k]], direction);
-            if batching && batchable(&sql, dialect) {
+            if batching && batchable(&sql, syntax) {
                 let mut joined: Option<String> = None;
                 while end < to && joined.as_ref().map_or(sql.len(), String::len) < BATCH_BYTES {
                     let next = section_cow(&revs[plan[end]], direction);
-                    if !batchable(&next, dialect) {
+                    if !batchable(&next, syntax) {
                         break;
                     }
                     let j = joined.get_or_insert_with(|| sql.to_string());
@@ -349,7 +357,7 @@ impl<'m> Session<'m> {
             if let Err(e) = res {
                 let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
                 let replay: Vec<&Revision> = plan[tx_from..k].iter().map(|&i| &revs[i]).collect();
-                let located = locate(&mut exec, dialect, begin, &replay, &step, direction).await;
+                let located = locate(&mut exec, syntax, begin, &replay, &step, direction).await;
                 drop(exec);
                 let (rev, line, message) = match located {
                     Some((n, line, message)) => (step[n], Some(line), message),
@@ -416,7 +424,8 @@ impl<'m> Session<'m> {
         started: Instant,
     ) -> Result<()> {
         let sql = section(rev, direction);
-        let statements = kiln_core::split::split(sql, self.dialect).map_err(|e| Error::Split {
+        let syntax = self.m.set().syntax_for(self.dialect);
+        let statements = kiln_core::split::split_with(sql, syntax).map_err(|e| Error::Split {
             revision: rev.id().to_owned(),
             file: rev.file().to_owned(),
             line: section_line(rev, direction) + e.line as u32 - 1,
@@ -938,8 +947,8 @@ const BATCH_BYTES: usize = 256 * 1024;
 
 /// `true` when a revision's SQL can share a script with others: it splits cleanly (nothing opened
 /// and left unclosed that would swallow the next revision) and has no `DELIMITER` directives.
-fn batchable(sql: &str, dialect: Dialect) -> bool {
-    dialect != Dialect::MySql && kiln_core::split::split(sql, dialect).is_ok()
+fn batchable(sql: &str, syntax: Syntax) -> bool {
+    syntax.dialect != Dialect::MySql && kiln_core::split::split_with(sql, syntax).is_ok()
 }
 
 /// Replays the open transaction's earlier revisions, then the failed step's revisions statement by
@@ -947,7 +956,7 @@ fn batchable(sql: &str, dialect: Dialect) -> bool {
 /// which of `step` it belongs to, its line in the file, and the database's message.
 async fn locate(
     exec: &mut Exec<'_>,
-    dialect: Dialect,
+    syntax: Syntax,
     begin: &'static str,
     replay: &[&Revision],
     step: &[&Revision],
@@ -964,7 +973,7 @@ async fn locate(
     }
     if ok {
         'revs: for (n, rev) in step.iter().enumerate() {
-            let Ok(statements) = kiln_core::split::split(section(rev, direction), dialect) else {
+            let Ok(statements) = kiln_core::split::split_with(section(rev, direction), syntax) else {
                 break;
             };
             for st in &statements {
