@@ -43,7 +43,11 @@ fn attack_files_are_refused_without_a_declared_dialect() {
     check_refuses(
         &sandbox(PG_ATTACK, None),
         "migrations/0002_attack.sql:5:",
-        &["opened on line 4", "as SQLite reads", "dialect = \"postgres\""],
+        &[
+            "opened on line 4",
+            "(as read by SQLite)",
+            "dialect = \"postgres\"",
+        ],
     );
     check_refuses(
         &sandbox(MY_ATTACK, None),
@@ -53,7 +57,7 @@ fn attack_files_are_refused_without_a_declared_dialect() {
     check_refuses(
         &sandbox(NESTED, None),
         "migrations/0002_attack.sql:6:",
-        &["block comment opened on line 4", "as PostgreSQL reads"],
+        &["block comment opened on line 4", "(as read by PostgreSQL)"],
     );
     // Declaring the wrong dialect does not make them pass.
     check_refuses(
@@ -80,14 +84,20 @@ fn declared_dialect_reads_the_sections_as_the_database_does() {
 
 #[test]
 fn kiln_toml_problems_name_the_file_and_line() {
-    let sb = sandbox(BASE, Some("dialect = \"postgres\"\n[postgres]\nstandard_conforming_string = false\n"));
+    let sb = sandbox(
+        BASE,
+        Some("dialect = \"postgres\"\n[postgres]\nstandard_conforming_string = false\n"),
+    );
     sb.write("migrations/0002_attack.sql", "");
     std::fs::remove_file(sb.migrations().join("0002_attack.sql")).unwrap();
     let out = sb.kiln().arg("check").output().unwrap();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("kiln.toml:3:"), "{err}");
-    assert!(err.contains("postgres.standard_conforming_strings"), "{err}");
+    assert!(
+        err.contains("postgres.standard_conforming_strings"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -118,12 +128,20 @@ async fn upgrade_keeps_the_table(db: TestDb, attack: &str, dialect: &str) {
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let schema = Schema::capture(db.db().clone()).await.unwrap();
     assert!(schema.table("users").is_some(), "{}", schema.to_text());
-    assert!(schema.table("users_replaced").is_none(), "{}", schema.to_text());
+    assert!(
+        schema.table("users_replaced").is_none(),
+        "{}",
+        schema.to_text()
+    );
     // And the downgrade, run on purpose, is the whole downgrade.
     let (code, stdout, stderr) = run(&sb, db.url(), &["downgrade", "0001"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let schema = Schema::capture(db.db().clone()).await.unwrap();
-    assert!(schema.table("users_replaced").is_some(), "{}", schema.to_text());
+    assert!(
+        schema.table("users_replaced").is_some(),
+        "{}",
+        schema.to_text()
+    );
     db.drop_database().await.unwrap();
 }
 

@@ -208,7 +208,7 @@ pub enum Problem {
     },
     /// A string literal, quoted identifier or comment that never ends.
     #[error(
-        "unterminated {what} starting on this line, as {readings} reads it; everything after it would be read as part of it"
+        "unterminated {what} starting on this line (as read by {readings}); everything after it would be read as part of it"
     )]
     Unterminated {
         /// What is left open.
@@ -223,7 +223,7 @@ pub enum Problem {
     /// A `-- kiln:` line that a dialect's reading places inside a literal, comment or
     /// dollar-quoted body, so kiln cannot tell whether it is a marker or data.
     #[error(
-        "`-- kiln:{marker}` on this line is inside the {what} opened on line {opened_line}, as {readings} reads this file"
+        "`-- kiln:{marker}` on this line is inside the {what} opened on line {opened_line} (as read by {readings})"
     )]
     MarkerInside {
         /// The directive's name as written, e.g. `downgrade`.
@@ -240,7 +240,7 @@ pub enum Problem {
         declared: bool,
     },
     /// A section cannot be split into statements the way the database's client would run it.
-    #[error("as {reading} reads this section: {message}")]
+    #[error("{message} (as read by {reading})")]
     Split {
         /// The reading, e.g. `MySQL/MariaDB`.
         reading: String,
@@ -352,13 +352,13 @@ impl Problem {
                 "restore the file from version control; if the removal is deliberate, drop it from the lock with `kiln lock --accept {revision}`"
             ),
             Problem::Unterminated { what, readings, closed_in, declared } => {
-                let mut h = format!("this is how {readings} reads it; close the {what}");
+                let mut h = format!("by the rules of {readings} the {what} never closes; close it");
                 h.push_str(&disagreement(closed_in, *declared));
                 h
             }
             Problem::MarkerInside { what, readings, closed_in, declared, .. } => {
                 let mut h = format!(
-                    "this is how {readings} reads it; close the {what} before this line, or if the marker text is data, split it (e.g. '-- ' || 'kiln:...')"
+                    "by the rules of {readings} the {what} is still open here; close it before this line, or if the marker text is data, split it (e.g. '-- ' || 'kiln:...')"
                 );
                 h.push_str(&disagreement(closed_in, *declared));
                 h
@@ -381,7 +381,7 @@ fn disagreement(closed_in: &str, declared: bool) -> String {
     if closed_in.is_empty() {
         return String::new();
     }
-    let mut h = format!(" ({closed_in} reads it as closed");
+    let mut h = format!(" (by the rules of {closed_in} it is closed");
     if declared {
         h.push(')');
     } else {

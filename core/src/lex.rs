@@ -260,7 +260,7 @@ pub fn token(
     match c {
         b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => tok(Kind::Space, at + 1),
         b'-' if next == Some(b'-') && dash_comment(b, at, d) => {
-            tok(Kind::LineComment, line_end(b, at))
+            tok(Kind::LineComment, comment_end(b, at, d))
         }
         b'#' if d == Dialect::MySql => tok(Kind::LineComment, line_end(b, at)),
         b'/' if next == Some(b'*') => {
@@ -321,6 +321,17 @@ pub fn token(
 /// there); the other dialects always start a comment.
 fn dash_comment(b: &[u8], at: usize, d: Dialect) -> bool {
     d != Dialect::MySql || b.get(at + 2).is_none_or(|&c| c <= b' ')
+}
+
+/// Where a `--` comment starting at `at` ends: PostgreSQL's scanner also ends it at a lone `\r`
+/// (a carriage return that is not part of CRLF survives kiln's normalization).
+fn comment_end(b: &[u8], at: usize, d: Dialect) -> usize {
+    if d != Dialect::Postgres {
+        return line_end(b, at);
+    }
+    b.get(at..)
+        .and_then(|r| r.iter().position(|&c| c == b'\n' || c == b'\r'))
+        .map_or(b.len(), |i| at + i)
 }
 
 /// Offset of the `\n` ending the line that contains `from`, or the end of input.
@@ -432,12 +443,16 @@ fn dollar(src: &str, at: usize) -> Result<Token, Unterminated> {
 /// by `'` opens an escape string instead.
 fn word(src: &str, at: usize, syntax: Syntax, stop: Option<&[u8]>) -> Result<Token, Unterminated> {
     let b = src.as_bytes();
+    // PostgreSQL allows `$` inside identifiers but not in numbers: `1$a$` is `1` and then a
+    // dollar-quoted string.
+    let dollar_ok =
+        syntax.dialect != Dialect::Postgres || !b.get(at).is_some_and(u8::is_ascii_digit);
     let mut i = at;
     while let Some(&c) = b.get(i) {
         if i > at && stop.is_some_and(|s| b[i..].starts_with(s)) {
             break;
         }
-        if c.is_ascii_alphanumeric() || c == b'_' || c == b'$' {
+        if c.is_ascii_alphanumeric() || c == b'_' || (c == b'$' && dollar_ok) {
             i += 1;
         } else if c >= 0x80 {
             match src.get(i..).and_then(|s| s.chars().next()) {
@@ -547,6 +562,20 @@ mod tests {
             [(Kind::Executable, "/*! SELECT 1 */")]
         );
         assert_eq!(kinds("[a]", LITE), [(Kind::Quoted, "[a]")]);
+    }
+
+    // Found while attacking the lexer: PostgreSQL ends a `--` comment at a lone CR, and a number
+    // does not swallow a following dollar tag.
+    #[test]
+    fn postgres_comment_ends_at_a_lone_cr_and_numbers_stop_at_dollar() {
+        assert_eq!(kinds("-- a\r'x'", PG)[1], (Kind::Quoted, "'x'"));
+        assert_eq!(kinds("-- a\r'x'", LITE), [(Kind::LineComment, "-- a\r'x'")]);
+        assert_eq!(
+            kinds("1$a$;$a$", PG),
+            [(Kind::Word, "1"), (Kind::Quoted, "$a$;$a$")]
+        );
+        assert_eq!(kinds("a$b$", PG), [(Kind::Word, "a$b$")]);
+        assert_eq!(kinds("1$a$", MY), [(Kind::Word, "1$a$")]);
     }
 
     #[test]

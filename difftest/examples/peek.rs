@@ -8,6 +8,9 @@ fn main() {
     };
     for seed in 0..4 {
         let c = kiln_difftest::case(Syntax::new(d), seed, seed % 2 == 0);
-        println!("=== seed {seed} inside={} up={:?}\n{}", c.marker_inside, c.up, c.file);
+        println!(
+            "=== seed {seed} inside={} up={:?}\n{}",
+            c.marker_inside, c.up, c.file
+        );
     }
 }

@@ -20,7 +20,7 @@ impl Rng {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
     /// The next number.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -28,7 +28,7 @@ impl Rng {
     }
     /// A number below `n` (n > 0).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next_u64() % n as u64) as usize
     }
     /// `true` with probability `percent`/100.
     pub fn chance(&mut self, percent: usize) -> bool {
@@ -55,8 +55,8 @@ pub struct Case {
 
 /// Pieces values and comments are made of: everything that has fooled a SQL scanner.
 const PIECES: &[&str] = &[
-    "a", "Z", " ", "'", "''", "\"", "\\", "\\'", ";", "\n", "--", "/*", "*/", "$$", "$a$", "#", "`",
-    "[", "]", "E'", "kiln:", "\t", "x;y", "END", "BEGIN", "//",
+    "a", "Z", " ", "'", "''", "\"", "\\", "\\'", ";", "\n", "--", "/*", "*/", "$$", "$a$", "#",
+    "`", "[", "]", "E'", "kiln:", "\t", "x;y", "END", "BEGIN", "//",
 ];
 /// A line that looks like a section marker.
 const MARKER_LINES: &[&str] = &[
@@ -150,11 +150,11 @@ fn alias(rng: &mut Rng, syntax: Syntax) -> String {
 /// with whatever keeps the following text outside it.
 fn comment(rng: &mut Rng, syntax: Syntax, markers: bool, inside: &mut bool) -> String {
     let d = syntax.dialect;
-    let body = |rng: &mut Rng, inside: &mut bool| {
+    let body = |rng: &mut Rng| {
         let mut v = String::new();
         for _ in 0..rng.below(5) {
             if markers && rng.chance(5) {
-                *inside = true;
+                // Whether this lands inside the comment is judged on the text below.
                 v.push_str(rng.pick(MARKER_LINES));
                 v.push('\n');
             } else {
@@ -165,34 +165,56 @@ fn comment(rng: &mut Rng, syntax: Syntax, markers: bool, inside: &mut bool) -> S
     };
     match rng.below(if d == Dialect::MySql { 3 } else { 2 }) {
         0 => {
-            let text: String = body(rng, &mut false).replace(['\n', '\r'], " ");
+            let text: String = body(rng).replace(['\n', '\r'], " ");
             // A line comment whose text starts with `kiln:` would be a directive line.
             format!("-- {}\n", text.replace("kiln:", "kiln "))
         }
         1 => {
-            let mut text = body(rng, inside).replace("*/", "* /");
+            let mut text = body(rng).replace("*/", "* /");
             if d == Dialect::Postgres {
                 // PostgreSQL nests: an opener inside needs its own closer.
                 let opens = text.matches("/*").count();
                 text.push_str(&" */".repeat(opens));
                 if rng.chance(30) {
-                    text = format!("{text} /* nested {} */", body(rng, inside).replace("*/", "* /").replace("/*", "/ *"));
+                    text = format!(
+                        "{text} /* nested {} */",
+                        body(rng).replace("*/", "* /").replace("/*", "/ *")
+                    );
                 }
             } else if d == Dialect::Sqlite && rng.chance(20) {
                 text.push_str(" /* not nested ");
             }
             // `/*!` is an executable comment on MySQL.
-            format!("/* {} */", text.trim_start_matches(['!', 'M']))
+            let c = format!("/* {} */", text.trim_start_matches(['!', 'M']));
+            *inside |= has_candidate_line(&c);
+            c
         }
         _ => {
-            let text: String = body(rng, &mut false).replace(['\n', '\r'], " ");
+            let text: String = body(rng).replace(['\n', '\r'], " ");
             format!("# {}\n", text.replace("kiln:", "kiln "))
         }
     }
 }
 
+/// `true` when a line of `text` after its first is a marker candidate (pieces such as `\n`,
+/// `--` and `kiln:` can make one by chance).
+pub fn has_candidate_line(text: &str) -> bool {
+    text.split('\n').skip(1).any(|line| {
+        line.trim_start().strip_prefix("--").is_some_and(|r| {
+            r.trim_start()
+                .get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case("kiln:"))
+        })
+    })
+}
+
 /// Statements for one section.
-fn section(rng: &mut Rng, syntax: Syntax, markers: bool, inside: &mut bool) -> (String, Vec<Vec<String>>) {
+fn section(
+    rng: &mut Rng,
+    syntax: Syntax,
+    markers: bool,
+    inside: &mut bool,
+) -> (String, Vec<Vec<String>>) {
     let mut out = String::new();
     let mut values = Vec::new();
     let delimiter = syntax.dialect == Dialect::MySql && rng.chance(20);
@@ -215,10 +237,9 @@ fn section(rng: &mut Rng, syntax: Syntax, markers: bool, inside: &mut bool) -> (
                 out.push_str(&comment(rng, syntax, markers, inside));
             }
             let v = value(rng, markers);
-            if MARKER_LINES.iter().any(|m| v.contains(m.trim_end_matches('\n'))) {
-                *inside = true;
-            }
-            out.push_str(&literal(rng, syntax, &v));
+            let lit = literal(rng, syntax, &v);
+            *inside |= has_candidate_line(&lit);
+            out.push_str(&lit);
             row.push(v);
             if rng.chance(30) {
                 out.push_str(" AS ");
@@ -246,7 +267,8 @@ fn section(rng: &mut Rng, syntax: Syntax, markers: bool, inside: &mut bool) -> (
 pub fn case(syntax: Syntax, seed: u64, markers: bool) -> Case {
     let mut rng = Rng::new(seed);
     let mut inside = false;
-    let mut file = String::from("-- kiln:revision a1\n-- kiln:message generated\n-- kiln:upgrade\n");
+    let mut file =
+        String::from("-- kiln:revision a1\n-- kiln:message generated\n-- kiln:upgrade\n");
     let (up_sql, up) = section(&mut rng, syntax, markers, &mut inside);
     file.push_str(&up_sql);
     let down = if rng.chance(70) {
@@ -278,7 +300,7 @@ pub fn first_seed() -> u64 {
     std::env::var("KILN_DIFF_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0x6b_696c_6e)
+        .unwrap_or(0x6b69_6c6e)
 }
 
 /// What kiln made of a [`Case`] read as `syntax`: the statements of each section.
@@ -299,14 +321,31 @@ pub struct KilnReading {
 pub fn kiln_reading(case: &Case, syntax: Syntax) -> Result<Option<KilnReading>, String> {
     use kiln_core::format::parse_file_with;
     use kiln_core::lex::Readings;
-    let declared = parse_file_with("gen/a1_x.sql", "a1_x.sql", case.file.as_bytes(), &Readings::of(syntax));
-    let default = parse_file_with("gen/a1_x.sql", "a1_x.sql", case.file.as_bytes(), &Readings::default());
+    let declared = parse_file_with(
+        "gen/a1_x.sql",
+        "a1_x.sql",
+        case.file.as_bytes(),
+        &Readings::of(syntax),
+    );
+    let default = parse_file_with(
+        "gen/a1_x.sql",
+        "a1_x.sql",
+        case.file.as_bytes(),
+        &Readings::default(),
+    );
     let p = match (&declared, case.marker_inside) {
-        (Ok(_), true) => return Err(format!("{syntax}: kiln accepted a marker line inside a literal or comment")),
+        (Ok(_), true) => {
+            return Err(format!(
+                "{syntax}: kiln accepted a marker line inside a literal or comment"
+            ));
+        }
         (Err(_), true) => return Ok(None),
         (Err(d), false) => {
             let d: Vec<String> = d.iter().map(ToString::to_string).collect();
-            return Err(format!("{syntax}: kiln refused a good file:\n{}", d.join("\n")));
+            return Err(format!(
+                "{syntax}: kiln refused a good file:\n{}",
+                d.join("\n")
+            ));
         }
         (Ok(p), false) => p,
     };
@@ -316,10 +355,14 @@ pub fn kiln_reading(case: &Case, syntax: Syntax) -> Result<Option<KilnReading>, 
         return Err("the default readings found other sections than the declared one".into());
     }
     let split = |sql: &str, expected: usize| -> Result<Vec<String>, String> {
-        let statements = kiln_core::split::split_with(sql, syntax).map_err(|e| format!("{syntax}: split failed: {e}"))?;
+        let statements = kiln_core::split::split_with(sql, syntax)
+            .map_err(|e| format!("{syntax}: split failed: {e}"))?;
         let texts: Vec<String> = statements.iter().map(|s| s.sql.to_owned()).collect();
         if texts.len() != expected {
-            return Err(format!("{syntax}: kiln split {} statements, the generator wrote {expected}: {texts:#?}", texts.len()));
+            return Err(format!(
+                "{syntax}: kiln split {} statements, the generator wrote {expected}: {texts:#?}",
+                texts.len()
+            ));
         }
         Ok(texts)
     };
@@ -327,7 +370,11 @@ pub fn kiln_reading(case: &Case, syntax: Syntax) -> Result<Option<KilnReading>, 
     let down = match (p.down_sql(), &case.down) {
         (Some(sql), Some(d)) => Some(split(sql, d.len())?),
         (None, None) => None,
-        _ => return Err(format!("{syntax}: kiln disagrees about whether there is a downgrade section")),
+        _ => {
+            return Err(format!(
+                "{syntax}: kiln disagrees about whether there is a downgrade section"
+            ));
+        }
     };
     Ok(Some(KilnReading {
         up,
@@ -343,7 +390,9 @@ pub fn candidate_offsets(file: &str) -> Vec<usize> {
     for line in file.split_inclusive('\n') {
         let rest = line.trim_start();
         if let Some(r) = rest.strip_prefix("--")
-            && r.trim_start().get(..5).is_some_and(|p| p.eq_ignore_ascii_case("kiln:"))
+            && r.trim_start()
+                .get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case("kiln:"))
         {
             out.push(offset);
         }

@@ -12,7 +12,9 @@ use sqlx::{Connection, MySqlConnection, Row};
 fn url() -> Option<String> {
     match std::env::var("KILN_TEST_MYSQL_URL") {
         Ok(u) => Some(u),
-        Err(_) if std::env::var_os("CI").is_some() => panic!("KILN_TEST_MYSQL_URL is not set in CI"),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("KILN_TEST_MYSQL_URL is not set in CI")
+        }
         Err(_) => {
             eprintln!("SKIPPED: set KILN_TEST_MYSQL_URL to run the MariaDB differential tests");
             None
@@ -26,7 +28,10 @@ async fn values(conn: &mut MySqlConnection, sql: &str) -> Result<Vec<String>, St
         .await
         .map_err(|e| format!("MariaDB rejects {sql:?}: {e}"))?;
     (0..row.len())
-        .map(|i| row.try_get::<String, _>(i).map_err(|e| format!("column {i} of {sql:?}: {e}")))
+        .map(|i| {
+            row.try_get::<String, _>(i)
+                .map_err(|e| format!("column {i} of {sql:?}: {e}"))
+        })
         .collect()
 }
 
@@ -34,12 +39,15 @@ async fn check(conn: &mut MySqlConnection, c: &Case, syntax: Syntax) -> Result<(
     let Some(reading) = kiln_reading(c, syntax)? else {
         return Ok(());
     };
-    let sections = std::iter::once((&reading.up, &c.up)).chain(reading.down.iter().zip(c.down.iter()));
+    let sections =
+        std::iter::once((&reading.up, &c.up)).chain(reading.down.iter().zip(c.down.iter()));
     for (statements, meant) in sections {
         for (sql, meant) in statements.iter().zip(meant) {
             let got = values(conn, sql).await?;
             if &got != meant {
-                return Err(format!("statement {sql:?}: MariaDB selects {got:?}, the generator meant {meant:?}"));
+                return Err(format!(
+                    "statement {sql:?}: MariaDB selects {got:?}, the generator meant {meant:?}"
+                ));
             }
         }
     }
@@ -50,12 +58,16 @@ async fn run(syntax: Syntax, mode: Option<&str>, default_cases: u64) {
     let Some(url) = url() else {
         return;
     };
-    let mut conn = MySqlConnection::connect(&url).await.expect("connect to MariaDB");
+    let mut conn = MySqlConnection::connect(&url)
+        .await
+        .expect("connect to MariaDB");
     if let Some(mode) = mode {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET SESSION sql_mode = '{mode}'")))
-            .execute(&mut conn)
-            .await
-            .expect("set sql_mode");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "SET SESSION sql_mode = '{mode}'"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("set sql_mode");
     }
     let first = kiln_difftest::first_seed();
     let n = kiln_difftest::cases(default_cases);
@@ -63,7 +75,10 @@ async fn run(syntax: Syntax, mode: Option<&str>, default_cases: u64) {
     for seed in first..first + n {
         let c = case(syntax, seed, seed % 3 == 0);
         if let Err(e) = check(&mut conn, &c, syntax).await {
-            failure = Some(format!("case KILN_DIFF_SEED={seed} failed: {e}\n--- file ---\n{}", c.file));
+            failure = Some(format!(
+                "case KILN_DIFF_SEED={seed} failed: {e}\n--- file ---\n{}",
+                c.file
+            ));
             break;
         }
     }

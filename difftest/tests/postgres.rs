@@ -8,7 +8,8 @@ use pg_query::{NodeRef, ParserOptions};
 
 /// The string constants PostgreSQL finds in one statement, sorted.
 fn values(sql: &str, options: ParserOptions) -> Result<Vec<String>, String> {
-    let parsed = pg_query::parse(sql, options).map_err(|e| format!("PostgreSQL rejects {sql:?}: {e}"))?;
+    let parsed =
+        pg_query::parse(sql, options).map_err(|e| format!("PostgreSQL rejects {sql:?}: {e}"))?;
     let mut out: Vec<String> = parsed
         .protobuf
         .nodes()
@@ -34,28 +35,41 @@ fn check(c: &Case, syntax: Syntax) -> Result<(), String> {
     // PostgreSQL's scanner decides whether each marker candidate is inside something: a prefix
     // ending inside a literal or comment does not scan.
     if syntax.standard_conforming_strings {
-        let inside = candidate_offsets(&c.file).into_iter().any(|at| pg_query::scan(&c.file[..at]).is_err());
+        let inside = candidate_offsets(&c.file)
+            .into_iter()
+            .any(|at| pg_query::scan(&c.file[..at]).is_err());
         if inside != c.marker_inside {
-            return Err(format!("generator says marker inside = {}, PostgreSQL's scanner says {inside}", c.marker_inside));
+            return Err(format!(
+                "generator says marker inside = {}, PostgreSQL's scanner says {inside}",
+                c.marker_inside
+            ));
         }
     }
     let Some(reading) = kiln_reading(c, syntax)? else {
         return Ok(());
     };
     if syntax.standard_conforming_strings {
-        let pg = pg_query::split_with_parser(&reading.up_sql).map_err(|e| format!("PostgreSQL cannot split the upgrade: {e}"))?;
+        let pg = pg_query::split_with_parser(&reading.up_sql)
+            .map_err(|e| format!("PostgreSQL cannot split the upgrade: {e}"))?;
         if pg.len() != reading.up.len() {
-            return Err(format!("PostgreSQL splits {} statements, kiln {}: {pg:#?}", pg.len(), reading.up.len()));
+            return Err(format!(
+                "PostgreSQL splits {} statements, kiln {}: {pg:#?}",
+                pg.len(),
+                reading.up.len()
+            ));
         }
     }
-    let sections = std::iter::once((&reading.up, &c.up)).chain(reading.down.iter().zip(c.down.iter()));
+    let sections =
+        std::iter::once((&reading.up, &c.up)).chain(reading.down.iter().zip(c.down.iter()));
     for (statements, meant) in sections {
         for (sql, meant) in statements.iter().zip(meant) {
             let mut meant = meant.clone();
             meant.sort();
             let got = values(sql, options)?;
             if got != meant {
-                return Err(format!("statement {sql:?}: PostgreSQL reads {got:?}, the generator meant {meant:?}"));
+                return Err(format!(
+                    "statement {sql:?}: PostgreSQL reads {got:?}, the generator meant {meant:?}"
+                ));
             }
         }
     }

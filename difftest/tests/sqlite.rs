@@ -46,7 +46,11 @@ impl Memory {
                     for i in 0..ffi::sqlite3_column_count(stmt) {
                         let p = ffi::sqlite3_column_text(stmt, i);
                         let n = ffi::sqlite3_column_bytes(stmt, i) as usize;
-                        let bytes = if p.is_null() { &[][..] } else { std::slice::from_raw_parts(p, n) };
+                        let bytes = if p.is_null() {
+                            &[][..]
+                        } else {
+                            std::slice::from_raw_parts(p, n)
+                        };
                         row.push(String::from_utf8_lossy(bytes).into_owned());
                     }
                 }
@@ -74,21 +78,31 @@ fn inside(prefix: &str) -> bool {
 }
 
 fn check(db: &Memory, c: &Case, syntax: Syntax) -> Result<(), String> {
-    let said = candidate_offsets(&c.file).into_iter().any(|at| inside(&c.file[..at]));
+    let said = candidate_offsets(&c.file)
+        .into_iter()
+        .any(|at| inside(&c.file[..at]));
     if said != c.marker_inside {
-        return Err(format!("generator says marker inside = {}, sqlite3_complete says {said}", c.marker_inside));
+        return Err(format!(
+            "generator says marker inside = {}, sqlite3_complete says {said}",
+            c.marker_inside
+        ));
     }
     let Some(reading) = kiln_reading(c, syntax)? else {
         return Ok(());
     };
     let rows = db.run(&reading.up_sql)?;
     if rows != c.up {
-        return Err(format!("SQLite's statements select {rows:?}, the generator meant {:?}", c.up));
+        return Err(format!(
+            "SQLite's statements select {rows:?}, the generator meant {:?}",
+            c.up
+        ));
     }
     for (sql, meant) in reading.up.iter().zip(&c.up) {
         let got = db.run(sql)?;
         if got.len() != 1 || &got[0] != meant {
-            return Err(format!("kiln's statement {sql:?} selects {got:?} in SQLite, meant {meant:?}"));
+            return Err(format!(
+                "kiln's statement {sql:?} selects {got:?} in SQLite, meant {meant:?}"
+            ));
         }
     }
     Ok(())

@@ -1,7 +1,8 @@
 //! kiln-macros: the `migrations!` procedural macro.
 //!
-//! The macro is deliberately thin: parse the optional arguments (directory, `dialect = "..."`), load the directory through
-//! `kiln_core::load_dir` (the same function the CLI and runtime use), then either turn the
+//! The macro is deliberately thin: parse the optional arguments (the directory and
+//! `dialect = "..."`), load the directory through `kiln_core::load_dir` (the same function the
+//! CLI and runtime use), then either turn the
 //! validated set into tokens or turn every diagnostic into a `compile_error!`. It never panics:
 //! every failure becomes a compile error, followed by a stub value so the user sees kiln's errors
 //! and not a cascade of type errors.

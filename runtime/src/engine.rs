@@ -973,7 +973,8 @@ async fn locate(
     }
     if ok {
         'revs: for (n, rev) in step.iter().enumerate() {
-            let Ok(statements) = kiln_core::split::split_with(section(rev, direction), syntax) else {
+            let Ok(statements) = kiln_core::split::split_with(section(rev, direction), syntax)
+            else {
                 break;
             };
             for st in &statements {
