@@ -27,12 +27,13 @@
 //! that data is a marker. Something left open at the end of the file is
 //! [`Problem::Unterminated`]. Statement-level problems the runtime would hit (a MySQL
 //! `DELIMITER` line without a delimiter; with a declared dialect, any block left open) are
-//! [`Problem::Split`]. The lexer is [`crate::lex`], the same one [`crate::split`] uses.
+//! [`Problem::Split`]. The lexer is [`crate::lex`], the same one [`crate::split`] uses; the
+//! stretch checks are in [`crate::stretch`].
 
 use crate::checksum;
 use crate::diag::{Diagnostic, Problem, closest};
-use crate::lex::{self, Readings, Syntax};
-use crate::split::{self, SplitErrorKind};
+use crate::lex::{self, Readings};
+use crate::stretch::Stretches;
 use std::ops::Range;
 
 /// Header directives, in the order documentation lists them.
@@ -187,14 +188,6 @@ fn directive(line: &str) -> Option<DirectiveLine<'_>> {
         name: rest[..end].to_ascii_lowercase(),
         value: rest[end..].trim(),
     })
-}
-
-/// What the stretch checks of one file remember between stretches.
-#[derive(Default)]
-struct Stretches {
-    sql_in_header_reported: bool,
-    /// A construct was left open at a marker, so what follows is misread.
-    misread: bool,
 }
 
 struct Parser<'r> {
@@ -434,119 +427,18 @@ impl<'r> Parser<'r> {
         })
     }
 
-    /// Checks the text between two candidate lines (or after the last one): SQL in the header,
-    /// and what [`Parser::check_stretch`] checks. After a construct was found open at a marker,
-    /// later stretches are not lexed: their text is misread by construction (the closing quote
-    /// reads as an opening one), and the first error is the one to fix.
+    /// Checks the text between two candidate lines (see [`crate::stretch`]).
     fn stretch(
         &mut self,
         state: &mut Stretches,
-        stretch: &str,
+        text: &str,
         first_line: usize,
         in_section: bool,
         next: Option<(usize, String)>,
     ) {
-        if !in_section && !state.sql_in_header_reported {
-            let code = self
-                .readings
-                .all()
-                .iter()
-                .filter_map(|&s| lex::first_code(stretch, s))
-                .min();
-            if let Some(at) = code {
-                state.sql_in_header_reported = true;
-                let line = first_line + stretch[..at].matches('\n').count();
-                self.error(line, Problem::SqlBeforeUpgrade);
-            }
+        for (line, problem) in state.check(self.readings, text, first_line, in_section, next) {
+            self.error(line, problem);
         }
-        if !state.misread {
-            state.misread = self.check_stretch(stretch, first_line, next);
-        }
-    }
-
-    /// Reads one stretch of text between candidate lines with every reading: a literal, comment
-    /// or dollar body left open at the next candidate (or at the end of the file) is an error,
-    /// and so is what the runtime could not split.
-    /// Returns `true` when something is left open.
-    fn check_stretch(
-        &mut self,
-        stretch: &str,
-        first_line: usize,
-        next: Option<(usize, String)>,
-    ) -> bool {
-        let declared = self.readings.declared().is_some();
-        let mut open: Vec<(Syntax, String, usize)> = Vec::new();
-        let mut closed: Vec<Syntax> = Vec::new();
-        for &syntax in self.readings.all() {
-            match split::split_with(stretch, syntax) {
-                Ok(_) => closed.push(syntax),
-                Err(e) => {
-                    let line = first_line + e.line - 1;
-                    match e.kind {
-                        SplitErrorKind::Unterminated { what } => {
-                            open.push((syntax, what, line));
-                            continue;
-                        }
-                        // A `DELIMITER` line only means something to MySQL, and elsewhere it is
-                        // not valid SQL either; a block left open is only certain to fail when
-                        // the dialect is known.
-                        SplitErrorKind::Delimiter => self.error(
-                            line,
-                            Problem::Split {
-                                reading: syntax.to_string(),
-                                message: e.message,
-                            },
-                        ),
-                        SplitErrorKind::Block if declared => self.error(
-                            line,
-                            Problem::Split {
-                                reading: syntax.to_string(),
-                                message: e.message,
-                            },
-                        ),
-                        _ => {}
-                    }
-                    // The rest of this reading was cut short by the problem above; whether it
-                    // leaves anything open is judged by lexing alone.
-                    match lex::tokens(stretch, syntax).find_map(Result::err) {
-                        Some(u) => {
-                            let line = first_line + stretch[..u.at].matches('\n').count();
-                            open.push((syntax, u.what, line));
-                        }
-                        None => closed.push(syntax),
-                    }
-                }
-            }
-        }
-        let Some((_, what, opened_line)) = open.first().cloned() else {
-            return false;
-        };
-        let open_readings: Vec<Syntax> = open.iter().map(|(s, ..)| *s).collect();
-        let readings = names(&open_readings);
-        let closed_in = names(&closed);
-        match next {
-            Some((line, marker)) => self.error(
-                line,
-                Problem::MarkerInside {
-                    marker,
-                    what,
-                    opened_line,
-                    readings,
-                    closed_in,
-                    declared,
-                },
-            ),
-            None => self.error(
-                opened_line,
-                Problem::Unterminated {
-                    what,
-                    readings,
-                    closed_in,
-                    declared,
-                },
-            ),
-        }
-        true
     }
 
     fn header_directive(&mut self, h: &mut Header, line: usize, d: &DirectiveLine<'_>) {
@@ -721,7 +613,7 @@ pub fn is_rfc3339(s: &str) -> bool {
 }
 
 /// `true` when `sql` has anything but whitespace and comments in some default reading (see
-/// [`Syntax::DEFAULT_READINGS`]).
+/// [`crate::lex::Syntax::DEFAULT_READINGS`]).
 pub fn has_sql(sql: &str) -> bool {
     has_sql_in(sql, &Readings::default())
 }
@@ -734,19 +626,10 @@ pub fn has_sql_in(sql: &str, readings: &Readings) -> bool {
         .any(|&s| lex::first_code(sql, s).is_some())
 }
 
-/// The names of `readings`, e.g. `PostgreSQL and SQLite`.
-fn names(readings: &[Syntax]) -> String {
-    let names: Vec<String> = readings.iter().map(Syntax::to_string).collect();
-    match names.as_slice() {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lex::Syntax;
 
     fn parse(text: &str) -> Result<ParsedFile, Vec<Diagnostic>> {
         parse_file("m/a1_x.sql", "a1_x.sql", text.as_bytes())

@@ -17,6 +17,7 @@ pub mod lex;
 pub mod lock;
 pub mod model;
 pub mod split;
+mod stretch;
 pub mod target;
 
 pub use diag::{Diagnostic, Diagnostics, Problem};
