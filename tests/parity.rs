@@ -7,6 +7,8 @@ use kiln::core::{MigrationSet, load_dir, resolve_dir};
 static SAMPLE: kiln::Migrator = kiln::migrations!();
 static LABELLED: kiln::Migrator = kiln::migrations!("tests/fixtures/labelled_branches");
 static CRLF_BOM: kiln::Migrator = kiln::migrations!("tests/fixtures/crlf_bom");
+static DECLARED: kiln::Migrator =
+    kiln::migrations!("tests/fixtures/marker_in_literal", dialect = "postgres");
 
 fn load(given: Option<&str>) -> MigrationSet {
     let dir = resolve_dir(env!("CARGO_MANIFEST_DIR").as_ref(), given);
@@ -38,6 +40,27 @@ fn labelled_branches_embedded_equal_loaded() {
 #[test]
 fn crlf_bom_embedded_equal_loaded() {
     assert_eq!(CRLF_BOM.set(), &load(Some("tests/fixtures/crlf_bom")));
+}
+
+/// The dialect a set declares travels with it: the macro embeds the same reading the runtime
+/// loads, and both found the sections the way PostgreSQL reads `E'it\\'s new'`.
+#[test]
+fn declared_dialect_embedded_equal_loaded() {
+    let mut dir = resolve_dir(
+        env!("CARGO_MANIFEST_DIR").as_ref(),
+        Some("tests/fixtures/marker_in_literal"),
+    );
+    dir.dialect = Some(kiln::core::Dialect::Postgres);
+    let loaded = kiln::Migrator::load(&dir).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(DECLARED.set(), loaded.set());
+    let syntax = DECLARED.set().syntax().unwrap();
+    assert_eq!(syntax.dialect, kiln::core::Dialect::Postgres);
+    assert!(syntax.standard_conforming_strings);
+    let rev = &DECLARED.set().revisions()[0];
+    assert!(rev.down_sql().unwrap().contains("DROP TABLE users"));
+    assert!(!rev.up_sql().contains("DROP TABLE"));
+    // Undeclared sets carry no reading.
+    assert_eq!(SAMPLE.set().syntax(), None);
 }
 
 #[test]

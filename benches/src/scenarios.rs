@@ -24,10 +24,7 @@ fn engines(cfg: &Config) -> Vec<Engine> {
 
 /// Loads a written kiln directory.
 pub(crate) fn load(dir: &Path) -> anyhow::Result<Migrator> {
-    let d = kiln_core::MigrationDir {
-        path: dir.to_owned(),
-        display: "migrations".into(),
-    };
+    let d = kiln_core::MigrationDir::new(dir.to_owned(), "migrations");
     Migrator::load(&d).map_err(|e| anyhow::anyhow!("{e}"))
 }
 

@@ -107,10 +107,7 @@ pub fn compile(cfg: &Config, res: &mut Results) -> anyhow::Result<()> {
     let kdir = write_crate(cfg, "compile-kiln", Flavor::Kiln, &set)?;
     let sdir = write_crate(cfg, "compile-sqlx", Flavor::Sqlx, &set)?;
     let edir = write_crate(cfg, "compile-empty", Flavor::Empty, &set)?;
-    let mdir = kiln_core::MigrationDir {
-        path: kdir.join("migrations"),
-        display: "migrations".into(),
-    };
+    let mdir = kiln_core::MigrationDir::new(kdir.join("migrations"), "migrations");
     let mut load = Vec::new();
     for _ in 0..cfg.runs.max(3) {
         let t = Instant::now();

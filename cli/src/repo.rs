@@ -78,7 +78,8 @@ pub fn parse_text(
     name: &str,
     text: &str,
 ) -> Result<ParsedFile, kiln_core::Diagnostics> {
-    kiln_core::format::parse_file(&dir.display_file(name), name, text.as_bytes())
+    let (readings, _) = kiln_core::dir::readings(dir);
+    kiln_core::format::parse_file_with(&dir.display_file(name), name, text.as_bytes(), &readings)
         .map_err(kiln_core::Diagnostics)
 }
 

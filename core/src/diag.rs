@@ -208,11 +208,82 @@ pub enum Problem {
     },
     /// A string literal, quoted identifier or comment that never ends.
     #[error(
-        "unterminated {what} starting on this line; everything after it, including any `-- kiln:downgrade` marker, would be read as part of it"
+        "unterminated {what} starting on this line (as read by {readings}); everything after it would be read as part of it"
     )]
     Unterminated {
         /// What is left open.
         what: String,
+        /// The readings (dialects) that leave it open, e.g. `PostgreSQL`.
+        readings: String,
+        /// The readings that close it, empty when every reading agrees.
+        closed_in: String,
+        /// `true` when the migration set declares its dialect.
+        declared: bool,
+    },
+    /// A `-- kiln:` line that a dialect's reading places inside a literal, comment or
+    /// dollar-quoted body, so kiln cannot tell whether it is a marker or data.
+    #[error(
+        "`-- kiln:{marker}` on this line is inside the {what} opened on line {opened_line} (as read by {readings})"
+    )]
+    MarkerInside {
+        /// The directive's name as written, e.g. `downgrade`.
+        marker: String,
+        /// What the line is inside, e.g. `escape string literal E'...'`.
+        what: String,
+        /// Where that opened.
+        opened_line: usize,
+        /// The readings (dialects) that place the line inside it.
+        readings: String,
+        /// The readings that do not, empty when every reading agrees.
+        closed_in: String,
+        /// `true` when the migration set declares its dialect.
+        declared: bool,
+    },
+    /// A section cannot be split into statements the way the database's client would run it.
+    #[error("{message} (as read by {reading})")]
+    Split {
+        /// The reading, e.g. `MySQL/MariaDB`.
+        reading: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// kiln.toml is not valid TOML (or not UTF-8).
+    #[error("`{path}` is not valid TOML: {reason}")]
+    ConfigSyntax {
+        /// The file as displayed.
+        path: String,
+        /// What the TOML parser says.
+        reason: String,
+    },
+    /// A key kiln.toml may not hold.
+    #[error("unknown key `{key}` in kiln.toml")]
+    ConfigUnknownKey {
+        /// The key, with its table (`postgres.standard_conforming_strings`).
+        key: String,
+        /// The closest known key.
+        suggestion: Option<String>,
+        /// Every known key, comma-separated.
+        known: String,
+    },
+    /// A kiln.toml value of the wrong type.
+    #[error("kiln.toml key `{key}` must be {expected}")]
+    ConfigInvalid {
+        /// The key.
+        key: String,
+        /// What it must be.
+        expected: String,
+    },
+    /// The `migrations!` macro's `dialect` argument contradicts kiln.toml's `dialect`.
+    #[error(
+        "the macro argument says `dialect = \"{argument}\"` but kiln.toml says `dialect = \"{config}\"` (line {line})"
+    )]
+    DialectConflict {
+        /// The macro's dialect.
+        argument: String,
+        /// kiln.toml's dialect.
+        config: String,
+        /// kiln.toml's line.
+        line: usize,
     },
     /// A lock file line that does not parse.
     #[error("malformed kiln.lock: {reason}")]
@@ -280,10 +351,43 @@ impl Problem {
             Problem::LockedDeleted { revision, .. } => format!(
                 "restore the file from version control; if the removal is deliberate, drop it from the lock with `kiln lock --accept {revision}`"
             ),
-            Problem::Unterminated { .. } => "close it; kiln reads standard SQL quoting, so write 'it''s' rather than 'it\\'s' (MySQL) or E'\\'' (PostgreSQL)".into(),
+            Problem::Unterminated { what, readings, closed_in, declared } => {
+                let mut h = format!("by the rules of {readings} the {what} never closes; close it");
+                h.push_str(&disagreement(closed_in, *declared));
+                h
+            }
+            Problem::MarkerInside { what, readings, closed_in, declared, .. } => {
+                let mut h = format!(
+                    "by the rules of {readings} the {what} is still open here; close it before this line, or if the marker text is data, split it (e.g. '-- ' || 'kiln:...')"
+                );
+                h.push_str(&disagreement(closed_in, *declared));
+                h
+            }
+            Problem::Split { .. } => "fix the section so the database's client would run it as written".into(),
+            Problem::ConfigSyntax { .. } => "fix the file; kiln.toml is TOML (https://toml.io)".into(),
+            Problem::ConfigUnknownKey { suggestion, known, .. } => match suggestion {
+                Some(s) => format!("did you mean `{s}`? (known keys: {known})"),
+                None => format!("known keys: {known}"),
+            },
+            Problem::ConfigInvalid { .. } => return None,
+            Problem::DialectConflict { .. } => "remove one of the two, or make them agree".into(),
             Problem::MalformedLock { .. } => "each line is `<revision> sha256:<64 hex digits> <file>`; regenerate it with `kiln lock` if in doubt".into(),
         })
     }
+}
+
+/// The end of a help text when dialect readings disagree about a construct.
+fn disagreement(closed_in: &str, declared: bool) -> String {
+    if closed_in.is_empty() {
+        return String::new();
+    }
+    let mut h = format!(" (by the rules of {closed_in} it is closed");
+    if declared {
+        h.push(')');
+    } else {
+        h.push_str("; the readings disagree because no dialect is declared: declare it in kiln.toml (`dialect = \"postgres\"`, `\"mysql\"` or `\"sqlite\"`) or as the macro argument (`kiln::migrations!(\"migrations\", dialect = \"postgres\")`))");
+    }
+    h
 }
 
 /// `a (a_x.sql), b (b_y.sql)`.

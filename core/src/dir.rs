@@ -6,10 +6,12 @@
 //! loaded at run time are identical by construction (and a test proves it).
 
 use crate::checksum;
+use crate::config;
 use crate::diag::{Diagnostic, Diagnostics, Problem};
 use crate::fileread::{self, ReadError};
 use crate::format::{self, ParsedFile};
 use crate::graph;
+use crate::lex::{Dialect, Readings, Syntax};
 use crate::lock::{LOCK_FILE, Lock};
 use crate::model::{MigrationSet, Revision};
 use std::borrow::Cow;
@@ -22,9 +24,23 @@ pub struct MigrationDir {
     pub path: PathBuf,
     /// The directory as the user wrote it, used as the prefix of every path in messages.
     pub display: String,
+    /// The `kiln.toml` that applies, found by [`resolve_dir`] (see [`crate::config`]).
+    pub config: Option<PathBuf>,
+    /// A dialect the caller declares for the set (the `migrations!` macro's `dialect`
+    /// argument); it must agree with kiln.toml's.
+    pub dialect: Option<Dialect>,
 }
 
 impl MigrationDir {
+    /// The directory at `path`, shown as `display`, with no kiln.toml and no declared dialect.
+    pub fn new(path: impl Into<PathBuf>, display: impl Into<String>) -> Self {
+        MigrationDir {
+            path: path.into(),
+            display: display.into(),
+            config: None,
+            dialect: None,
+        }
+    }
     /// The displayed path of a file in this directory.
     pub fn display_file(&self, name: &str) -> String {
         if self.display.is_empty() || self.display == "." {
@@ -41,6 +57,7 @@ impl MigrationDir {
 
 /// The directory `given` (default `migrations`) relative to `base`, the crate's manifest
 /// directory for the macro or the working directory for the CLI. An absolute `given` is used as is.
+/// The `kiln.toml` in `base` or its nearest ancestor that has one applies to it.
 pub fn resolve_dir(base: &Path, given: Option<&str>) -> MigrationDir {
     let given = given.unwrap_or("migrations");
     let p = Path::new(given);
@@ -51,7 +68,20 @@ pub fn resolve_dir(base: &Path, given: Option<&str>) -> MigrationDir {
             base.join(p)
         },
         display: given.to_owned(),
+        config: config::find(base),
+        dialect: None,
     }
+}
+
+/// How the files of `dir` are read: its kiln.toml (if any) and declared dialect, as
+/// [`Readings`], with the problems found in kiln.toml.
+pub fn readings(dir: &MigrationDir) -> (Readings, Vec<Diagnostic>) {
+    let shown = dir
+        .config
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    config::load(dir.config.as_deref(), &shown, dir.dialect)
 }
 
 /// Files kiln tolerates in a migration directory without reading them.
@@ -70,6 +100,8 @@ pub struct Scan {
     pub read_paths: Vec<PathBuf>,
     /// Problems found while reading and parsing.
     pub diagnostics: Diagnostics,
+    /// The dialect reading the set declares (kiln.toml or the macro argument), if any.
+    pub syntax: Option<Syntax>,
     /// Names of migration files that could not be read or did not parse, sorted. Their problems
     /// are in [`Self::diagnostics`]; the graph checks use the names so a revision in a broken file
     /// is not also reported as missing.
@@ -79,6 +111,12 @@ pub struct Scan {
 /// Reads and parses every file in the directory, reporting every problem.
 pub fn scan_dir(dir: &MigrationDir) -> Scan {
     let mut scan = Scan::default();
+    let (readings, problems) = readings(dir);
+    scan.syntax = readings.declared();
+    if let Some(p) = &dir.config {
+        scan.read_paths.push(p.clone());
+    }
+    problems.into_iter().for_each(|d| scan.diagnostics.push(d));
     let entries = match std::fs::read_dir(&dir.path) {
         Ok(e) => e,
         Err(e) => {
@@ -162,7 +200,7 @@ pub fn scan_dir(dir: &MigrationDir) -> Scan {
             }
         };
         scan.read_paths.push(path);
-        match format::parse_file(&shown, &name, &bytes) {
+        match format::parse_file_with(&shown, &name, &bytes, &readings) {
             Ok(f) => scan.files.push(f),
             Err(errs) => {
                 errs.into_iter().for_each(|d| scan.diagnostics.push(d));
@@ -237,6 +275,7 @@ pub fn build_set(dir: &MigrationDir, scan: Scan) -> Result<MigrationSet, Diagnos
         lock,
         mut diagnostics,
         unparsed,
+        syntax,
         ..
     } = scan;
     let graph = match graph::check_with_unparsed(&files, &unparsed) {
@@ -297,7 +336,8 @@ pub fn build_set(dir: &MigrationDir, scan: Scan) -> Result<MigrationSet, Diagnos
         owned_list(&ids(&graph.heads)),
         owned_list(&ids(&graph.bases)),
         Cow::Owned(digest),
-    ))
+    )
+    .with_syntax(syntax))
 }
 
 fn to_u32(n: usize) -> u32 {

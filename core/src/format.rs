@@ -15,14 +15,25 @@
 //! This module turns one file's bytes into a [`ParsedFile`], reporting every problem in the file at
 //! once. Cross-file checks (parents exist, no cycles, one head) belong to [`crate::graph`].
 //!
-//! Section markers are only recognised at the start of a line that is not inside a string literal,
-//! quoted identifier, dollar-quoted body or block comment, so SQL that happens to contain the text
-//! `-- kiln:downgrade` inside a literal does not split the file. Backslash escapes are not
-//! interpreted (standard SQL), so a MySQL literal such as `'it\'s'` can confuse the scan; write
-//! `'it''s'` instead.
+//! # How sections are found
+//!
+//! A line whose first non-blank characters are `--`, optional spaces and `kiln:` (in any case) is
+//! a directive or marker *candidate*, found by its text alone. The text between two candidates is
+//! then read by every applicable dialect reading ([`crate::lex::Readings`]: the declared dialect,
+//! or PostgreSQL, MySQL/MariaDB and SQLite with their default settings when none is declared). If
+//! any reading leaves a literal, quoted identifier, comment or dollar-quoted body open at the
+//! next candidate, the candidate is an error ([`Problem::MarkerInside`]) naming the construct,
+//! the line it opened on and the reading: kiln never silently decides that a marker is data, or
+//! that data is a marker. Something left open at the end of the file is
+//! [`Problem::Unterminated`]. Statement-level problems the runtime would hit (a MySQL
+//! `DELIMITER` line without a delimiter; with a declared dialect, any block left open) are
+//! [`Problem::Split`]. The lexer is [`crate::lex`], the same one [`crate::split`] uses; the
+//! stretch checks are in [`crate::stretch`].
 
 use crate::checksum;
 use crate::diag::{Diagnostic, Problem, closest};
+use crate::lex::{self, Readings};
+use crate::stretch::Stretches;
 use std::ops::Range;
 
 /// Header directives, in the order documentation lists them.
@@ -127,8 +138,19 @@ pub fn file_matches_revision(file: &str, id: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('_'))
 }
 
-/// Parses one file. `path` is used in messages, `file` is the bare file name.
+/// Parses one file with the default readings (no dialect declared). `path` is used in messages,
+/// `file` is the bare file name.
 pub fn parse_file(path: &str, file: &str, bytes: &[u8]) -> Result<ParsedFile, Vec<Diagnostic>> {
+    parse_file_with(path, file, bytes, &Readings::default())
+}
+
+/// Parses one file, reading its SQL with `readings` (see the module documentation).
+pub fn parse_file_with(
+    path: &str,
+    file: &str,
+    bytes: &[u8],
+    readings: &Readings,
+) -> Result<ParsedFile, Vec<Diagnostic>> {
     let text = match checksum::normalize(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -144,7 +166,7 @@ pub fn parse_file(path: &str, file: &str, bytes: &[u8]) -> Result<ParsedFile, Ve
             }]);
         }
     };
-    Parser::new(path, file, text).run()
+    Parser::new(path, file, text, readings).run()
 }
 
 /// A directive or marker line: `-- kiln:name value`.
@@ -168,10 +190,11 @@ fn directive(line: &str) -> Option<DirectiveLine<'_>> {
     })
 }
 
-struct Parser {
+struct Parser<'r> {
     path: String,
     file: String,
     text: String,
+    readings: &'r Readings,
     errors: Vec<Diagnostic>,
 }
 
@@ -186,12 +209,13 @@ struct Header {
     transaction: Option<Located<bool>>,
 }
 
-impl Parser {
-    fn new(path: &str, file: &str, text: String) -> Self {
+impl<'r> Parser<'r> {
+    fn new(path: &str, file: &str, text: String, readings: &'r Readings) -> Self {
         Parser {
             path: path.to_owned(),
             file: file.to_owned(),
             text,
+            readings,
             errors: Vec::new(),
         }
     }
@@ -224,11 +248,11 @@ impl Parser {
 
     fn run(mut self) -> Result<ParsedFile, Vec<Diagnostic>> {
         let mut header = Header::default();
-        let mut lexer = Lexer::default();
         let mut upgrade: Option<(usize, usize)> = None; // (marker line, byte offset after marker)
         let mut downgrade: Option<(usize, usize, usize)> = None; // (marker line, marker start, after)
-        let mut sql_in_header_reported = false;
-        let mut open_line = 0;
+        // Where the text since the last candidate line starts: (offset, line).
+        let mut stretch_start = (0, 1);
+        let mut stretches = Stretches::default();
 
         let text = std::mem::take(&mut self.text);
         let mut offset = 0;
@@ -237,111 +261,95 @@ impl Parser {
             let start = offset;
             offset += raw.len();
             let line = raw.strip_suffix('\n').unwrap_or(raw);
-            let at_code_boundary = lexer.is_normal();
-            let found = if at_code_boundary {
-                directive(line)
-            } else {
-                None
+            // Candidates are found by their text alone; whether a reading places one inside a
+            // literal or comment is decided per stretch below, and is an error, never a choice.
+            let Some(d) = directive(line) else {
+                continue;
             };
+            let in_section = upgrade.is_some() || downgrade.is_some();
+            let stretch = text.get(stretch_start.0..start).unwrap_or_default();
+            let next = Some((line_no, d.name.clone()));
+            self.stretch(&mut stretches, stretch, stretch_start.1, in_section, next);
+            stretch_start = (offset, line_no + 1);
 
-            if let Some(d) = found {
-                if SECTION_MARKERS.contains(&d.name.as_str()) {
-                    if !d.value.is_empty() {
-                        self.error(
-                            line_no,
-                            Problem::MalformedDirective {
-                                directive: d.name.clone(),
-                                value: d.value.to_owned(),
-                                reason: "a section marker takes no value".into(),
-                            },
-                        );
-                    }
-                    if d.name == "upgrade" {
-                        if let Some((first, _)) = upgrade {
-                            self.error(
-                                line_no,
-                                Problem::DuplicateSection {
-                                    section: "upgrade".into(),
-                                    first_line: first,
-                                },
-                            );
-                        } else {
-                            // Reported once, at the downgrade marker; the upgrade section still
-                            // counts as present so the file is not also said to lack one.
-                            if let Some((down_marker, _, _)) = downgrade {
-                                self.error(down_marker, Problem::DowngradeBeforeUpgrade);
-                            }
-                            upgrade = Some((line_no, offset));
-                        }
-                    } else if let Some((first, _, _)) = downgrade {
+            if SECTION_MARKERS.contains(&d.name.as_str()) {
+                if !d.value.is_empty() {
+                    self.error(
+                        line_no,
+                        Problem::MalformedDirective {
+                            directive: d.name.clone(),
+                            value: d.value.to_owned(),
+                            reason: "a section marker takes no value".into(),
+                        },
+                    );
+                }
+                if d.name == "upgrade" {
+                    if let Some((first, _)) = upgrade {
                         self.error(
                             line_no,
                             Problem::DuplicateSection {
-                                section: "downgrade".into(),
+                                section: "upgrade".into(),
                                 first_line: first,
                             },
                         );
                     } else {
-                        // A downgrade before the upgrade is reported when the upgrade marker
-                        // turns up; with no upgrade marker at all only that is reported.
-                        downgrade = Some((line_no, start, offset));
+                        // Reported once, at the downgrade marker; the upgrade section still
+                        // counts as present so the file is not also said to lack one.
+                        if let Some((down_marker, _, _)) = downgrade {
+                            self.error(down_marker, Problem::DowngradeBeforeUpgrade);
+                        }
+                        upgrade = Some((line_no, offset));
                     }
-                    continue;
-                }
-                if HEADER_DIRECTIVES.contains(&d.name.as_str()) {
-                    if upgrade.is_some() || downgrade.is_some() {
-                        self.error(
-                            line_no,
-                            Problem::DirectiveAfterUpgrade {
-                                directive: d.name.clone(),
-                            },
-                        );
-                    } else {
-                        self.header_directive(&mut header, line_no, &d);
-                    }
-                    continue;
-                }
-                let mut known = HEADER_DIRECTIVES.iter().chain(SECTION_MARKERS).copied();
-                let suggestion = if d.name.is_empty() {
-                    // `-- kiln: revision a1`: a space after the colon.
-                    let word = d.value.split_whitespace().next().unwrap_or("");
-                    known
-                        .find(|k| k.eq_ignore_ascii_case(word))
-                        .map(str::to_owned)
+                } else if let Some((first, _, _)) = downgrade {
+                    self.error(
+                        line_no,
+                        Problem::DuplicateSection {
+                            section: "downgrade".into(),
+                            first_line: first,
+                        },
+                    );
                 } else {
-                    closest(&d.name, known)
-                };
-                self.error(
-                    line_no,
-                    Problem::UnknownDirective {
-                        directive: d.name.clone(),
-                        suggestion,
-                    },
-                );
+                    // A downgrade before the upgrade is reported when the upgrade marker
+                    // turns up; with no upgrade marker at all only that is reported.
+                    downgrade = Some((line_no, start, offset));
+                }
                 continue;
             }
-
-            let was_normal = lexer.is_normal();
-            let has_code = lexer.advance(line);
-            if was_normal && !lexer.is_normal() {
-                open_line = line_no;
+            if HEADER_DIRECTIVES.contains(&d.name.as_str()) {
+                if in_section {
+                    self.error(
+                        line_no,
+                        Problem::DirectiveAfterUpgrade {
+                            directive: d.name.clone(),
+                        },
+                    );
+                } else {
+                    self.header_directive(&mut header, line_no, &d);
+                }
+                continue;
             }
-            if upgrade.is_none() && downgrade.is_none() && has_code && !sql_in_header_reported {
-                sql_in_header_reported = true;
-                self.error(line_no, Problem::SqlBeforeUpgrade);
-            }
-        }
-        self.text = text;
-        // A literal or comment left open swallows everything after it, a `-- kiln:downgrade`
-        // marker included, which would silently make the revision irreversible.
-        if let Some(what) = lexer.unterminated() {
+            let mut known = HEADER_DIRECTIVES.iter().chain(SECTION_MARKERS).copied();
+            let suggestion = if d.name.is_empty() {
+                // `-- kiln: revision a1`: a space after the colon.
+                let word = d.value.split_whitespace().next().unwrap_or("");
+                known
+                    .find(|k| k.eq_ignore_ascii_case(word))
+                    .map(str::to_owned)
+            } else {
+                closest(&d.name, known)
+            };
             self.error(
-                open_line,
-                Problem::Unterminated {
-                    what: what.to_owned(),
+                line_no,
+                Problem::UnknownDirective {
+                    directive: d.name.clone(),
+                    suggestion,
                 },
             );
         }
+        let in_section = upgrade.is_some() || downgrade.is_some();
+        let stretch = text.get(stretch_start.0..).unwrap_or_default();
+        self.stretch(&mut stretches, stretch, stretch_start.1, in_section, None);
+        self.text = text;
 
         let Some(revision) = header.revision.clone() else {
             let problem = Problem::MissingDirective {
@@ -380,7 +388,7 @@ impl Parser {
         };
         // A merge only joins heads, so it is the one kind of revision that may have no SQL.
         let is_merge = header.revises.as_ref().is_some_and(|r| r.value.len() > 1);
-        if upgrade.is_some() && !is_merge && !has_sql(&self.text[up.clone()]) {
+        if upgrade.is_some() && !is_merge && !has_sql_in(&self.text[up.clone()], self.readings) {
             self.error(
                 up_line - 1,
                 Problem::EmptyUpgrade {
@@ -417,6 +425,20 @@ impl Parser {
             down,
             down_line,
         })
+    }
+
+    /// Checks the text between two candidate lines (see [`crate::stretch`]).
+    fn stretch(
+        &mut self,
+        state: &mut Stretches,
+        text: &str,
+        first_line: usize,
+        in_section: bool,
+        next: Option<(usize, String)>,
+    ) {
+        for (line, problem) in state.check(self.readings, text, first_line, in_section, next) {
+            self.error(line, problem);
+        }
     }
 
     fn header_directive(&mut self, h: &mut Header, line: usize, d: &DirectiveLine<'_>) {
@@ -590,129 +612,24 @@ pub fn is_rfc3339(s: &str) -> bool {
     }
 }
 
-/// `true` when `sql` has anything but whitespace and comments.
+/// `true` when `sql` has anything but whitespace and comments in some default reading (see
+/// [`crate::lex::Syntax::DEFAULT_READINGS`]).
 pub fn has_sql(sql: &str) -> bool {
-    let mut lexer = Lexer::default();
-    sql.split('\n').any(|line| lexer.advance(line))
+    has_sql_in(sql, &Readings::default())
 }
 
-/// Where a line-by-line scan is: in code, or inside a construct that can span lines.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-enum LexState {
-    #[default]
-    Normal,
-    Block(u32),
-    Quote(u8),
-    Dollar(String),
-}
-
-/// Just enough of a SQL lexer to know whether a line starts inside a literal or comment.
-#[derive(Debug, Default)]
-struct Lexer {
-    state: LexState,
-}
-
-impl Lexer {
-    fn is_normal(&self) -> bool {
-        self.state == LexState::Normal
-    }
-
-    /// What is still open at the end of the text, if anything.
-    fn unterminated(&self) -> Option<&'static str> {
-        match &self.state {
-            LexState::Normal => None,
-            LexState::Block(_) => Some("block comment"),
-            LexState::Quote(b'\'') => Some("string literal"),
-            LexState::Quote(b'`') => Some("backquoted identifier"),
-            LexState::Quote(_) => Some("quoted identifier"),
-            LexState::Dollar(_) => Some("dollar-quoted string"),
-        }
-    }
-
-    /// Scans one line; returns `true` when it contains code (not only whitespace and comments).
-    fn advance(&mut self, line: &str) -> bool {
-        let b = line.as_bytes();
-        let mut code = false;
-        let mut i = 0;
-        while i < b.len() {
-            match &mut self.state {
-                LexState::Normal => match b[i] {
-                    b'-' if b.get(i + 1) == Some(&b'-') => return code,
-                    b'/' if b.get(i + 1) == Some(&b'*') => {
-                        self.state = LexState::Block(1);
-                        i += 2;
-                        continue;
-                    }
-                    q @ (b'\'' | b'"' | b'`') => {
-                        code = true;
-                        self.state = LexState::Quote(q);
-                    }
-                    b'$' => {
-                        code = true;
-                        let ident_before = i > 0
-                            && (b[i - 1].is_ascii_alphanumeric()
-                                || b[i - 1] == b'_'
-                                || b[i - 1] >= 0x80);
-                        if !ident_before && let Some(len) = dollar_tag_len(&b[i..]) {
-                            self.state = LexState::Dollar(line[i..i + len].to_owned());
-                            i += len;
-                            continue;
-                        }
-                    }
-                    c if !c.is_ascii_whitespace() => code = true,
-                    _ => {}
-                },
-                LexState::Block(depth) => {
-                    if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
-                        *depth -= 1;
-                        if *depth == 0 {
-                            self.state = LexState::Normal;
-                        }
-                        i += 2;
-                        continue;
-                    }
-                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
-                        *depth += 1;
-                        i += 2;
-                        continue;
-                    }
-                }
-                LexState::Quote(q) => {
-                    if b[i] == *q {
-                        if b.get(i + 1) == Some(q) {
-                            i += 2;
-                            continue;
-                        }
-                        self.state = LexState::Normal;
-                    }
-                }
-                LexState::Dollar(tag) => {
-                    if b[i] == b'$' && b[i..].starts_with(tag.as_bytes()) {
-                        i += tag.len();
-                        self.state = LexState::Normal;
-                        continue;
-                    }
-                }
-            }
-            i += 1;
-        }
-        code
-    }
-}
-
-/// Length of a dollar-quote opener (`$$` or `$tag$`) at the start of `b`.
-fn dollar_tag_len(b: &[u8]) -> Option<usize> {
-    let mut j = 1;
-    while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] >= 0x80) {
-        j += 1;
-    }
-    let tag_ok = j == 1 || !b[1].is_ascii_digit();
-    (b.get(j) == Some(&b'$') && tag_ok).then_some(j + 1)
+/// `true` when `sql` has anything but whitespace and comments in some reading of `readings`.
+pub fn has_sql_in(sql: &str, readings: &Readings) -> bool {
+    readings
+        .all()
+        .iter()
+        .any(|&s| lex::first_code(sql, s).is_some())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lex::Syntax;
 
     fn parse(text: &str) -> Result<ParsedFile, Vec<Diagnostic>> {
         parse_file("m/a1_x.sql", "a1_x.sql", text.as_bytes())
@@ -751,19 +668,175 @@ mod tests {
         assert_eq!(a.down_sql(), b.down_sql());
     }
 
+    fn parse_as(text: &str, syntax: Syntax) -> Result<ParsedFile, Vec<Diagnostic>> {
+        parse_file_with(
+            "m/a1_x.sql",
+            "a1_x.sql",
+            text.as_bytes(),
+            &Readings::of(syntax),
+        )
+    }
+
+    const PG: Syntax = Syntax::new(crate::lex::Dialect::Postgres);
+    const MY: Syntax = Syntax::new(crate::lex::Dialect::MySql);
+    const LITE: Syntax = Syntax::new(crate::lex::Dialect::Sqlite);
+
+    /// The one error of `errs`, which must be a marker inside something, with its fields.
+    fn marker_inside(errs: &[Diagnostic]) -> (usize, usize, String, String, String) {
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        match &errs[0].problem {
+            Problem::MarkerInside {
+                what,
+                opened_line,
+                readings,
+                closed_in,
+                ..
+            } => (
+                errs[0].line.unwrap(),
+                *opened_line,
+                what.clone(),
+                readings.clone(),
+                closed_in.clone(),
+            ),
+            other => panic!("not MarkerInside: {other:?}"),
+        }
+    }
+
+    // The old scanner silently treated a marker inside a literal as SQL; kiln now refuses to
+    // decide either way.
     #[test]
-    fn marker_inside_a_string_literal_is_sql() {
+    fn marker_inside_a_string_literal_is_an_error() {
         let text = "-- kiln:revision a1\n-- kiln:upgrade\nINSERT INTO t VALUES ('x\n-- kiln:downgrade\n');\n";
-        let p = parse(text).unwrap();
-        assert!(p.down.is_none());
-        assert!(p.up_sql().contains("-- kiln:downgrade"));
+        let (line, opened, what, readings, closed) = marker_inside(&parse(text).unwrap_err());
+        assert_eq!((line, opened), (4, 3));
+        assert_eq!(what, "string literal");
+        assert_eq!(readings, "PostgreSQL, MySQL/MariaDB and SQLite");
+        assert_eq!(closed, "");
+        let shown = parse(text).unwrap_err()[0].to_string();
+        assert!(shown.contains("m/a1_x.sql:4:"), "{shown}");
+        assert!(shown.contains("opened on line 3"), "{shown}");
+        assert!(shown.contains("'-- ' || 'kiln:...'"), "{shown}");
     }
 
     #[test]
-    fn marker_inside_dollar_quotes_and_block_comments_is_sql() {
-        let text = "-- kiln:revision a1\n-- kiln:upgrade\nCREATE FUNCTION f() RETURNS int AS $body$\n-- kiln:downgrade\n$body$ LANGUAGE sql;\n/*\n-- kiln:downgrade\n*/\n";
-        let p = parse(text).unwrap();
-        assert!(p.down.is_none(), "{:?}", p.down_sql());
+    fn marker_inside_dollar_quotes_and_block_comments_is_an_error() {
+        let text = "-- kiln:revision a1\n-- kiln:upgrade\nCREATE FUNCTION f() RETURNS int AS $body$\n-- kiln:downgrade\n$body$ LANGUAGE sql;\n";
+        let (line, opened, what, readings, _) = marker_inside(&parse_as(text, PG).unwrap_err());
+        assert_eq!(
+            (line, opened, what.as_str(), readings.as_str()),
+            (4, 3, "dollar-quoted string $body$", "PostgreSQL")
+        );
+        let text = "-- kiln:revision a1\n-- kiln:upgrade\nSELECT 1;\n/*\n-- kiln:downgrade\n*/\n";
+        for syntax in [PG, MY, LITE] {
+            let (line, opened, what, ..) = marker_inside(&parse_as(text, syntax).unwrap_err());
+            assert_eq!((line, opened, what.as_str()), (5, 4, "block comment"));
+        }
+    }
+
+    /// Issue 9's data-loss file: the downgrade ran as part of the upgrade on PostgreSQL.
+    const PG_ATTACK: &str = "-- kiln:revision a1\n-- kiln:upgrade\nUPDATE users SET greeting = E'it\\'s new';\n-- kiln:downgrade\nUPDATE users SET greeting = E'it\\'s old';\nDROP TABLE users;\n";
+    /// The MariaDB variant: backslash escapes are MySQL's default.
+    const MY_ATTACK: &str = "-- kiln:revision a1\n-- kiln:upgrade\nUPDATE users SET greeting = 'it\\'s new';\n-- kiln:downgrade\nUPDATE users SET greeting = 'it\\'s old';\nDROP TABLE users;\n";
+    /// Comments nest on PostgreSQL only.
+    const NESTED_ATTACK: &str = "-- kiln:revision a1\n-- kiln:upgrade\n/* note /* legacy */\nCREATE TABLE t (x INT);\n-- kiln:downgrade\nDROP TABLE t;\n";
+
+    #[test]
+    fn postgres_escape_strings_attack() {
+        // No dialect declared: SQLite reads the literal as still open at the marker.
+        let (line, opened, what, readings, closed) = marker_inside(&parse(PG_ATTACK).unwrap_err());
+        assert_eq!((line, opened), (4, 3));
+        assert_eq!(
+            (what.as_str(), readings.as_str()),
+            ("string literal", "SQLite")
+        );
+        assert_eq!(closed, "PostgreSQL and MySQL/MariaDB");
+        let help = parse(PG_ATTACK).unwrap_err()[0].problem.help().unwrap();
+        assert!(help.contains("dialect = \"postgres\""), "{help}");
+        // Declared: the sections are where PostgreSQL puts them.
+        let p = parse_as(PG_ATTACK, PG).unwrap();
+        assert_eq!(p.up_sql(), "UPDATE users SET greeting = E'it\\'s new';\n");
+        assert!(p.down_sql().unwrap().contains("DROP TABLE users"));
+        // Declared as SQLite, the same file is an error, never a silent misreading.
+        let (line, opened, ..) = marker_inside(&parse_as(PG_ATTACK, LITE).unwrap_err());
+        assert_eq!((line, opened), (4, 3));
+    }
+
+    #[test]
+    fn mysql_backslash_attack() {
+        let (line, opened, _, readings, closed) = marker_inside(&parse(MY_ATTACK).unwrap_err());
+        assert_eq!((line, opened), (4, 3));
+        assert_eq!(
+            (readings.as_str(), closed.as_str()),
+            ("PostgreSQL and SQLite", "MySQL/MariaDB")
+        );
+        let p = parse_as(MY_ATTACK, MY).unwrap();
+        assert_eq!(p.up_sql(), "UPDATE users SET greeting = 'it\\'s new';\n");
+        assert!(p.down_sql().unwrap().contains("DROP TABLE users"));
+        // With NO_BACKSLASH_ESCAPES the server reads it like standard SQL: an error again.
+        assert!(parse_as(MY_ATTACK, MY.with_backslash_escapes(false)).is_err());
+        // PostgreSQL with standard_conforming_strings off reads it like MySQL.
+        assert!(parse_as(MY_ATTACK, PG.with_standard_conforming_strings(false)).is_ok());
+    }
+
+    #[test]
+    fn nested_comment_attack() {
+        let (line, opened, what, readings, _) = marker_inside(&parse(NESTED_ATTACK).unwrap_err());
+        assert_eq!(
+            (line, opened, what.as_str(), readings.as_str()),
+            (5, 3, "block comment", "PostgreSQL")
+        );
+        for syntax in [MY, LITE] {
+            let p = parse_as(NESTED_ATTACK, syntax).unwrap();
+            assert!(p.up_sql().contains("CREATE TABLE"));
+            assert_eq!(p.down_sql(), Some("DROP TABLE t;\n"));
+        }
+    }
+
+    #[test]
+    fn header_stretches_are_checked_too() {
+        let text = "-- kiln:revision a1\n/* a header note\n-- kiln:upgrade\n*/\nSELECT 1;\n";
+        let (line, opened, ..) = marker_inside(&parse(text).unwrap_err());
+        assert_eq!((line, opened), (3, 2));
+        // `#` is a comment only on MySQL; elsewhere it is SQL in the header.
+        let text = "-- kiln:revision a1\n# note\n-- kiln:upgrade\nSELECT 1;\n";
+        assert!(parse_as(text, MY).is_ok());
+        assert!(matches!(&problems(text)[0], Problem::SqlBeforeUpgrade));
+    }
+
+    #[test]
+    fn mysql_dash_comment_needs_a_space() {
+        // `--'` is not a comment on MySQL, so the quote opens a literal there.
+        let text =
+            "-- kiln:revision a1\n-- kiln:upgrade\nSELECT 1 --'\n;\n-- kiln:downgrade\nSELECT 2;\n";
+        assert!(parse_as(text, PG).is_ok());
+        let (line, opened, _, readings, _) = marker_inside(&parse(text).unwrap_err());
+        assert_eq!((line, opened, readings.as_str()), (5, 3, "MySQL/MariaDB"));
+    }
+
+    #[test]
+    fn delimiter_without_a_delimiter_is_an_error() {
+        let text = "-- kiln:revision a1\n-- kiln:upgrade\nSELECT 1;\nDELIMITER\nSELECT 2;\n";
+        for errs in [parse(text).unwrap_err(), parse_as(text, MY).unwrap_err()] {
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert_eq!(errs[0].line, Some(4));
+            assert!(
+                matches!(&errs[0].problem, Problem::Split { reading, .. } if reading == "MySQL/MariaDB")
+            );
+        }
+        let ok = "-- kiln:revision a1\n-- kiln:upgrade\nDELIMITER //\nCREATE PROCEDURE p() BEGIN SELECT 1; END//\nDELIMITER ;\n";
+        assert!(parse_as(ok, MY).is_ok());
+    }
+
+    #[test]
+    fn open_blocks_are_errors_once_the_dialect_is_known() {
+        let text = "-- kiln:revision a1\n-- kiln:upgrade\nCREATE TRIGGER t AFTER INSERT ON x BEGIN\nSELECT 1;\n";
+        assert!(parse(text).is_ok());
+        let errs = parse_as(text, LITE).unwrap_err();
+        assert!(
+            matches!(&errs[0].problem, Problem::Split { .. }),
+            "{errs:?}"
+        );
+        assert_eq!(errs[0].line, Some(3));
     }
 
     #[test]
@@ -854,16 +927,18 @@ mod tests {
 
     #[test]
     fn unterminated_literal_is_an_error_not_a_swallowed_downgrade() {
-        let text = "-- kiln:revision a1\n-- kiln:upgrade\nINSERT INTO t VALUES ('it\\'s');\n-- kiln:downgrade\nDELETE FROM t;\n";
+        let text = "-- kiln:revision a1\n-- kiln:upgrade\nINSERT INTO t VALUES ('it''s);\n-- kiln:downgrade\nDELETE FROM t;\n";
+        let (line, opened, what, ..) = marker_inside(&parse(text).unwrap_err());
+        assert_eq!((line, opened, what.as_str()), (4, 3, "string literal"));
+        let text = "-- kiln:revision a1\n-- kiln:upgrade\nSELECT 1;\nSELECT 'open\n";
         let errs = parse(text).unwrap_err();
-        assert_eq!(errs.len(), 1, "{errs:?}");
-        assert_eq!(errs[0].line, Some(3));
+        assert_eq!(errs[0].line, Some(4));
         assert!(
-            matches!(&errs[0].problem, Problem::Unterminated { what } if what == "string literal")
+            matches!(&errs[0].problem, Problem::Unterminated { what, .. } if what == "string literal")
         );
         let text = "-- kiln:revision a1\n-- kiln:upgrade\nSELECT 1; /* open\n";
         assert!(
-            matches!(&problems(text)[0], Problem::Unterminated { what } if what == "block comment")
+            matches!(&problems(text)[0], Problem::Unterminated { what, .. } if what == "block comment")
         );
     }
 
@@ -907,8 +982,7 @@ mod tests {
 
     #[test]
     fn dollar_parameters_are_not_quotes() {
-        let mut l = Lexer::default();
-        l.advance("SELECT $1, a$b$ FROM t");
-        assert!(l.is_normal());
+        let text = "-- kiln:revision a1\n-- kiln:upgrade\nSELECT $1, a$b$ FROM t;\n-- kiln:downgrade\nSELECT $2;\n";
+        assert!(parse_as(text, PG).is_ok());
     }
 }

@@ -8,19 +8,23 @@
 
 pub mod build;
 pub mod checksum;
+pub mod config;
 pub mod diag;
 pub mod dir;
 pub mod fileread;
 pub mod format;
 pub mod graph;
+pub mod lex;
 pub mod lock;
 pub mod model;
 pub mod split;
+mod stretch;
 pub mod target;
 
 pub use diag::{Diagnostic, Diagnostics, Problem};
 pub use dir::{Loaded, MigrationDir, Scan, build_set, load_dir, resolve_dir, scan_dir};
 pub use fileread::{DEFAULT_MAX_FILE_SIZE, MAX_FILE_SIZE_VAR};
+pub use lex::{Readings, Syntax};
 pub use lock::{LOCK_FILE, Lock};
 pub use model::{MigrationSet, Revision, Str, StrList};
 pub use split::{Dialect, Statement};

@@ -5,6 +5,7 @@
 //! Both are produced by [`crate::load_dir`]; the macro only turns its result into tokens, so the two
 //! can never disagree.
 
+use crate::lex::{Dialect, Syntax};
 use std::borrow::Cow;
 
 /// A borrowed-or-owned string, so revisions can live in a `static`.
@@ -180,6 +181,7 @@ pub struct MigrationSet {
     heads: StrList,
     bases: StrList,
     digest: Str,
+    syntax: Option<Syntax>,
 }
 
 impl MigrationSet {
@@ -197,7 +199,28 @@ impl MigrationSet {
             heads,
             bases,
             digest,
+            syntax: None,
         }
+    }
+
+    /// The same set, declaring the dialect reading its SQL is written for (kiln.toml's
+    /// `dialect`, or the `migrations!` macro's argument). Hidden: generated code calls it.
+    #[doc(hidden)]
+    pub const fn with_syntax(mut self, syntax: Option<Syntax>) -> Self {
+        self.syntax = syntax;
+        self
+    }
+
+    /// The dialect reading the set declares, if it declares one: the runtime refuses to apply
+    /// the set to another kind of database, and splits statements with these settings.
+    pub fn syntax(&self) -> Option<Syntax> {
+        self.syntax
+    }
+
+    /// How statements are split on a `dialect` database: the declared reading, or `dialect`'s
+    /// default settings when the set declares none.
+    pub fn syntax_for(&self, dialect: Dialect) -> Syntax {
+        self.syntax.unwrap_or(Syntax::new(dialect))
     }
 
     /// All revisions in a deterministic topological order: every revision comes after its parents

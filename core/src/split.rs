@@ -52,25 +52,15 @@
 //!   some as column names) upset the block count; quote them.
 //! * A MySQL routine or trigger body must be a `BEGIN ... END` block or a single simple statement;
 //!   a bare `IF`/`LOOP`/... body without `BEGIN` is not tracked.
-//! * MySQL's `NO_BACKSLASH_ESCAPES` and `ANSI_QUOTES` modes and PostgreSQL's
-//!   `standard_conforming_strings = off` are not modelled: MySQL strings always honour backslash
-//!   escapes, PostgreSQL's only in `E'...'`.
+//! * Tokens (literals, quoted identifiers, comments, dollar quoting) come from [`crate::lex`],
+//!   the lexer the section scanner uses too. [`split`] reads with the dialect's default settings;
+//!   [`split_with`] takes a [`Syntax`] for PostgreSQL's `standard_conforming_strings = off` or
+//!   MySQL's `NO_BACKSLASH_ESCAPES`. MySQL's `ANSI_QUOTES` mode is not modelled.
 //! * `DELIMITER` is only recognised between statements, not in the middle of one.
 
+use crate::lex::{self, Kind, Unterminated};
+pub use crate::lex::{Dialect, Syntax};
 use std::mem;
-
-/// The SQL dialect whose lexical rules [`split`] follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Dialect {
-    /// PostgreSQL: nested block comments, `E'...'` strings, dollar quoting, `BEGIN ATOMIC` bodies.
-    Postgres,
-    /// MySQL and MariaDB: backslash escapes, backticks, `#` comments, `DELIMITER`, stored-program
-    /// bodies.
-    MySql,
-    /// SQLite: backticks and `[bracket]` identifiers, `CREATE TRIGGER ... BEGIN ... END` bodies.
-    Sqlite,
-}
 
 /// One statement of a script, borrowed from the script's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,11 +75,32 @@ pub struct Statement<'a> {
 /// is malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]
+#[non_exhaustive]
 pub struct SplitError {
     /// 1-based line where the offending construct starts.
     pub line: usize,
     /// What is wrong, e.g. "unterminated dollar-quoted string $fn$ that starts here".
     pub message: String,
+    /// Which kind of problem it is.
+    pub kind: SplitErrorKind,
+    /// Byte offset in the script where the offending construct starts.
+    pub offset: usize,
+}
+
+/// The kinds of [`SplitError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SplitErrorKind {
+    /// A literal, quoted identifier, comment or dollar-quoted body is never closed (a lexical
+    /// problem: every later character is read as part of it).
+    Unterminated {
+        /// What is open, e.g. `escape string literal E'...'`.
+        what: String,
+    },
+    /// A compound block (`BEGIN ... END`, `CASE ... END`, ...) is never closed.
+    Block,
+    /// A MySQL `DELIMITER` line names no delimiter.
+    Delimiter,
 }
 
 /// Splits `sql` into its statements according to `dialect`'s lexical rules.
@@ -105,16 +116,20 @@ pub struct SplitError {
 /// identifier, block comment, dollar-quoted string or compound block, or of a `DELIMITER` line
 /// without a delimiter.
 pub fn split(sql: &str, dialect: Dialect) -> Result<Vec<Statement<'_>>, SplitError> {
-    Splitter::new(sql, dialect).run()
+    split_with(sql, Syntax::new(dialect))
+}
+
+/// Splits `sql` like [`split`], with the full lexical settings of `syntax` (for example
+/// PostgreSQL with `standard_conforming_strings = off`, or MySQL with `NO_BACKSLASH_ESCAPES`).
+///
+/// # Errors
+///
+/// As [`split`].
+pub fn split_with(sql: &str, syntax: Syntax) -> Result<Vec<Statement<'_>>, SplitError> {
+    Splitter::new(sql, syntax).run()
 }
 
 const DEFAULT_DELIMITER: &str = ";";
-
-/// Whitespace between tokens. A byte-order mark counts because editors leave one at the start of
-/// files and it must not become the first character of a statement.
-fn is_space(c: char) -> bool {
-    c.is_whitespace() || c == '\u{feff}'
-}
 
 /// Maps byte offsets to 1-based line numbers. Offsets are asked for in increasing order, so
 /// counting forward from the previous answer keeps the whole scan linear.
@@ -421,6 +436,7 @@ impl Blocks {
 struct Splitter<'a> {
     src: &'a str,
     bytes: &'a [u8],
+    syntax: Syntax,
     dialect: Dialect,
     pos: usize,
     lines: LineCursor,
@@ -432,38 +448,42 @@ struct Splitter<'a> {
 }
 
 impl<'a> Splitter<'a> {
-    fn new(src: &'a str, dialect: Dialect) -> Self {
+    fn new(src: &'a str, syntax: Syntax) -> Self {
         Splitter {
             src,
             bytes: src.as_bytes(),
-            dialect,
+            syntax,
+            dialect: syntax.dialect,
             pos: 0,
             lines: LineCursor { offset: 0, line: 1 },
             current: None,
             delimiter: DEFAULT_DELIMITER,
-            blocks: Blocks::new(dialect),
+            blocks: Blocks::new(syntax.dialect),
             out: Vec::new(),
         }
     }
 
     fn run(mut self) -> Result<Vec<Statement<'a>>, SplitError> {
-        while let Some(&b) = self.bytes.get(self.pos) {
-            self.step(b)?;
+        while self.pos < self.bytes.len() {
+            self.step()?;
         }
         if self.current.is_some() {
             if let Some((block, at)) = self.blocks.innermost_open() {
                 let what = block.describe(self.dialect);
-                return Err(self.error(at, format!("unterminated {what} that starts here")));
+                let message = format!("unterminated {what} that starts here");
+                return Err(self.error(at, message, SplitErrorKind::Block));
             }
             self.end_statement(self.bytes.len());
         }
         Ok(self.out)
     }
 
-    fn error(&mut self, at: usize, message: String) -> SplitError {
+    fn error(&mut self, at: usize, message: String, kind: SplitErrorKind) -> SplitError {
         SplitError {
             line: self.lines.line_at(self.bytes, at),
             message,
+            kind,
+            offset: at,
         }
     }
 
@@ -471,87 +491,40 @@ impl<'a> Splitter<'a> {
         (self.delimiter != DEFAULT_DELIMITER).then_some(self.delimiter.as_bytes())
     }
 
-    fn at_custom_delimiter(&self, at: usize) -> bool {
-        self.custom_delimiter()
-            .is_some_and(|d| self.bytes.get(at..).is_some_and(|rest| rest.starts_with(d)))
-    }
-
-    /// Consumes the token starting at `self.pos`, whose first byte is `b`.
-    fn step(&mut self, b: u8) -> Result<(), SplitError> {
+    /// Consumes the token starting at `self.pos`.
+    fn step(&mut self) -> Result<(), SplitError> {
         let at = self.pos;
-        let next = self.bytes.get(at + 1).copied();
-        if self.at_custom_delimiter(at) {
-            self.pos = at + self.delimiter.len();
+        let custom = self.custom_delimiter();
+        if let Some(d) = custom
+            && self.bytes.get(at..).is_some_and(|rest| rest.starts_with(d))
+        {
+            self.pos = at + d.len();
             self.end_statement(at);
             return Ok(());
         }
-        match b {
-            b';' if self.custom_delimiter().is_none() => {
-                self.pos = at + 1;
-                if self.current.is_some() && self.blocks.semicolon() {
-                    self.end_statement(at);
-                }
+        let t = match lex::token(self.src, at, self.syntax, custom) {
+            Ok(t) => t,
+            Err(Unterminated { what, at }) => {
+                let message = format!("unterminated {what} that starts here");
+                return Err(self.error(at, message, SplitErrorKind::Unterminated { what }));
             }
-            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => self.pos = at + 1,
-            b'-' if next == Some(b'-') && self.dash_comment_at(at) => {
-                self.pos = self.line_end(at);
-            }
-            b'#' if self.dialect == Dialect::MySql => self.pos = self.line_end(at),
-            b'/' if next == Some(b'*') => {
-                self.pos = self.block_comment_end(at)?;
-                if self.is_executable_comment(at) {
-                    self.token(at, Tok::Other);
-                }
-            }
-            b'\'' => {
-                let backslash = self.dialect == Dialect::MySql;
-                self.pos = self.quoted_end(at, at, b'\'', backslash, "string literal")?;
-                self.token(at, Tok::Other);
-            }
-            b'"' => {
-                self.pos = if self.dialect == Dialect::MySql {
-                    self.quoted_end(at, at, b'"', true, "double-quoted string")?
-                } else {
-                    self.quoted_end(at, at, b'"', false, "quoted identifier")?
-                };
-                self.token(at, Tok::Other);
-            }
-            b'`' if self.dialect != Dialect::Postgres => {
-                self.pos = self.quoted_end(at, at, b'`', false, "backtick-quoted identifier")?;
-                self.token(at, Tok::Other);
-            }
-            b'[' if self.dialect == Dialect::Sqlite => {
-                self.pos = match self.find_byte(at + 1, b']') {
-                    Some(close) => close + 1,
-                    None => {
-                        let message = "unterminated bracket-quoted identifier that starts here";
-                        return Err(self.error(at, message.to_owned()));
+        };
+        self.pos = t.end.max(at + 1);
+        match t.kind {
+            Kind::Space | Kind::LineComment | Kind::BlockComment => {}
+            Kind::Executable | Kind::Quoted => self.token(at, Tok::Other),
+            Kind::Word => self.word(at, t.end)?,
+            Kind::Punct => match self.bytes.get(at) {
+                Some(b';') if custom.is_none() => {
+                    if self.current.is_some() && self.blocks.semicolon() {
+                        self.end_statement(at);
                     }
-                };
-                self.token(at, Tok::Other);
-            }
-            b'$' if self.dialect == Dialect::Postgres => self.dollar(at)?,
-            b'(' => {
-                self.pos = at + 1;
-                self.token(at, Tok::Open);
-            }
-            b')' => {
-                self.pos = at + 1;
-                self.token(at, Tok::Close);
-            }
-            b':' if next != Some(b'=') => {
-                self.pos = at + 1;
-                self.token(at, Tok::Colon);
-            }
-            0x80..=0xff => match self.src.get(at..).and_then(|s| s.chars().next()) {
-                Some(c) if is_space(c) => self.pos = at + c.len_utf8(),
-                _ => self.word(at)?,
+                }
+                Some(b'(') => self.token(at, Tok::Open),
+                Some(b')') => self.token(at, Tok::Close),
+                Some(b':') if self.bytes.get(at + 1) != Some(&b'=') => self.token(at, Tok::Colon),
+                _ => self.token(at, Tok::Other),
             },
-            _ if b.is_ascii_alphanumeric() || b == b'_' || b == b'$' => self.word(at)?,
-            _ => {
-                self.pos = at + 1;
-                self.token(at, Tok::Other);
-            }
         }
         Ok(())
     }
@@ -574,162 +547,8 @@ impl<'a> Splitter<'a> {
         self.blocks.reset();
     }
 
-    fn find_byte(&self, from: usize, needle: u8) -> Option<usize> {
-        let rest = self.bytes.get(from..)?;
-        rest.iter().position(|&b| b == needle).map(|i| from + i)
-    }
-
-    /// Offset of the `\n` ending the line that contains `from`, or the end of input.
-    fn line_end(&self, from: usize) -> usize {
-        self.find_byte(from, b'\n').unwrap_or(self.bytes.len())
-    }
-
-    /// MySQL needs whitespace or a control character after `--` for a comment; `5--2` is
-    /// arithmetic there.
-    fn dash_comment_at(&self, at: usize) -> bool {
-        self.dialect != Dialect::MySql || self.bytes.get(at + 2).is_none_or(|&c| c <= b' ')
-    }
-
-    fn is_executable_comment(&self, at: usize) -> bool {
-        self.dialect == Dialect::MySql
-            && self
-                .bytes
-                .get(at + 2..)
-                .is_some_and(|rest| rest.starts_with(b"!") || rest.starts_with(b"M!"))
-    }
-
-    /// End (exclusive) of the block comment opening at `at`.
-    fn block_comment_end(&mut self, at: usize) -> Result<usize, SplitError> {
-        let nests = self.dialect == Dialect::Postgres;
-        let mut depth = 1usize;
-        let mut i = at + 2;
-        while let Some(rest) = self.bytes.get(i..) {
-            let Some(found) = rest.iter().position(|&c| c == b'*' || c == b'/') else {
-                break;
-            };
-            i += found;
-            match (self.bytes.get(i), self.bytes.get(i + 1)) {
-                (Some(b'*'), Some(b'/')) => {
-                    i += 2;
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok(i);
-                    }
-                }
-                (Some(b'/'), Some(b'*')) if nests => {
-                    i += 2;
-                    depth += 1;
-                }
-                _ => i += 1,
-            }
-        }
-        Err(self.error(at, "unterminated block comment that starts here".to_owned()))
-    }
-
-    /// End (exclusive) of the quoted token whose opening `quote` is at `open`. A doubled quote
-    /// stands for itself; with `backslash`, `\` escapes the next byte. `start` is where the token
-    /// began (before an `E` prefix) for the error's line.
-    fn quoted_end(
-        &mut self,
-        start: usize,
-        open: usize,
-        quote: u8,
-        backslash: bool,
-        what: &str,
-    ) -> Result<usize, SplitError> {
-        let mut i = open + 1;
-        while let Some(rest) = self.bytes.get(i..) {
-            let Some(found) = rest
-                .iter()
-                .position(|&c| c == quote || (backslash && c == b'\\'))
-            else {
-                break;
-            };
-            i += found;
-            // A backslash or a doubled quote hides the byte after it.
-            let escaped =
-                self.bytes.get(i) == Some(&b'\\') || self.bytes.get(i + 1) == Some(&quote);
-            if !escaped {
-                return Ok(i + 1);
-            }
-            i += 2;
-        }
-        Err(self.error(start, format!("unterminated {what} that starts here")))
-    }
-
-    /// A `$` on PostgreSQL: a dollar-quoted string if a valid `$tag$` starts here, otherwise an
-    /// ordinary character (as in the `$1` parameter, whose tag would start with a digit).
-    fn dollar(&mut self, at: usize) -> Result<(), SplitError> {
-        let is_tag_start = |c: u8| c.is_ascii_alphabetic() || c == b'_' || c >= 0x80;
-        let mut i = at + 1;
-        if self.bytes.get(i).is_some_and(|&c| is_tag_start(c)) {
-            i += 1;
-            while self
-                .bytes
-                .get(i)
-                .is_some_and(|&c| is_tag_start(c) || c.is_ascii_digit())
-            {
-                i += 1;
-            }
-        }
-        let tag = match self.src.get(at..i + 1) {
-            Some(tag) if self.bytes.get(i) == Some(&b'$') => tag,
-            _ => {
-                self.pos = at + 1;
-                self.token(at, Tok::Other);
-                return Ok(());
-            }
-        };
-        let body = i + 1;
-        match self.src.get(body..).and_then(|rest| rest.find(tag)) {
-            Some(found) => {
-                self.pos = body + found + tag.len();
-                self.token(at, Tok::Other);
-                Ok(())
-            }
-            None => {
-                let message = format!("unterminated dollar-quoted string {tag} that starts here");
-                Err(self.error(at, message))
-            }
-        }
-    }
-
-    /// End (exclusive) of the identifier, keyword or number starting at `at`. A custom MySQL
-    /// delimiter ends a word, because `END$$` must split after `END` like the `mysql` client does.
-    fn word_end(&self, at: usize) -> usize {
-        let mut i = at;
-        while let Some(&c) = self.bytes.get(i) {
-            if i > at && self.at_custom_delimiter(i) {
-                break;
-            }
-            if c.is_ascii_alphanumeric() || c == b'_' || c == b'$' {
-                i += 1;
-            } else if c >= 0x80 {
-                match self.src.get(i..).and_then(|s| s.chars().next()) {
-                    Some(ch) if !is_space(ch) => i += ch.len_utf8(),
-                    _ => break,
-                }
-            } else {
-                break;
-            }
-        }
-        // Guarantees progress even if `at` were somehow not the start of a word character.
-        i.max(at + 1)
-    }
-
-    fn word(&mut self, at: usize) -> Result<(), SplitError> {
-        let end = self.word_end(at);
-        self.pos = end;
-        let bytes = self.bytes;
-        let word = bytes.get(at..end).unwrap_or_default();
-        if self.dialect == Dialect::Postgres
-            && word.eq_ignore_ascii_case(b"e")
-            && bytes.get(end) == Some(&b'\'')
-        {
-            self.pos = self.quoted_end(at, end, b'\'', true, "escape string literal E'...'")?;
-            self.token(at, Tok::Other);
-            return Ok(());
-        }
+    fn word(&mut self, at: usize, end: usize) -> Result<(), SplitError> {
+        let word = self.bytes.get(at..end).unwrap_or_default();
         if self.dialect == Dialect::MySql
             && self.current.is_none()
             && word.eq_ignore_ascii_case(b"DELIMITER")
@@ -753,18 +572,20 @@ impl<'a> Splitter<'a> {
                 .chars()
                 .rev()
                 .take_while(|&c| c != '\n')
-                .all(is_space)
+                .all(lex::is_space)
     }
 
     fn delimiter_directive(&mut self, at: usize, end: usize) -> Result<(), SplitError> {
-        let line_end = self.line_end(end);
+        let line_end = lex::line_end(self.bytes, end);
         let argument = self
             .src
             .get(end..line_end)
             .and_then(|rest| rest.split_whitespace().next());
         let Some(delimiter) = argument else {
-            let message = "DELIMITER directive without a delimiter".to_owned();
-            return Err(self.error(at, message));
+            let message = "DELIMITER directive without a delimiter: write `DELIMITER //` (any \
+                           characters) on its own line, and `DELIMITER ;` to go back"
+                .to_owned();
+            return Err(self.error(at, message, SplitErrorKind::Delimiter));
         };
         self.delimiter = delimiter;
         self.blocks.enabled = delimiter == DEFAULT_DELIMITER;

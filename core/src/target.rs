@@ -617,10 +617,7 @@ mod tests {
             }
             std::fs::write(dir.path().join(format!("{id}_x.sql")), text).unwrap();
         }
-        let d = MigrationDir {
-            path: dir.path().to_owned(),
-            display: "m".into(),
-        };
+        let d = MigrationDir::new(dir.path().to_owned(), "m");
         build_set(&d, scan_dir(&d)).unwrap()
     }
 

@@ -17,10 +17,7 @@ fn write(root: &Path, files: &[(&str, &str)]) {
 fn dir_with(files: &[(&str, &str)]) -> (tempfile::TempDir, MigrationDir) {
     let tmp = tempfile::tempdir().unwrap();
     write(tmp.path(), files);
-    let dir = MigrationDir {
-        path: tmp.path().to_path_buf(),
-        display: "m".into(),
-    };
+    let dir = MigrationDir::new(tmp.path().to_path_buf(), "m");
     (tmp, dir)
 }
 

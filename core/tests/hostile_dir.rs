@@ -13,10 +13,7 @@ const GOOD: &str =
     "-- kiln:revision a1\n-- kiln:message first\n\n-- kiln:upgrade\nCREATE TABLE t (id INTEGER);\n";
 
 fn dir_at(path: &Path) -> MigrationDir {
-    MigrationDir {
-        path: path.to_path_buf(),
-        display: "m".into(),
-    }
+    MigrationDir::new(path, "m")
 }
 
 /// Loads the directory on another thread, failing the test instead of hanging with it.

@@ -1,7 +1,8 @@
 //! kiln-macros: the `migrations!` procedural macro.
 //!
-//! The macro is deliberately thin: parse the one optional argument, load the directory through
-//! `kiln_core::load_dir` (the same function the CLI and runtime use), then either turn the
+//! The macro is deliberately thin: parse the optional arguments (the directory and
+//! `dialect = "..."`), load the directory through `kiln_core::load_dir` (the same function the
+//! CLI and runtime use), then either turn the
 //! validated set into tokens or turn every diagnostic into a `compile_error!`. It never panics:
 //! every failure becomes a compile error, followed by a stub value so the user sees kiln's errors
 //! and not a cascade of type errors.
@@ -17,21 +18,79 @@ pub fn migrations(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     expand(input.into()).into()
 }
 
-fn expand(input: TokenStream) -> TokenStream {
-    let lit = if input.is_empty() {
-        None
-    } else {
-        match syn::parse2::<syn::LitStr>(input) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                let msg = format!(
-                    "kiln::migrations! takes nothing or one string literal naming the migration directory, e.g. `kiln::migrations!(\"db/migrations\")` ({e})"
-                );
-                return error_with_stub(&[(e.span(), msg)]);
+/// The macro's arguments: `("dir")`, `("dir", dialect = "postgres")`, `(dialect = "mysql")` or
+/// nothing.
+struct Args {
+    dir: Option<syn::LitStr>,
+    dialect: Option<(syn::LitStr, kiln_core::Dialect)>,
+}
+
+const USAGE: &str = "kiln::migrations! takes nothing, a string literal naming the migration directory, and optionally `dialect = \"postgres\"` (or \"mysql\", \"sqlite\"), e.g. `kiln::migrations!(\"db/migrations\", dialect = \"postgres\")`";
+
+impl syn::parse::Parse for Args {
+    fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = Args {
+            dir: None,
+            dialect: None,
+        };
+        if input.peek(syn::LitStr) {
+            args.dir = Some(input.parse()?);
+            if !input.is_empty() {
+                input.parse::<syn::Token![,]>()?;
             }
         }
+        while !input.is_empty() {
+            let key: syn::Ident = input.parse()?;
+            if key != "dialect" || args.dialect.is_some() {
+                let what = if key == "dialect" {
+                    "a second"
+                } else {
+                    "an unknown"
+                };
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("{what} argument `{key}`; {USAGE}"),
+                ));
+            }
+            input.parse::<syn::Token![=]>()?;
+            let value: syn::LitStr = input.parse()?;
+            let Some(dialect) = kiln_core::Dialect::from_name(&value.value()) else {
+                return Err(syn::Error::new(
+                    value.span(),
+                    format!(
+                        "unknown dialect `{}`; write `dialect = \"postgres\"`, `\"mysql\"` or `\"sqlite\"`",
+                        value.value()
+                    ),
+                ));
+            };
+            args.dialect = Some((value, dialect));
+            if !input.is_empty() {
+                input.parse::<syn::Token![,]>()?;
+            }
+        }
+        Ok(args)
+    }
+}
+
+fn expand(input: TokenStream) -> TokenStream {
+    let args = match syn::parse2::<Args>(input) {
+        Ok(a) => a,
+        Err(e) => {
+            // Our own messages already say what to write; syn's ("expected `=`") need the usage.
+            let text = e.to_string();
+            let msg = if text.contains("kiln::migrations!") || text.starts_with("unknown dialect") {
+                text
+            } else {
+                format!("{USAGE} ({text})")
+            };
+            return error_with_stub(&[(e.span(), msg)]);
+        }
     };
-    let span = lit.as_ref().map_or_else(Span::call_site, syn::LitStr::span);
+    let lit = args.dir;
+    let span = match (&lit, &args.dialect) {
+        (Some(l), _) | (None, Some((l, _))) => l.span(),
+        (None, None) => Span::call_site(),
+    };
     let given = lit.as_ref().map(syn::LitStr::value);
     if given.as_deref().is_some_and(|g| g.trim().is_empty()) {
         return error_with_stub(&[(
@@ -45,7 +104,8 @@ fn expand(input: TokenStream) -> TokenStream {
             "kiln::migrations! needs CARGO_MANIFEST_DIR; build with cargo".to_owned(),
         )]);
     };
-    let dir = kiln_core::resolve_dir(&manifest_dir, given.as_deref());
+    let mut dir = kiln_core::resolve_dir(&manifest_dir, given.as_deref());
+    dir.dialect = args.dialect.as_ref().map(|(_, d)| *d);
     match kiln_core::load_dir(&dir) {
         Ok(loaded) => {
             let tracked = loaded
@@ -140,6 +200,31 @@ fn set_tokens(set: &MigrationSet) -> TokenStream {
     let heads = str_list(set.heads());
     let bases = str_list(set.bases());
     let digest = set.digest();
+    let syntax = match set.syntax() {
+        Some(s) => {
+            let dialect = match s.dialect {
+                kiln_core::Dialect::Postgres => quote! { Postgres },
+                kiln_core::Dialect::MySql => quote! { MySql },
+                kiln_core::Dialect::Sqlite => quote! { Sqlite },
+                other => {
+                    let msg = format!(
+                        "kiln::migrations! cannot embed the dialect {other}; upgrade kiln-macros"
+                    );
+                    return quote! { ::core::compile_error!(#msg) };
+                }
+            };
+            let scs = s.standard_conforming_strings;
+            let backslash = s.backslash_escapes;
+            quote! {
+                ::core::option::Option::Some(
+                    ::kiln::core::Syntax::new(::kiln::core::Dialect::#dialect)
+                        .with_standard_conforming_strings(#scs)
+                        .with_backslash_escapes(#backslash),
+                )
+            }
+        }
+        None => quote! { ::core::option::Option::None },
+    };
     // The slices live in `const` items: there, temporaries get a `'static` lifetime even though
     // `Cow` has a destructor, which a `static` initializer's nested call arguments would reject.
     quote! {
@@ -153,6 +238,7 @@ fn set_tokens(set: &MigrationSet) -> TokenStream {
                 BASES,
                 ::std::borrow::Cow::Borrowed(#digest),
             )
+            .with_syntax(#syntax)
         }
     }
 }

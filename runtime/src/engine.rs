@@ -19,7 +19,7 @@ use crate::report::{
 use crate::sql::{AuditContext, Bookkeeping, Record, Sql};
 use crate::util::{host_name, now_rfc3339, run_id};
 use kiln_core::checksum::{hex, parse_hex32, revision_digest, xor_into};
-use kiln_core::{Dialect, Plan, Revision, Target};
+use kiln_core::{Dialect, Plan, Revision, Syntax, Target};
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -55,6 +55,14 @@ impl<'m> Session<'m> {
         let dog = Watchdog::new(db, m.options().io_timeout);
         let conn = Watched::new(db.acquire().await?, dog);
         let dialect = conn.dialect();
+        if let Some(declared) = m.set().syntax()
+            && declared.dialect != dialect
+        {
+            return Err(Error::DialectMismatch {
+                declared: declared.dialect,
+                actual: dialect,
+            });
+        }
         let sql = Sql::new(dialect, m.options())?;
         Ok(Session {
             m,
@@ -301,7 +309,7 @@ impl<'m> Session<'m> {
         let revs = self.m.set().revisions();
         let whole = self.m.options().transaction_mode == TransactionMode::All;
         let begin = self.sql.begin();
-        let dialect = self.dialect;
+        let syntax = self.m.set().syntax_for(self.dialect);
         let mut book = Bookkeeping::default();
         // The commit script's audit context, from owned copies so it can live across the
         // `&mut self` calls of the loop.
@@ -354,11 +362,11 @@ impl<'m> Session<'m> {
             // This step's revisions: one, or a batch of whole, lexically complete scripts.
             let mut end = k + 1;
             let mut sql = section_cow(&revs[plan[k]], direction);
-            if batching && batchable(&sql, dialect) {
+            if batching && batchable(&sql, syntax) {
                 let mut joined: Option<String> = None;
                 while end < to && joined.as_ref().map_or(sql.len(), String::len) < BATCH_BYTES {
                     let next = section_cow(&revs[plan[end]], direction);
-                    if !batchable(&next, dialect) {
+                    if !batchable(&next, syntax) {
                         break;
                     }
                     let j = joined.get_or_insert_with(|| sql.to_string());
@@ -408,7 +416,7 @@ impl<'m> Session<'m> {
                 }
                 let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
                 let replay: Vec<&Revision> = plan[tx_from..k].iter().map(|&i| &revs[i]).collect();
-                let located = locate(&mut exec, dialect, begin, &replay, &step, direction).await;
+                let located = locate(&mut exec, syntax, begin, &replay, &step, direction).await;
                 drop(exec);
                 let (n, line, message) = match located {
                     Some((n, line, message)) => (n, Some(line), message),
@@ -513,7 +521,8 @@ impl<'m> Session<'m> {
         started: Instant,
     ) -> Result<()> {
         let sql = section(rev, direction);
-        let statements = kiln_core::split::split(sql, self.dialect).map_err(|e| Error::Split {
+        let syntax = self.m.set().syntax_for(self.dialect);
+        let statements = kiln_core::split::split_with(sql, syntax).map_err(|e| Error::Split {
             revision: rev.id().to_owned(),
             file: rev.file().to_owned(),
             line: section_line(rev, direction) + e.line as u32 - 1,
@@ -1135,8 +1144,8 @@ const BATCH_BYTES: usize = 256 * 1024;
 
 /// `true` when a revision's SQL can share a script with others: it splits cleanly (nothing opened
 /// and left unclosed that would swallow the next revision) and has no `DELIMITER` directives.
-fn batchable(sql: &str, dialect: Dialect) -> bool {
-    dialect != Dialect::MySql && kiln_core::split::split(sql, dialect).is_ok()
+fn batchable(sql: &str, syntax: Syntax) -> bool {
+    syntax.dialect != Dialect::MySql && kiln_core::split::split_with(sql, syntax).is_ok()
 }
 
 /// Replays the open transaction's earlier revisions, then the failed step's revisions statement by
@@ -1144,7 +1153,7 @@ fn batchable(sql: &str, dialect: Dialect) -> bool {
 /// which of `step` it belongs to, its line in the file, and the database's message.
 async fn locate(
     exec: &mut WatchedExec<'_>,
-    dialect: Dialect,
+    syntax: Syntax,
     begin: &'static str,
     replay: &[&Revision],
     step: &[&Revision],
@@ -1161,7 +1170,8 @@ async fn locate(
     }
     if ok {
         'revs: for (n, rev) in step.iter().enumerate() {
-            let Ok(statements) = kiln_core::split::split(section(rev, direction), dialect) else {
+            let Ok(statements) = kiln_core::split::split_with(section(rev, direction), syntax)
+            else {
                 break;
             };
             for st in &statements {

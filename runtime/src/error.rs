@@ -159,6 +159,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The migration set declares a dialect (kiln.toml or the `migrations!` argument) other than
+    /// the database's: kiln read its SQL the way the declared dialect does, so it would not be
+    /// safe to run it on this database.
+    #[error(
+        "these migrations declare `dialect = \"{}\"` (kiln.toml or the migrations! macro argument), but the database is {actual}; kiln found their sections and statements as {declared} reads SQL, so it will not run them on {actual}: connect to a {declared} database, or declare `dialect = \"{}\"` and run `kiln check`", declared.name(), actual.name()
+    )]
+    DialectMismatch {
+        /// The declared dialect.
+        declared: kiln_core::Dialect,
+        /// The database's.
+        actual: kiln_core::Dialect,
+    },
     /// A setting is invalid.
     #[error("invalid setting: {0}")]
     Config(String),

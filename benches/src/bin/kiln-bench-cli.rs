@@ -14,10 +14,7 @@ async fn main() -> ExitCode {
         eprintln!("usage: kiln-bench-cli DATABASE_URL MIGRATION_DIR (current | upgrade TARGET)");
         return ExitCode::from(2);
     };
-    let d = kiln_core::MigrationDir {
-        path: dir.into(),
-        display: dir.clone(),
-    };
+    let d = kiln_core::MigrationDir::new(dir.as_str(), dir.clone());
     let m = match Migrator::load(&d) {
         Ok(m) => m,
         Err(e) => {

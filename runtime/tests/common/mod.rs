@@ -50,10 +50,7 @@ pub fn write_set(dir: &Path, revs: &[Rev<'_>]) -> Migrator {
 }
 
 pub fn load(dir: &Path) -> Migrator {
-    let d = MigrationDir {
-        path: dir.to_owned(),
-        display: "migrations".into(),
-    };
+    let d = MigrationDir::new(dir.to_owned(), "migrations");
     match Migrator::load(&d) {
         Ok(m) => m,
         Err(e) => panic!("fixture set is invalid:\n{e}"),
