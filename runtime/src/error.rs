@@ -135,7 +135,9 @@ const ROLLED_BACK_HINT: &str = "; the revision was rolled back and the database 
 const DIRTY_HINT: &str = "; the database is now marked dirty and further runs are refused until it is resolved. Inspect the schema, finish or undo the revision by hand, then run `kiln stamp` to record the real state";
 
 impl Error {
-    pub(crate) fn db(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
+    /// Wraps a driver error as [`Error::Database`], saying what kiln was doing:
+    /// `.map_err(Error::db("creating a test database"))`.
+    pub fn db(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
         let context = context.into();
         move |source| Error::Database { context, source }
     }

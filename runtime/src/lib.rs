@@ -13,10 +13,9 @@ mod error;
 mod migrator;
 mod offline;
 mod options;
+mod raw;
 mod report;
 mod sql;
-#[cfg(feature = "testing")]
-pub mod testing;
 mod util;
 
 pub use db::{Db, redact_url};
@@ -24,6 +23,7 @@ pub use error::{Error, Result};
 pub use kiln_core::Dialect;
 pub use migrator::Migrator;
 pub use options::{Options, TransactionMode};
+pub use raw::{RawConnection, quote_ident, quote_literal};
 pub use report::{
     AppliedRevision, AuditEntry, Direction, Event, HistoryEntry, Hooks, Report, Status, Step,
 };

@@ -1,12 +1,11 @@
 //! [`TestDb`]: a database that exists for one test, and the template databases that make a
 //! migrated one cheap.
 
-use super::with_database;
-use crate::db::{Arg, Conn, Db, redact_url};
-use crate::error::{Error, Result};
-use crate::migrator::Migrator;
-use crate::sql::{quote_ident, quote_literal};
+use crate::with_database;
 use kiln_core::Dialect;
+use kiln_runtime::{
+    Db, Error, Migrator, RawConnection, Result, quote_ident, quote_literal, redact_url,
+};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -293,7 +292,7 @@ impl TestDb {
         if let Some(t) = template {
             create.push_str(&format!(" TEMPLATE {}", quote_ident(dialect, t)));
         }
-        let mut conn = admin.acquire().await?;
+        let mut conn = RawConnection::acquire(admin).await?;
         conn.script(create)
             .await
             .map_err(Error::db("creating a test database"))?;
@@ -319,7 +318,7 @@ impl TestDb {
         }
     }
 
-    /// The database, to hand to a [`crate::Migrator`].
+    /// The database, to hand to a [`Migrator`].
     pub fn db(&self) -> &Db {
         &self.db
     }
@@ -399,7 +398,7 @@ async fn drop_server_database(admin: &Db, dialect: Dialect, name: &str) -> Resul
             quote_ident(dialect, name)
         ),
     };
-    let mut conn = admin.acquire().await?;
+    let mut conn = RawConnection::acquire(admin).await?;
     conn.script(sql)
         .await
         .map_err(Error::db(format!("dropping test database {name}")))
@@ -573,7 +572,7 @@ fn template_lock_key(name: &str) -> i64 {
 
 /// `Some(true)` for a finished template, `Some(false)` for one a crashed process left
 /// half-built, `None` when there is none.
-async fn pg_template_state(conn: &mut Conn, name: &str) -> Result<Option<bool>> {
+async fn pg_template_state(conn: &mut RawConnection, name: &str) -> Result<Option<bool>> {
     let rows = conn
         .rows(
             &format!(
@@ -614,19 +613,19 @@ async fn pg_from_template(admin: &Db, admin_url: &str, m: &Migrator) -> Result<T
 
 #[cfg(feature = "postgres")]
 async fn pg_ensure_template(admin: &Db, admin_url: &str, tpl: &str, m: &Migrator) -> Result<()> {
-    let mut conn = admin.acquire().await?;
+    let mut conn = RawConnection::acquire(admin).await?;
     if pg_template_state(&mut conn, tpl).await? == Some(true) {
         return Ok(());
     }
     // A session lock must not go back to the pool if this future is dropped half-way.
     conn.close_on_drop();
     let key = template_lock_key(tpl);
-    conn.exec("SELECT pg_advisory_lock($1)", &[Arg::Int(key)])
+    conn.exec("SELECT pg_advisory_lock($1)", &[key])
         .await
         .map_err(Error::db("locking the template database"))?;
     let built = pg_build_template(&mut conn, admin_url, tpl, m).await;
     let unlocked = conn
-        .exec("SELECT pg_advisory_unlock($1)", &[Arg::Int(key)])
+        .exec("SELECT pg_advisory_unlock($1)", &[key])
         .await
         .map_err(Error::db("unlocking the template database"));
     built?;
@@ -635,7 +634,7 @@ async fn pg_ensure_template(admin: &Db, admin_url: &str, tpl: &str, m: &Migrator
 
 #[cfg(feature = "postgres")]
 async fn pg_build_template(
-    conn: &mut Conn,
+    conn: &mut RawConnection,
     admin_url: &str,
     tpl: &str,
     m: &Migrator,
@@ -692,7 +691,7 @@ pub async fn drop_template(migrator: &Migrator, dialect: Dialect) -> Result<bool
             };
             let admin = Db::connect(&admin_url).await?;
             let r = async {
-                let mut conn = admin.acquire().await?;
+                let mut conn = RawConnection::acquire(&admin).await?;
                 let exists = pg_template_state(&mut conn, &name).await?.is_some();
                 drop(conn);
                 if exists {
@@ -772,10 +771,10 @@ pub async fn drop_templates(dialect: Dialect, keep: Option<&Migrator>) -> Result
 
 /// Drops one template under its lock, so it never disappears in the middle of being built.
 async fn pg_drop_template(admin: &Db, name: &str) -> Result<()> {
-    let mut conn = admin.acquire().await?;
+    let mut conn = RawConnection::acquire(admin).await?;
     conn.close_on_drop();
     let key = template_lock_key(name);
-    conn.exec("SELECT pg_advisory_lock($1)", &[Arg::Int(key)])
+    conn.exec("SELECT pg_advisory_lock($1)", &[key])
         .await
         .map_err(Error::db("locking a template database"))?;
     let q = quote_ident(Dialect::Postgres, name);
@@ -795,9 +794,7 @@ async fn pg_drop_template(admin: &Db, name: &str) -> Result<()> {
             }
         }
     }
-    let _ = conn
-        .exec("SELECT pg_advisory_unlock($1)", &[Arg::Int(key)])
-        .await;
+    let _ = conn.exec("SELECT pg_advisory_unlock($1)", &[key]).await;
     r
 }
 
@@ -842,7 +839,7 @@ async fn list_databases(admin: &Db, dialect: Dialect, prefix: &str) -> Result<Ve
         ),
         _ => format!("SELECT datname::text FROM pg_database WHERE datname LIKE {pattern}"),
     };
-    let mut conn = admin.acquire().await?;
+    let mut conn = RawConnection::acquire(admin).await?;
     let rows = conn
         .rows(&sql, &[])
         .await
@@ -878,7 +875,7 @@ mod tests {
         assert!(a.len() <= 63);
         let other = m
             .clone()
-            .with_options(crate::Options::default().version_table("v2"));
+            .with_options(kiln_runtime::Options::default().version_table("v2"));
         assert_ne!(template_name(&other), a);
         assert_eq!(template_name(&m), a);
     }

@@ -1,14 +1,10 @@
 //! The ready-made checks: one call each, a [`CheckReport`] when the set is sound, a
 //! [`CheckError`] that reads well as a test failure when it is not.
 
-use super::capture::{Exclude, capture};
-use super::schema::{Schema, dialect_name};
-use super::testdb::{TestDb, server_url};
-use crate::db::Db;
-use crate::error::Error;
-use crate::migrator::Migrator;
-use crate::sql::quote_ident;
+use crate::testdb::{TestDb, server_url};
 use kiln_core::{Dialect, Plan, Target};
+use kiln_runtime::{Db, Error, Migrator, RawConnection, quote_ident};
+use kiln_schema::{Schema, dialect_name};
 use std::fmt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -222,7 +218,7 @@ impl Ctx {
     }
 
     async fn capture(self, m: &Migrator, t: &TestDb) -> Result<Schema, CheckError> {
-        capture(t.db(), &Exclude::kiln(m.options()))
+        Schema::capture_with(t.db(), m.options())
             .await
             .map_err(|e| self.setup("cannot read the schema", e))
     }
@@ -282,7 +278,7 @@ async fn applied(ctx: Ctx, m: &Migrator, db: &Db) -> Result<Vec<bool>, CheckErro
     Ok(v)
 }
 
-fn steps(r: &crate::Report) -> Vec<String> {
+fn steps(r: &kiln_runtime::Report) -> Vec<String> {
     r.steps.iter().map(|s| s.revision.clone()).collect()
 }
 
@@ -737,9 +733,7 @@ async fn apply_file(ctx: Ctx, t: &TestDb, text: &str, path: &Path) -> Result<(),
             e.message
         ))
     })?;
-    let mut conn = t
-        .db()
-        .acquire()
+    let mut conn = RawConnection::acquire(t.db())
         .await
         .map_err(|e| ctx.setup("cannot connect", e))?;
     for st in statements {
@@ -946,9 +940,7 @@ async fn count_rows(ctx: Ctx, t: &TestDb, table: &str) -> Result<u64, CheckError
         }
         _ => quote_ident(d, table),
     };
-    let mut conn = t
-        .db()
-        .acquire()
+    let mut conn = RawConnection::acquire(t.db())
         .await
         .map_err(|e| ctx.setup("cannot connect", e))?;
     let rows = conn
