@@ -54,7 +54,7 @@ impl Exclude {
 
 pub(crate) async fn capture(db: &Db, exclude: &Exclude) -> Result<Schema> {
     let mut conn = RawConnection::acquire(db).await?;
-    let mut schema = match conn.dialect() {
+    let mut schema: Schema = match conn.dialect() {
         #[cfg(feature = "postgres")]
         Dialect::Postgres => postgres::capture(&mut conn, exclude).await?,
         #[cfg(feature = "mysql")]
