@@ -4,6 +4,10 @@
 //! A service calls [`Migrator::run`] at start-up; tools call [`Migrator::upgrade`],
 //! [`Migrator::downgrade`], [`Migrator::stamp`] and the read-only [`Migrator::current`],
 //! [`Migrator::history`] and [`Migrator::audit`].
+//!
+//! kiln's own tools built on the runtime (kiln-schema's catalog capture, kiln-testing's
+//! throwaway databases) send the SQL text they build through [`RawConnection`], so every dynamic
+//! statement still passes the runtime's one audited hand-over to sqlx.
 
 #![warn(missing_docs)]
 

@@ -7,20 +7,14 @@
 // rather than copied.
 #[path = "../../runtime/tests/common/mod.rs"]
 mod common;
+#[macro_use]
+#[path = "../../testing/tests/support/per_engine.rs"]
+mod per_engine;
 
 use common::{exec, sample};
 use kiln_runtime::{Dialect, Options};
 use kiln_schema::Schema;
 use kiln_testing::TestDb;
-
-/// Generates one `#[tokio::test]` per engine for each scenario taking a `Dialect`.
-macro_rules! on_every_engine {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(kiln_runtime::Dialect::Sqlite).await } )* }
-        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(kiln_runtime::Dialect::Postgres).await } )* }
-        mod mysql { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(kiln_runtime::Dialect::MySql).await } )* }
-    };
-}
 
 on_every_engine!(
     capture_sees_every_object_kind,

@@ -7,6 +7,9 @@
 // rather than copied.
 #[path = "../../runtime/tests/common/mod.rs"]
 mod common;
+#[macro_use]
+#[path = "support/per_engine.rs"]
+mod per_engine;
 
 use common::{Rev, exec, rev, sample, write_set};
 use kiln_runtime::{Dialect, Migrator};
@@ -29,15 +32,6 @@ kiln_testing::schema_tests!(
         matches_schema_file("tests/schema"),
     ],
 );
-
-/// Generates one `#[tokio::test]` per engine for each scenario taking a `Dialect`.
-macro_rules! on_every_engine {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(kiln_runtime::Dialect::Sqlite).await } )* }
-        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(kiln_runtime::Dialect::Postgres).await } )* }
-        mod mysql { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(kiln_runtime::Dialect::MySql).await } )* }
-    };
-}
 
 on_every_engine!(
     stairway_catches_a_downgrade_that_does_not_undo,

@@ -61,7 +61,12 @@ pub(crate) async fn capture(db: &Db, exclude: &Exclude) -> Result<Schema> {
         Dialect::MySql => mysql::capture(&mut conn).await?,
         #[cfg(feature = "sqlite")]
         Dialect::Sqlite => sqlite::capture(&mut conn).await?,
-        other => return Err(missing_engine(other)),
+        other => {
+            return Err(Error::Config(format!(
+                "this build of kiln-schema cannot read the {} catalog: enable the engine's feature on kiln-schema (kiln forwards its own)",
+                crate::dialect_name(other)
+            )));
+        }
     };
     let default_schema = match conn.dialect() {
         Dialect::Postgres => single_text(&mut conn, "SELECT current_schema()::text").await?,
@@ -78,19 +83,6 @@ pub(crate) async fn capture(db: &Db, exclude: &Exclude) -> Result<Schema> {
     });
     sort_constraints(&mut schema.tables);
     Ok(schema)
-}
-
-/// A `Db` of an engine whose capture this build of kiln-schema leaves out.
-fn missing_engine(dialect: Dialect) -> Error {
-    let feature = match dialect {
-        Dialect::Postgres => "postgres",
-        Dialect::MySql => "mysql",
-        _ => "sqlite",
-    };
-    Error::Config(format!(
-        "this build of kiln-schema cannot read the {} catalog; enable its `{feature}` feature",
-        crate::dialect_name(dialect)
-    ))
 }
 
 /// One row of a catalog query: every column as optional text, in select order.

@@ -3,7 +3,10 @@
 //! than a migration.
 
 // Each engine's half uses its own part of the imports; a build with one engine uses fewer.
-#![cfg_attr(not(all(feature = "sqlite", feature = "postgres")), allow(unused_imports))]
+#![cfg_attr(
+    not(all(feature = "sqlite", feature = "postgres")),
+    allow(unused_imports)
+)]
 
 use super::{Cleanup, TEMPLATE_PREFIX, TestDb, context, db_error};
 use crate::with_database;
