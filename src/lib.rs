@@ -35,7 +35,8 @@
 //! ```
 //!
 //! Crate features: `sqlite` (default), `postgres`, `mysql` choose the engines; `testing` adds
-//! [`testing`](crate::testing) for schema checks in `cargo test`. The `docs/` directory of the
+//! `kiln::testing` (the kiln-testing crate) and `kiln::schema_tests!` for schema checks in
+//! `cargo test`. The `docs/` directory of the
 //! repository covers the file format, the CLI, the runtime, testing and moving from Alembic, sqlx,
 //! refinery and diesel.
 
@@ -62,3 +63,11 @@ pub use kiln_core as core;
 pub use kiln_macros::migrations;
 
 pub use kiln_runtime::*;
+
+/// Schema checks for `cargo test` (feature `testing`): throwaway databases, schema capture, the
+/// ready-made checks. The kiln-testing crate, re-exported.
+#[cfg(feature = "testing")]
+pub use kiln_testing as testing;
+
+#[cfg(feature = "testing")]
+pub use kiln_testing::schema_tests;

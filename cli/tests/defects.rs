@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Rev, Sandbox, ok, run};
-use kiln_runtime::testing::TestDb;
+use kiln_testing::TestDb;
 
 /// The standard set plus a revision whose second statement fails.
 fn with_failing_tail(sb: &Sandbox) {

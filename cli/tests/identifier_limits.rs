@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Sandbox, run};
-use kiln_runtime::testing::TestDb;
+use kiln_testing::TestDb;
 
 #[test]
 fn names_too_long_for_the_engine_exit_2_before_connecting() {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Rev, Sandbox, run};
-use kiln_runtime::testing::{Fault, FaultTrigger, Proxy, Scope, TestDb};
+use kiln_testing::{Fault, FaultTrigger, Proxy, Scope, TestDb};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Sandbox, run, text};
-use kiln_runtime::testing::{Schema, TestDb};
+use kiln_testing::{Schema, TestDb};
 
 const BASE: &str = "-- kiln:revision 0001\n-- kiln:upgrade\nCREATE TABLE users (id INT, greeting VARCHAR(40));\nINSERT INTO users VALUES (1, 'hi');\n-- kiln:downgrade\nDROP TABLE users;\n";
 

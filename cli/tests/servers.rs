@@ -1,5 +1,5 @@
 //! The running commands (upgrade, downgrade, current, history, stamp, check, audit) on
-//! PostgreSQL and MariaDB/MySQL, in throwaway databases from `kiln_runtime::testing::TestDb`.
+//! PostgreSQL and MariaDB/MySQL, in throwaway databases from `kiln_testing::TestDb`.
 //!
 //! Outside CI a server that cannot be reached makes the test print a notice and pass without
 //! running; with `CI` set, `TestDb` fails the test instead.
@@ -7,7 +7,7 @@
 mod common;
 
 use common::{Sandbox, run, running_commands};
-use kiln_runtime::testing::TestDb;
+use kiln_testing::TestDb;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn every_running_command_on_postgres() {
@@ -36,7 +36,7 @@ async fn missing_database_on_a_live_server() {
     let Some(db) = TestDb::postgres().await else {
         return;
     };
-    let url = kiln_runtime::testing::with_database(db.url(), "kiln_no_such_database");
+    let url = kiln_testing::with_database(db.url(), "kiln_no_such_database");
     let sb = Sandbox::new();
     sb.standard();
     let (code, _, stderr) = run(&sb, &url, &["current"]);

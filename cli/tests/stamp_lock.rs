@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Rev, Sandbox, run, text};
-use kiln_runtime::testing::TestDb;
+use kiln_testing::TestDb;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 

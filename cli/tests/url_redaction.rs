@@ -7,7 +7,7 @@
 mod common;
 
 use common::{Sandbox, text};
-use kiln_runtime::testing::TestDb;
+use kiln_testing::TestDb;
 
 /// How the URL reaches kiln.
 #[derive(Debug, Clone, Copy)]

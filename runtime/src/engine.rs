@@ -24,8 +24,8 @@ use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-mod marker;
 mod lost;
+mod marker;
 use lost::Phase;
 
 const KILN_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -430,7 +430,8 @@ impl<'m> Session<'m> {
                     line,
                     message,
                     dirty: false,
-                    run_rolled_back: whole.then_some(k - tx_from + n),
+                    run_rolled_back: whole
+                        .then_some(u32::try_from(k - tx_from + n).unwrap_or(u32::MAX)),
                 };
                 self.audit_failure(rev, direction, &started_at, started, &err)
                     .await;
@@ -1257,7 +1258,7 @@ pub(crate) fn analyze(m: &Migrator, rows: &[AppliedRevision]) -> Result<Vec<bool
             } else {
                 "upgrade".into()
             },
-            error: r.error.clone(),
+            error: r.error.as_deref().map(Box::from),
             parents,
         });
     }
@@ -1282,10 +1283,11 @@ pub(crate) fn analyze(m: &Migrator, rows: &[AppliedRevision]) -> Result<Vec<bool
             .current_heads(&applied)
             .into_iter()
             .map(|i| set.revisions()[i].id().to_owned())
-            .collect();
+            .collect::<Vec<_>>()
+            .into_boxed_slice();
         return Err(Error::Drift {
             revision: r.revision.clone(),
-            file: rev.file().to_owned(),
+            file: rev.file().into(),
             recorded: r.checksum.clone(),
             embedded: rev.checksum().to_owned(),
             current,

@@ -40,7 +40,7 @@ pub enum Error {
         /// In whole-run mode ([`crate::TransactionMode::All`]), how many revisions had run in the
         /// same transaction before this one: all rolled back with it, none of them applied.
         /// `None` in per-revision mode.
-        run_rolled_back: Option<usize>,
+        run_rolled_back: Option<u32>,
     },
     /// A revision failed part-way earlier and the database may hold part of it.
     #[error("the database is dirty: revision `{revision}` ({file}) stopped part-way during {direction}{}; MySQL/MariaDB and `transaction false` revisions cannot roll back, so some of its statements may have taken effect. Inspect the schema, finish or undo the revision by hand, then record the truth with `kiln stamp {revision}` (fully applied) or `kiln stamp {parents}` (fully undone)", error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())]
@@ -52,7 +52,7 @@ pub enum Error {
         /// `upgrade` or `downgrade`.
         direction: String,
         /// The recorded error.
-        error: Option<String>,
+        error: Option<Box<str>>,
         /// What to stamp when the revision is fully undone.
         parents: String,
     },
@@ -72,13 +72,14 @@ pub enum Error {
         /// The revision.
         revision: String,
         /// Its file.
-        file: String,
+        file: Box<str>,
         /// The checksum recorded in the database.
         recorded: String,
         /// The checksum of the embedded file.
         embedded: String,
-        /// The database's current revisions (the applied revisions' tips), for the advice.
-        current: Vec<String>,
+        /// The database's current revisions (the applied revisions' tips), for the advice. Boxed
+        /// so that `Error` stays small enough to return by value.
+        current: Box<[String]>,
         /// `true` when the database also has revisions this binary does not know.
         unknown: bool,
     },
@@ -189,7 +190,7 @@ pub enum Error {
     #[error("the connection to the database was lost {}: {cause}; {}", lost_where(revision.as_deref(), file.as_deref(), *line, during), outcome.describe(revision.as_deref().unwrap_or("REV"), parents))]
     ConnectionLost {
         /// What kiln was doing: `the upgrade of`, `the COMMIT of`, `taking the migration lock`, ...
-        during: String,
+        during: Box<str>,
         /// The revision in flight, if any.
         revision: Option<String>,
         /// Its file.
@@ -208,7 +209,7 @@ pub enum Error {
     Invalid(#[from] kiln_core::Diagnostics),
 }
 
-fn outcome_hint(dirty: bool, run_rolled_back: Option<usize>) -> std::borrow::Cow<'static, str> {
+fn outcome_hint(dirty: bool, run_rolled_back: Option<u32>) -> std::borrow::Cow<'static, str> {
     match (dirty, run_rolled_back) {
         (true, _) => DIRTY_HINT.into(),
         (false, Some(n)) if n > 0 => format!(
@@ -277,7 +278,9 @@ const ROLLED_BACK_HINT: &str = "; the revision was rolled back and the database 
 const DIRTY_HINT: &str = "; the database is now marked dirty and further runs are refused until it is resolved. Inspect the schema, finish or undo the revision by hand, then run `kiln stamp` to record the real state";
 
 impl Error {
-    pub(crate) fn db(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
+    /// Wraps a driver error as [`Error::Database`], saying what kiln was doing:
+    /// `.map_err(Error::db("creating a test database"))`.
+    pub fn db(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
         let context = context.into();
         move |source| Error::Database { context, source }
     }

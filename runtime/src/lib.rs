@@ -4,6 +4,10 @@
 //! A service calls [`Migrator::run`] at start-up; tools call [`Migrator::upgrade`],
 //! [`Migrator::downgrade`], [`Migrator::stamp`] and the read-only [`Migrator::current`],
 //! [`Migrator::history`] and [`Migrator::audit`].
+//!
+//! kiln's own tools built on the runtime (kiln-schema's catalog capture, kiln-testing's
+//! throwaway databases) send the SQL text they build through [`RawConnection`], so every dynamic
+//! statement still passes the runtime's one audited hand-over to sqlx.
 
 #![warn(missing_docs)]
 
@@ -16,10 +20,9 @@ mod migrator;
 mod net;
 mod offline;
 mod options;
+mod raw;
 mod report;
 mod sql;
-#[cfg(feature = "testing")]
-pub mod testing;
 pub mod url;
 mod util;
 
@@ -28,6 +31,7 @@ pub use error::{Error, LostOutcome, Result};
 pub use kiln_core::Dialect;
 pub use migrator::Migrator;
 pub use options::{Options, TransactionMode};
+pub use raw::{RawConnection, quote_ident, quote_literal};
 pub use report::{
     AppliedRevision, AuditEntry, Direction, Event, HistoryEntry, Hooks, Report, Status, Step,
 };

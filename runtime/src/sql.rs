@@ -22,16 +22,19 @@ pub(crate) fn trusted(sql: impl Into<Cow<'static, str>>) -> sqlx::AssertSqlSafe<
     sqlx::AssertSqlSafe(sql.into())
 }
 
-/// Quotes an identifier for `dialect`.
-pub(crate) fn quote_ident(dialect: Dialect, name: &str) -> String {
+/// Quotes an identifier for `dialect`: `"name"` (PostgreSQL, SQLite) or `` `name` `` (MySQL),
+/// with the quote character doubled inside.
+pub fn quote_ident(dialect: Dialect, name: &str) -> String {
     match dialect {
         Dialect::MySql => format!("`{}`", name.replace('`', "``")),
         _ => format!("\"{}\"", name.replace('"', "\"\"")),
     }
 }
 
-/// Quotes a string literal (only for offline scripts; online statements bind values).
-pub(crate) fn quote_literal(dialect: Dialect, value: &str) -> String {
+/// Quotes a string literal for `dialect`: quotes doubled, and backslashes too on MySQL. The
+/// engine's own bookkeeping binds values instead; this is for offline scripts and for
+/// statements that cannot take bind parameters (catalog reads, `CREATE DATABASE`).
+pub fn quote_literal(dialect: Dialect, value: &str) -> String {
     let mut v = value.replace('\'', "''");
     if dialect == Dialect::MySql {
         v = v.replace('\\', "\\\\");

@@ -7,8 +7,8 @@
 mod common;
 
 use common::{exec, raw_rows, rev, table_exists, write_set};
-use kiln_runtime::testing::TestDb;
 use kiln_runtime::{Dialect, Direction, Error, Event, Hooks, Migrator, Options, TransactionMode};
+use kiln_testing::TestDb;
 use std::sync::Mutex;
 
 /// One `#[tokio::test]` per engine for each scenario; a scenario returns the database to drop.
@@ -22,7 +22,7 @@ macro_rules! engines {
                     "postgres" => kiln_runtime::Dialect::Postgres,
                     _ => kiln_runtime::Dialect::MySql,
                 };
-                let Some(db) = kiln_runtime::testing::TestDb::new(dialect).await else {
+                let Some(db) = kiln_testing::TestDb::new(dialect).await else {
                     return;
                 };
                 let db = super::$name(db).await;
@@ -223,7 +223,7 @@ async fn drift_advice_keeps_the_applied_set(t: TestDb) -> TestDb {
     let edited = common::load(dir.path());
     let err = edited.upgrade(t.db(), "heads").await.unwrap_err();
     let text = err.to_string();
-    assert!(matches!(&err, Error::Drift { current, .. } if current == &["r001"]));
+    assert!(matches!(&err, Error::Drift { current, .. } if current[..] == ["r001"]));
     // One advice, the same as `kiln check` gives, and never a purge that empties the table first.
     assert!(
         text.ends_with(&kiln_runtime::advice::drift(&["r001".to_owned()], false)),

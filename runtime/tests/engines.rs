@@ -1,12 +1,12 @@
 //! The runtime against real PostgreSQL, MariaDB and SQLite: every target form, branches, both
 //! transaction modes, failures, drift, unknown revisions, stamp, offline SQL and concurrency.
-//! Each test gets its own database from `kiln_runtime::testing::TestDb` and drops it afterwards.
+//! Each test gets its own database from `kiln_testing::TestDb` and drops it afterwards.
 
 mod common;
 
 use common::{Rev, chain, exec, raw_rows, rev, sample, table_exists, write_set};
-use kiln_runtime::testing::TestDb;
 use kiln_runtime::{Db, Dialect, Error, Options, TransactionMode};
+use kiln_testing::TestDb;
 use std::collections::HashMap;
 
 /// Generates one `#[tokio::test]` per engine for each scenario function.
@@ -382,7 +382,7 @@ async fn drift_is_refused(t: TestDb) -> TestDb {
                 ..
             } => {
                 assert_eq!(revision, "r001");
-                assert_eq!(file, "r001_test.sql");
+                assert_eq!(&**file, "r001_test.sql");
                 assert_ne!(recorded, embedded);
                 assert!(err.to_string().contains(recorded.as_str()));
             }

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{rev, table_exists, write_set};
-use kiln_runtime::testing::{Fault, FaultTrigger, Proxy, Scope, TestDb};
 use kiln_runtime::{Db, Dialect, Error, LostOutcome, Migrator, Options};
+use kiln_testing::{Fault, FaultTrigger, Proxy, Scope, TestDb};
 use std::time::Duration;
 
 /// Every test's own guard: kiln must have returned long before this.

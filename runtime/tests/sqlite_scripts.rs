@@ -5,8 +5,8 @@
 mod common;
 
 use common::{raw_rows, rev, write_set};
-use kiln_runtime::testing::TestDb;
 use kiln_runtime::{Error, Options, TransactionMode};
+use kiln_testing::TestDb;
 
 /// About 2 MB of INSERTs with comments, blank lines and empty statements between them, in one
 /// revision: every statement runs, in order, and nothing after the last one is lost.

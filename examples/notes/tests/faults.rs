@@ -16,8 +16,8 @@ mod common;
 
 use common::{column, describe, execute, output_within, sql_pool, table_exists};
 use kiln::Migrator;
-use kiln_runtime::testing::TestDb;
-use kiln_runtime::{AuditEntry, Dialect};
+use kiln::testing::TestDb;
+use kiln::{AuditEntry, Dialect};
 use sqlx::AnyPool;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
@@ -274,7 +274,7 @@ async fn items(pool: &AnyPool) -> Vec<i64> {
     column(pool, "SELECT id FROM fault_items ORDER BY id").await
 }
 
-fn states(status: &kiln_runtime::Status) -> Vec<(&str, &str)> {
+fn states(status: &kiln::Status) -> Vec<(&str, &str)> {
     let mut v: Vec<_> = status
         .applied
         .iter()

@@ -1,14 +1,14 @@
 //! The `notes` binary under load, on real PostgreSQL, MariaDB and SQLite: 32 processes released at
 //! the same moment against one fresh database each apply every revision exactly once; and the
 //! check-only mode refuses a database that is not at head. Each test creates and drops its own
-//! database through `kiln_runtime::testing::TestDb`.
+//! database through `kiln::testing::TestDb`.
 
 #[macro_use]
 mod common;
 
 use common::{Barrier, describe, output_within, scalar, sql_pool};
-use kiln_runtime::Dialect;
-use kiln_runtime::testing::TestDb;
+use kiln::Dialect;
+use kiln::testing::TestDb;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 

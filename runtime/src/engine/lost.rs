@@ -73,7 +73,7 @@ impl Session<'_> {
             None => (None, None, "base".to_owned()),
         };
         Error::ConnectionLost {
-            during: during.to_owned(),
+            during: during.into(),
             revision,
             file,
             line,

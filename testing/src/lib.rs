@@ -1,11 +1,13 @@
-//! Schema checks for `cargo test` (feature `testing`).
+//! kiln-testing: schema checks for `cargo test`, on top of kiln-runtime's public API and
+//! kiln-schema's captures. Users reach it as `kiln::testing` (the facade's `testing` feature)
+//! and [`kiln::schema_tests!`](crate::schema_tests).
 //!
 //! - [`TestDb`]: a database nobody else uses, dropped afterwards (also when the test panics): a
 //!   fresh database with a unique name on PostgreSQL and MySQL/MariaDB, a temporary file on
 //!   SQLite. [`TestDb::migrated`] gives one already at every head cheaply, from a template
 //!   database (PostgreSQL) or file (SQLite) keyed by the set's digest.
-//! - [`Schema`]: a normalized, comparable capture of a database's schema read from the engine's
-//!   catalog, with a text form and a readable diff.
+//! - [`Schema`] (re-exported from kiln-schema): a normalized, comparable capture of a database's
+//!   schema read from the engine's catalog, with a text form and a readable diff.
 //! - Ready-made checks, one call each: [`single_head`], [`no_drafts`], [`upgrade_from_base`],
 //!   [`stairway`], [`matches_schema_file`], [`downgrade_leaves_no_trace`].
 //! - [`Proxy`]: a TCP proxy on 127.0.0.1 that tests freeze, cut and resume, to check what kiln
@@ -14,6 +16,7 @@
 //!   check and engine.
 //!
 //! ```ignore
+//! // tests/schema.rs of a crate with `kiln = { features = ["testing", ...] }` as a dev-dependency
 //! static MIGRATOR: kiln::Migrator = kiln::migrations!();
 //!
 //! kiln::schema_tests!(
@@ -34,56 +37,37 @@
 //! Templates persist by design (building one costs a full migration) and are named after the
 //! set's digest, so a changed set never uses a stale one; [`drop_templates`] removes them and
 //! [`drop_orphans`] removes databases left by killed test processes. See `docs/testing.md`.
+//!
+//! Crate features `sqlite` (default), `postgres` and `mysql` choose the engines, as in
+//! kiln-runtime.
 
-mod capture;
+#![warn(missing_docs)]
+
 mod checks;
 mod macros;
 mod proxy;
-mod schema;
-mod sqltext;
 mod testdb;
 
 pub use checks::{
     CheckError, CheckErrorKind, CheckReport, downgrade_leaves_no_trace, matches_schema_file,
     no_drafts, single_head, stairway, upgrade_from_base,
 };
+pub use kiln_schema::{
+    Check, Column, ForeignKey, Index, PrimaryKey, Schema, Table, Trigger, Unique,
+};
 pub use proxy::{Fault, FaultTrigger, Proxy, Scope};
-pub use schema::{Check, Column, ForeignKey, Index, PrimaryKey, Schema, Table, Trigger, Unique};
 pub use testdb::{
     DEFAULT_MYSQL_URL, DEFAULT_POSTGRES_URL, TestDb, drop_orphans, drop_template, drop_templates,
     server_url, sqlite_template_dir, template_name,
 };
 
-use crate::db::Db;
-use crate::error::Result;
-use crate::options::Options;
-
-pub use crate::url::with_database;
-
-impl Schema {
-    /// Reads the schema of `db` from its catalog, leaving out kiln's bookkeeping tables under
-    /// their default names (`kiln_version`, `kiln_version_state`, `kiln_audit`).
-    pub async fn capture(db: impl Into<Db>) -> Result<Schema> {
-        Schema::capture_with(db, &Options::DEFAULT).await
-    }
-
-    /// [`Schema::capture`], leaving out kiln's tables under the names (and schema) `options`
-    /// gives them: pass `migrator.options()`.
-    pub async fn capture_with(db: impl Into<Db>, options: &Options) -> Result<Schema> {
-        capture::capture(&db.into(), &capture::Exclude::kiln(options)).await
-    }
-
-    /// Everything in the database, kiln's own tables included.
-    pub async fn capture_all(db: impl Into<Db>) -> Result<Schema> {
-        capture::capture(&db.into(), &capture::Exclude::default()).await
-    }
-}
+pub use kiln_runtime::url::with_database;
 
 /// Support for [`schema_tests!`](crate::schema_tests); not a stable API.
 #[doc(hidden)]
 pub mod __private {
     use super::{CheckError, CheckReport};
-    use kiln_core::Dialect;
+    pub use kiln_core::Dialect;
     use std::future::Future;
     use std::path::PathBuf;
 

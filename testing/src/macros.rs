@@ -2,8 +2,10 @@
 //!
 //! Declarative on purpose: a procedural macro would need a crate of its own and would add
 //! nothing here. The generated tests are plain `#[test]` functions that run the check on a
-//! tokio runtime the runtime crate builds itself, so the user's crate needs neither tokio nor
-//! an async test attribute.
+//! tokio runtime this crate builds itself, so the user's crate needs neither tokio nor an async
+//! test attribute. Every path in the expansion starts at `$crate` (kiln-testing), so the macro
+//! works the same when invoked as `kiln::schema_tests!` through the facade, whose crate the
+//! user depends on, and the user's crate needs no dependency on kiln-testing itself.
 
 /// Generates one `#[test]` per check (and per engine for checks that need a database).
 ///
@@ -31,11 +33,11 @@
 /// runs tests. To invoke the macro twice in one module, name the module:
 /// `kiln::schema_tests!(mod billing_schema, BILLING, engines = [...], checks = [...])`.
 ///
-/// The first argument is any expression of type [`Migrator`](crate::Migrator), evaluated inside
+/// The first argument is any expression of type [`Migrator`](kiln_runtime::Migrator), evaluated inside
 /// each test: a `static`, a path, or a call. Requirements: `kiln` with the `testing` feature and
 /// the engines' features (`postgres`, `mysql`) as a dev-dependency; nothing else. Engines whose
 /// server is unreachable are skipped with a notice, unless `CI` is set (see
-/// [`crate::testing`]).
+/// [the crate documentation](crate)).
 #[macro_export]
 macro_rules! schema_tests {
     (mod $module:ident, $migrator:expr, engines = [$($engine:ident),* $(,)?], checks = $checks:tt $(,)?) => {
@@ -66,13 +68,13 @@ macro_rules! __kiln_static_check {
     (($m:expr) single_head) => {
         #[test]
         fn single_head() {
-            $crate::testing::__private::run($crate::testing::single_head(&$m))
+            $crate::__private::run($crate::single_head(&$m))
         }
     };
     (($m:expr) no_drafts) => {
         #[test]
         fn no_drafts() {
-            $crate::testing::__private::run($crate::testing::no_drafts(&$m))
+            $crate::__private::run($crate::no_drafts(&$m))
         }
     };
     (($m:expr) upgrade_from_base) => {};
@@ -108,25 +110,19 @@ macro_rules! __kiln_engine_check {
     ($e:ident ($m:expr) upgrade_from_base) => {
         #[test]
         fn upgrade_from_base() {
-            $crate::testing::__private::run($crate::testing::upgrade_from_base(
-                &$m,
-                $crate::__kiln_dialect!($e),
-            ))
+            $crate::__private::run($crate::upgrade_from_base(&$m, $crate::__kiln_dialect!($e)))
         }
     };
     ($e:ident ($m:expr) stairway) => {
         #[test]
         fn stairway() {
-            $crate::testing::__private::run($crate::testing::stairway(
-                &$m,
-                $crate::__kiln_dialect!($e),
-            ))
+            $crate::__private::run($crate::stairway(&$m, $crate::__kiln_dialect!($e)))
         }
     };
     ($e:ident ($m:expr) downgrade_leaves_no_trace) => {
         #[test]
         fn downgrade_leaves_no_trace() {
-            $crate::testing::__private::run($crate::testing::downgrade_leaves_no_trace(
+            $crate::__private::run($crate::downgrade_leaves_no_trace(
                 &$m,
                 $crate::__kiln_dialect!($e),
             ))
@@ -136,10 +132,10 @@ macro_rules! __kiln_engine_check {
         #[test]
         fn matches_schema_file() {
             let dialect = $crate::__kiln_dialect!($e);
-            $crate::testing::__private::run($crate::testing::matches_schema_file(
+            $crate::__private::run($crate::matches_schema_file(
                 &$m,
                 dialect,
-                $crate::testing::__private::schema_file($dir, dialect),
+                $crate::__private::schema_file($dir, dialect),
             ))
         }
     };
@@ -151,13 +147,13 @@ macro_rules! __kiln_engine_check {
 #[macro_export]
 macro_rules! __kiln_dialect {
     (sqlite) => {
-        $crate::Dialect::Sqlite
+        $crate::__private::Dialect::Sqlite
     };
     (postgres) => {
-        $crate::Dialect::Postgres
+        $crate::__private::Dialect::Postgres
     };
     (mysql) => {
-        $crate::Dialect::MySql
+        $crate::__private::Dialect::MySql
     };
     ($other:ident) => {
         ::core::compile_error!(::core::concat!(
