@@ -24,8 +24,8 @@ use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-mod marker;
 mod lost;
+mod marker;
 use lost::Phase;
 
 const KILN_VERSION: &str = env!("CARGO_PKG_VERSION");
