@@ -329,7 +329,7 @@ pub fn rusqlite_conn(
 
 /// Parses a URL just to check it.
 pub fn check_url(url: &str) -> bool {
-    if url.starts_with("postgres") {
+    if kiln_runtime::url::dialect_of(url) == Some(kiln_runtime::Dialect::Postgres) {
         sqlx::postgres::PgConnectOptions::from_str(url).is_ok()
     } else {
         sqlx::mysql::MySqlConnectOptions::from_str(url).is_ok()

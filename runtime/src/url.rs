@@ -367,6 +367,15 @@ pub fn with_database(url: &str, name: &str) -> String {
     format!("{}/{name}{}", &url[..p.path.start], &url[p.path.end..])
 }
 
+/// The URL with its `host[:port]` replaced by `address` (user, password, database and parameters
+/// kept), such as a test proxy's `127.0.0.1:40123`. A URL without `//` is returned unchanged.
+pub fn with_address(url: &str, address: &str) -> String {
+    let Some(p) = split(url) else {
+        return url.to_owned();
+    };
+    format!("{}{address}{}", &url[..p.host.start], &url[p.host.end..])
+}
+
 /// The URL as sqlx's drivers expect it: `mariadb:` becomes `mysql:`.
 pub(crate) fn for_driver(url: &str) -> std::borrow::Cow<'_, str> {
     match scheme_of(url) {
@@ -576,6 +585,53 @@ mod tests {
             with_database("postgres://u:p/w@h/old?password=a/b", "new"),
             "postgres://u:p/w@h/new?password=a/b"
         );
+    }
+
+    #[test]
+    fn every_credential_form_is_masked_on_every_printing_path() {
+        // (URL, the secret it carries): user-info, `password=`, `pwd=`, and percent-encoded
+        // forms of each (in the password, in the parameter name, in the parameter value).
+        for (url, secret) in [
+            ("postgres://u:hunter2@h:5432/db", "hunter2"),
+            ("mysql://u:hunter2@h/db", "hunter2"),
+            ("postgres://u:hun%40ter2@h/db", "hun%40ter2"),
+            ("mysql://h/db?user=u&password=hunter2", "hunter2"),
+            ("mysql://h/db?PASSWORD=hunter2&x=1", "hunter2"),
+            ("mysql://h/db?pwd=hunter2", "hunter2"),
+            ("mysql://h/db?PWD=hunter2&ssl-mode=off", "hunter2"),
+            ("mysql://h/db?p%77d=hunter2", "hunter2"),
+            ("postgres://h/db?pass%77ord=hunter2", "hunter2"),
+            ("mysql://h/db?password=hun%26ter2", "hun%26ter2"),
+            ("mysql://h/db?pwd=hun%2Fter2&x=1", "hun%2Fter2"),
+        ] {
+            let shown = redact_url(url);
+            assert!(!shown.contains(secret), "redact_url({url}) = {shown}");
+            assert!(shown.contains(MASK), "redact_url({url}) = {shown}");
+            let text = redact_text(&format!("error: cannot reach {url} (refused)"));
+            assert!(!text.contains(secret), "redact_text: {text}");
+            assert!(text.contains(MASK), "redact_text: {text}");
+            // What a failed validation prints (the CLI and `Db::connect` show this error).
+            let bad = format!("{url}#frag");
+            let e = validate(&bad).expect_err(&bad).to_string();
+            assert!(!e.contains(secret), "validate({bad}): {e}");
+        }
+    }
+
+    #[test]
+    fn replaces_the_address() {
+        assert_eq!(
+            with_address("postgres://u:p%40ss@h:5432/db?sslmode=off", "127.0.0.1:9"),
+            "postgres://u:p%40ss@127.0.0.1:9/db?sslmode=off"
+        );
+        assert_eq!(
+            with_address("mysql://root@h/test", "127.0.0.1:9"),
+            "mysql://root@127.0.0.1:9/test"
+        );
+        assert_eq!(
+            with_address("postgres://u@[::1]:5/db", "127.0.0.1:9"),
+            "postgres://u@127.0.0.1:9/db"
+        );
+        assert_eq!(with_address("sqlite:x.db", "127.0.0.1:9"), "sqlite:x.db");
     }
 
     #[test]

@@ -115,27 +115,19 @@ impl Proxy {
     /// Starts a proxy in front of the server a database URL names and returns it with the same
     /// URL pointing at the proxy instead.
     pub async fn for_url(url: &str) -> std::io::Result<(Proxy, String)> {
-        let bad = || std::io::Error::other("the URL has no host:port to proxy");
-        let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        let (userinfo, host_port) = match authority.rsplit_once('@') {
-            Some((u, h)) => (format!("{u}@"), h),
-            None => (String::new(), authority),
+        let Some((host, port)) = kiln_runtime::url::tcp_address(url) else {
+            return Err(std::io::Error::other(format!(
+                "{} names no single TCP server (host:port) to proxy",
+                kiln_runtime::url::redact_url(url)
+            )));
         };
-        let upstream = if host_port.contains(':') {
-            host_port.to_owned()
-        } else if scheme.starts_with("postgres") {
-            format!("{host_port}:5432")
+        let upstream = if host.contains(':') {
+            format!("[{host}]:{port}")
         } else {
-            format!("{host_port}:3306")
+            format!("{host}:{port}")
         };
         let proxy = Proxy::start(&upstream).await?;
-        let proxied = format!(
-            "{scheme}://{userinfo}{}{}",
-            proxy.addr(),
-            &rest[authority_end..]
-        );
+        let proxied = kiln_runtime::url::with_address(url, &proxy.addr().to_string());
         Ok((proxy, proxied))
     }
 

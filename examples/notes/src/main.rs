@@ -135,7 +135,7 @@ async fn run(url: &str, args: Args) -> Result<(), BoxError> {
         .map_err(|e| format!("cannot open {}: {e}", kiln::redact_url(&url)))?;
     let notes = Notes {
         pool,
-        postgres: url.starts_with("postgres"),
+        postgres: kiln::url::dialect_of(&url) == Some(kiln::Dialect::Postgres),
     };
     match args.command {
         Command::Add(text) => {

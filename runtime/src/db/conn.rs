@@ -1,0 +1,214 @@
+//! One checked-out connection of any engine ([`Conn`]), the values it binds, and the plain
+//! statements every other part of the runtime sends through it.
+
+use super::dialect_of_conn;
+use crate::sql::trusted;
+use kiln_core::Dialect;
+use std::borrow::Cow;
+
+fn os_user() -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata("/proc/self").ok()?.uid();
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let name = passwd.lines().find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            (f.nth(1)? == uid.to_string()).then(|| name.to_owned())
+        });
+        Some(name.unwrap_or_else(|| format!("uid {uid}")))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// A bound value.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    Text(String),
+    OptText(Option<String>),
+    Int(i64),
+}
+
+/// One checked-out connection.
+pub(crate) enum Conn {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::pool::PoolConnection<sqlx::MySql>),
+    #[allow(dead_code)]
+    Never(std::convert::Infallible),
+}
+
+macro_rules! on_conn {
+    ($value:expr, $c:ident => $body:expr) => {
+        match $value {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite($c) => $body,
+            #[cfg(feature = "postgres")]
+            Conn::Postgres($c) => $body,
+            #[cfg(feature = "mysql")]
+            Conn::MySql($c) => $body,
+            Conn::Never(n) => match *n {},
+        }
+    };
+}
+
+macro_rules! bind_all {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Arg::Text(s) => q.bind(s.clone()),
+                Arg::OptText(s) => q.bind(s.clone()),
+                Arg::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }};
+}
+
+/// A row read generically: every column as optional text or integer, in select order.
+pub(crate) type TextRow = Vec<Option<String>>;
+
+impl Conn {
+    pub fn dialect(&self) -> Dialect {
+        on_conn!(self, _c => dialect_of_conn(_c))
+    }
+
+    /// Runs SQL text as-is (several statements allowed) through the engine's simple-query path.
+    pub async fn script(
+        &mut self,
+        sql: impl Into<Cow<'static, str>>,
+    ) -> std::result::Result<(), sqlx::Error> {
+        let sql = trusted(sql);
+        on_conn!(self, c => sqlx::raw_sql(sql).execute(&mut **c).await.map(|_| ()))
+    }
+
+    /// Runs one statement with bound values; returns rows affected.
+    pub async fn exec(&mut self, sql: &str, args: &[Arg]) -> std::result::Result<u64, sqlx::Error> {
+        let sql = trusted(sql.to_owned());
+        on_conn!(self, c => {
+            let q = bind_all!(sqlx::query(sql), args);
+            q.execute(&mut **c).await.map(|r| r.rows_affected())
+        })
+    }
+
+    /// Reads rows; integer columns are returned as text.
+    pub async fn rows(
+        &mut self,
+        sql: &str,
+        int_columns: &[usize],
+    ) -> std::result::Result<Vec<TextRow>, sqlx::Error> {
+        let sql = trusted(sql.to_owned());
+        on_conn!(self, c => {
+            use sqlx::Row as _;
+            let rows = sqlx::query(sql).fetch_all(&mut **c).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let mut cols = Vec::with_capacity(row.len());
+                for i in 0..row.len() {
+                    if int_columns.contains(&i) {
+                        let v: Option<i64> = row.try_get(i)?;
+                        cols.push(v.map(|v| v.to_string()));
+                    } else {
+                        let v: Option<String> = row.try_get(i)?;
+                        cols.push(v);
+                    }
+                }
+                out.push(cols);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Reads the first text column of the first row of a simple query (one round trip, no
+    /// prepare), or `None` when there is no row.
+    pub async fn first_text(
+        &mut self,
+        sql: String,
+    ) -> std::result::Result<Option<String>, sqlx::Error> {
+        let sql = trusted(sql);
+        on_conn!(self, c => {
+            use sqlx::Row as _;
+            let row = sqlx::raw_sql(sql).fetch_optional(&mut **c).await?;
+            match row {
+                Some(r) => r.try_get::<String, _>(0).map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// [`Conn::first_text`] for the start-up check. On SQLite it goes through sqlx's statement
+    /// cache (no round trip to save there, but no re-prepare on every check either); over the
+    /// network it stays a simple query, one round trip even on a fresh connection.
+    pub async fn check_text(
+        &mut self,
+        sql: String,
+    ) -> std::result::Result<Option<String>, sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(c) => {
+                use sqlx::Row as _;
+                let row = sqlx::query(trusted(sql)).fetch_optional(&mut **c).await?;
+                match row {
+                    Some(r) => r.try_get::<String, _>(0).map(Some),
+                    None => Ok(None),
+                }
+            }
+            _ => self.first_text(sql).await,
+        }
+    }
+
+    /// The database user, for the audit trail.
+    pub async fn current_user(&mut self) -> Option<String> {
+        let sql = match self.dialect() {
+            Dialect::Postgres => "SELECT CAST(current_user AS TEXT)",
+            Dialect::MySql => "SELECT CURRENT_USER()",
+            _ => {
+                return std::env::var("USER")
+                    .or_else(|_| std::env::var("LOGNAME"))
+                    .or_else(|_| std::env::var("USERNAME"))
+                    .ok()
+                    .or_else(os_user);
+            }
+        };
+        self.first_text(sql.to_owned()).await.ok().flatten()
+    }
+
+    /// Closes this connection instead of returning it to the pool when dropped, so a session lock
+    /// can never leak into the pool, even if the caller's future is cancelled mid-run.
+    /// SQLite's run lock is a separate file and its connections hold no session state, so they go
+    /// back to the pool; closing one could even destroy an in-memory database.
+    pub fn close_on_drop(&mut self) {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(_) => {}
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => c.close_on_drop(),
+            #[cfg(feature = "mysql")]
+            Conn::MySql(c) => c.close_on_drop(),
+            Conn::Never(n) => match *n {},
+        }
+    }
+}
+
+/// `true` when a driver error says the table does not exist (a database never migrated).
+pub(crate) fn is_missing_table(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            let code = d.code();
+            matches!(
+                code.as_deref(),
+                Some("42P01") | Some("42S02") | Some("1146")
+            ) || d.message().contains("no such table")
+                || d.message().contains("doesn't exist")
+        }
+        _ => false,
+    }
+}
