@@ -173,3 +173,32 @@ pub fn count(n: usize, what: &str) -> String {
         format!("{n} {what}s")
     }
 }
+
+/// How many ids a text line names before it says "and N more": a long list is for `--json`.
+pub const LISTED: usize = 10;
+
+/// `a, b, c` for a short list; the first [`LISTED`] and `and N more` for a long one, so a
+/// directory of thousands of drafts stays one readable line.
+pub fn some<S: AsRef<str>>(ids: &[S]) -> String {
+    let shown: Vec<&str> = ids.iter().take(LISTED).map(AsRef::as_ref).collect();
+    match ids.len().saturating_sub(LISTED) {
+        0 => shown.join(", "),
+        rest => format!("{} and {rest} more", shown.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn some_names_a_handful_then_counts() {
+        assert_eq!(some(&["a", "b"]), "a, b");
+        let ids: Vec<String> = (1..=12).map(|i| format!("r{i}")).collect();
+        assert_eq!(
+            some(&ids),
+            "r1, r2, r3, r4, r5, r6, r7, r8, r9, r10 and 2 more"
+        );
+        assert_eq!(some(&ids[..10]), "r1, r2, r3, r4, r5, r6, r7, r8, r9, r10");
+    }
+}

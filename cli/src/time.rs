@@ -1,57 +1,16 @@
-//! Time without a time crate: `-- kiln:created` stamps, and `audit --since/--until` arguments.
+//! The CLI's side of time: `-- kiln:created` stamps and `audit --since/--until` arguments, on top
+//! of kiln-core's one calendar ([`kiln_core::time`]).
 //!
 //! The runtime stores times as fixed-width UTC text (`2026-11-23T21:00:00.123456Z`), identical on
 //! every engine, so filtering is a string comparison once the user's time is in that form.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use kiln_core::time::{days_from_civil, now_micros, rfc3339_micros, rfc3339_seconds};
 
-/// Microseconds since the Unix epoch, now.
-pub fn now_unix_micros() -> i128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i128)
-        .unwrap_or(0)
-}
+pub use kiln_core::time::now_micros as now_unix_micros;
 
 /// Now, as `-- kiln:created` wants it: `2026-11-23T21:00:00Z`.
 pub fn now_rfc3339_seconds() -> String {
-    let (y, mo, d, h, mi, s, _) = civil(now_unix_micros());
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
-}
-
-/// The runtime's fixed-width form of an instant.
-pub fn canonical(micros: i128) -> String {
-    let (y, mo, d, h, mi, s, frac) = civil(micros);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{frac:06}Z")
-}
-
-/// Splits an instant into UTC calendar fields (Howard Hinnant's civil-from-days).
-fn civil(micros: i128) -> (i128, i128, i128, i128, i128, i128, i128) {
-    let secs = micros.div_euclid(1_000_000);
-    let frac = micros.rem_euclid(1_000_000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i128::from(m <= 2);
-    (y, m, d, sod / 3600, (sod % 3600) / 60, sod % 60, frac)
-}
-
-/// Days since the epoch of a calendar date (days-from-civil).
-fn days_from_civil(y: i128, m: i128, d: i128) -> i128 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    rfc3339_seconds(now_micros())
 }
 
 /// Parses a user's time into the runtime's fixed-width UTC form. Accepts RFC 3339 with any
@@ -60,7 +19,7 @@ fn days_from_civil(y: i128, m: i128, d: i128) -> i128 {
 pub fn parse_user_time(s: &str, now: i128) -> Result<String, String> {
     let s = s.trim();
     if let Some(age) = parse_age(s)? {
-        return Ok(canonical(now - age));
+        return Ok(rfc3339_micros(now - age));
     }
     let b = s.as_bytes();
     let digits = |r: std::ops::Range<usize>| -> Result<i128, String> {
@@ -78,7 +37,7 @@ pub fn parse_user_time(s: &str, now: i128) -> Result<String, String> {
     }
     let mut micros = days_from_civil(y, mo, d) * 86_400 * 1_000_000;
     if b.len() == 10 {
-        return Ok(canonical(micros));
+        return Ok(rfc3339_micros(micros));
     }
     if !kiln_core::format::is_rfc3339(s) {
         return Err("expected YYYY-MM-DDTHH:MM:SS followed by Z or an offset like +01:00".into());
@@ -101,7 +60,7 @@ pub fn parse_user_time(s: &str, now: i128) -> Result<String, String> {
         let offset = digits(i + 1..i + 3)? * 60 + digits(i + 4..i + 6)?;
         micros -= sign * offset * 60 * 1_000_000;
     }
-    Ok(canonical(micros))
+    Ok(rfc3339_micros(micros))
 }
 
 /// `30m` → `Some(micros)`; not an age → `None`.
@@ -133,7 +92,7 @@ mod tests {
 
     #[test]
     fn formats_and_parses() {
-        assert_eq!(canonical(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(rfc3339_micros(0), "1970-01-01T00:00:00.000000Z");
         assert_eq!(
             parse_user_time("2026-11-23", 0).unwrap(),
             "2026-11-23T00:00:00.000000Z"

@@ -20,6 +20,7 @@ pub mod model;
 pub mod split;
 mod stretch;
 pub mod target;
+pub mod time;
 
 pub use diag::{Diagnostic, Diagnostics, Problem};
 pub use dir::{Loaded, MigrationDir, Scan, build_set, load_dir, resolve_dir, scan_dir};

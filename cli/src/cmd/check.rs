@@ -84,7 +84,7 @@ pub fn check(s: &Settings, a: &CheckArgs) -> anyhow::Result<Code> {
             out::line(format!(
                 "lock: {} not yet locked ({}); `kiln check --locked` refuses drafts",
                 out::count(drafts.len(), "draft"),
-                drafts.join(", ")
+                out::some(&drafts)
             ));
         }
     }
@@ -95,7 +95,7 @@ pub fn check(s: &Settings, a: &CheckArgs) -> anyhow::Result<Code> {
             message: format!(
                 "{} not in kiln.lock: {}",
                 out::count(drafts.len(), "draft revision"),
-                drafts.join(", ")
+                out::some(&drafts)
             ),
             help: "run `kiln lock` once they are final, and commit kiln.lock with them".into(),
         });
@@ -197,7 +197,7 @@ pub fn check(s: &Settings, a: &CheckArgs) -> anyhow::Result<Code> {
                 message: format!(
                     "the database is behind: {} pending ({})",
                     out::count(st.pending.len(), "revision"),
-                    st.pending.join(", ")
+                    out::some(&st.pending)
                 ),
                 help: "run `kiln upgrade heads`".into(),
             });

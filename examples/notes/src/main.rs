@@ -216,7 +216,8 @@ impl Notes {
     }
 
     async fn add(&self, author: &str, text: &str) -> Result<(), BoxError> {
-        let now = now_utc();
+        // RFC 3339 to the second, from kiln's own calendar rather than a time crate of our own.
+        let now = kiln::core::time::rfc3339_seconds(kiln::core::time::now_micros());
         let add_user = self.sql(
             "INSERT INTO users (id, email, created_at) \
              SELECT next_id, ?, ? FROM (SELECT COALESCE(MAX(id), 0) + 1 AS next_id FROM users) n \
@@ -289,30 +290,6 @@ fn is_conflict(e: &dyn sqlx::error::DatabaseError) -> bool {
         )
 }
 
-/// The current UTC time as RFC 3339, to the second.
-fn now_utc() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,7 +317,8 @@ mod tests {
 
     #[test]
     fn formats_utc_dates() {
-        let now = now_utc();
+        // RFC 3339 to the second, from kiln's own calendar rather than a time crate of our own.
+        let now = kiln::core::time::rfc3339_seconds(kiln::core::time::now_micros());
         assert_eq!(now.len(), 20, "{now}");
         assert!(now.starts_with("20") && now.ends_with('Z'), "{now}");
     }
