@@ -3,7 +3,7 @@
 use super::{KILN_VERSION, Session};
 use crate::db::Arg;
 use crate::error::{Error, Result};
-use crate::report::{Direction, OUTCOME_FAILED, OUTCOME_OK};
+use crate::report::{Direction, OUTCOME_FAILED, OUTCOME_OK, RowState};
 use crate::util::now_rfc3339;
 use kiln_core::checksum::{hex, revision_digest, xor_into};
 use kiln_core::{Dialect, Revision};
@@ -15,7 +15,7 @@ impl Session<'_> {
     pub(super) async fn insert_version(
         &mut self,
         rev: &Revision,
-        state: &str,
+        state: RowState,
         at: &str,
         ms: i64,
     ) -> std::result::Result<(), sqlx::Error> {
@@ -25,7 +25,7 @@ impl Session<'_> {
                 &[
                     Arg::Text(rev.id().to_owned()),
                     Arg::Text(rev.checksum().to_owned()),
-                    Arg::Text(state.to_owned()),
+                    Arg::Text(state.as_str().to_owned()),
                     Arg::Text(at.to_owned()),
                     Arg::Int(ms),
                     Arg::Text(KILN_VERSION.to_owned()),
@@ -50,7 +50,8 @@ impl Session<'_> {
         let res: std::result::Result<(), sqlx::Error> = async {
             match (direction, marked) {
                 (Direction::Upgrade, false) => {
-                    self.insert_version(rev, "applied", &now, ms).await?;
+                    self.insert_version(rev, RowState::Applied, &now, ms)
+                        .await?;
                 }
                 (Direction::Upgrade, true) => {
                     self.conn

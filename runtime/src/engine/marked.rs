@@ -6,7 +6,7 @@ use super::lost::Phase;
 use super::steps::{db_message, section, section_line};
 use crate::db::Arg;
 use crate::error::{Error, Result};
-use crate::report::Direction;
+use crate::report::{Direction, RowState};
 use kiln_core::Revision;
 use std::time::Instant;
 
@@ -27,10 +27,8 @@ impl Session<'_> {
             line: section_line(rev, direction) + e.line as u32 - 1,
             message: e.message.clone(),
         })?;
-        let (state, begin) = match direction {
-            Direction::Downgrade => ("reverting", self.sql.begin()),
-            _ => ("running", self.sql.begin()),
-        };
+        let state = RowState::marker(direction);
+        let begin = self.sql.begin();
         self.tx(begin, "starting a transaction").await?;
         let marked = async {
             if direction == Direction::Upgrade {
@@ -40,7 +38,7 @@ impl Session<'_> {
                     .exec(
                         &self.sql.mark_version(),
                         &[
-                            Arg::Text(state.to_owned()),
+                            Arg::Text(state.as_str().to_owned()),
                             Arg::OptText(None),
                             Arg::Text(rev.id().to_owned()),
                         ],
@@ -86,7 +84,7 @@ impl Session<'_> {
                     .exec(
                         &self.sql.mark_version(),
                         &[
-                            Arg::Text(state.to_owned()),
+                            Arg::Text(state.as_str().to_owned()),
                             Arg::OptText(Some(format!("{}:{line}: {message}", rev.file()))),
                             Arg::Text(rev.id().to_owned()),
                         ],

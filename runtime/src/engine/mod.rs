@@ -209,7 +209,7 @@ impl<'m> Session<'m> {
             self.record_abandoned_markers(&mut rows).await?;
         }
         self.digest = digest_of(&rows);
-        self.dirty = rows.iter().filter(|r| r.state != "applied").count() as i64;
+        self.dirty = rows.iter().filter(|r| !r.is_applied()).count() as i64;
         self.repair_state().await?;
         let plan = Plan::new(self.m.set());
         match op {

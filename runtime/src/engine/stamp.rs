@@ -4,7 +4,8 @@ use super::Session;
 use crate::db::Arg;
 use crate::error::{Error, Result};
 use crate::report::{
-    AppliedRevision, Direction, OUTCOME_OK, OUTCOME_RECORDED, OUTCOME_REMOVED, Report, Step,
+    AppliedRevision, Direction, OUTCOME_OK, OUTCOME_RECORDED, OUTCOME_REMOVED, Report, RowState,
+    Step,
 };
 use crate::util::now_rfc3339;
 use kiln_core::checksum::parse_hex32;
@@ -62,9 +63,7 @@ impl Session<'_> {
             for (i, rev) in set.revisions().iter().enumerate() {
                 let row = existing(rev.id());
                 let change = match (want[i], row) {
-                    (true, Some(r)) if r.state == "applied" && r.checksum == rev.checksum() => {
-                        false
-                    }
+                    (true, Some(r)) if r.is_applied() && r.checksum == rev.checksum() => false,
                     (true, Some(_)) => {
                         self.conn
                             .exec(
@@ -88,14 +87,14 @@ impl Session<'_> {
                     (false, None) => false,
                 };
                 if change {
-                    self.insert_version(rev, "applied", &now_rfc3339(), 0)
+                    self.insert_version(rev, RowState::Applied, &now_rfc3339(), 0)
                         .await?;
                     report.steps.push(stamp_step(rev, Direction::Stamp));
                 }
             }
             let kept: Vec<(&str, &str)> = rows
                 .iter()
-                .filter(|r| !purge && set.get(&r.revision).is_none() && r.state == "applied")
+                .filter(|r| !purge && set.get(&r.revision).is_none() && r.is_applied())
                 .map(|r| (r.revision.as_str(), r.checksum.as_str()))
                 .chain(
                     set.revisions()

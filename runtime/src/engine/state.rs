@@ -3,14 +3,14 @@
 
 use crate::error::{Error, Result};
 use crate::migrator::Migrator;
-use crate::report::{AppliedRevision, HistoryEntry, Status};
+use crate::report::{AppliedRevision, HistoryEntry, RowState, Status};
 use kiln_core::checksum::{revision_digest, xor_into};
 use kiln_core::{Plan, Target};
 
 /// The digest of applied rows (dirty rows excluded: they are not applied).
 pub(super) fn digest_of(rows: &[AppliedRevision]) -> [u8; 32] {
     let mut acc = [0u8; 32];
-    for r in rows.iter().filter(|r| r.state == "applied") {
+    for r in rows.iter().filter(|r| r.is_applied()) {
         xor_into(&mut acc, &revision_digest(&r.revision, &r.checksum));
     }
     acc
@@ -20,7 +20,7 @@ pub(super) fn digest_of(rows: &[AppliedRevision]) -> [u8; 32] {
 /// revisions. Returns which revisions of the set are applied.
 pub(crate) fn analyze(m: &Migrator, rows: &[AppliedRevision]) -> Result<Vec<bool>> {
     let set = m.set();
-    if let Some(r) = rows.iter().find(|r| r.state != "applied") {
+    if let Some(r) = rows.iter().find(|r| !r.is_applied()) {
         let (file, parents) = match set.get(&r.revision) {
             Some(rev) => (
                 rev.file().to_owned(),
@@ -35,7 +35,7 @@ pub(crate) fn analyze(m: &Migrator, rows: &[AppliedRevision]) -> Result<Vec<bool
         return Err(Error::Dirty {
             revision: r.revision.clone(),
             file,
-            direction: if r.state == "reverting" {
+            direction: if r.row_state() == Some(RowState::Reverting) {
                 "downgrade".into()
             } else {
                 "upgrade".into()
@@ -90,7 +90,7 @@ pub(crate) fn status_of(m: &Migrator, rows: Vec<AppliedRevision>) -> Status {
     for r in &rows {
         match set.index_of(&r.revision) {
             Some(i) => {
-                if r.state == "applied" {
+                if r.is_applied() {
                     applied[i] = true;
                 } else {
                     st.dirty.push(r.revision.clone());
@@ -131,7 +131,7 @@ pub(crate) fn history_of(m: &Migrator, status: &Status) -> Vec<HistoryEntry> {
             applied_at: status
                 .applied
                 .iter()
-                .find(|a| a.revision == r.id() && a.state == "applied")
+                .find(|a| a.revision == r.id() && a.is_applied())
                 .map(|a| a.applied_at.clone()),
             is_current: status.current.iter().any(|c| c == r.id()),
             is_head: set.heads().iter().any(|h| h == r.id()),
@@ -302,5 +302,20 @@ mod tests {
         assert!(h[0].is_current && !h[1].is_current);
         assert!(h[2].is_head && !h[0].is_head);
         assert_eq!(h[1].parents, ["a"]);
+    }
+}
+
+#[cfg(test)]
+mod row_state_tests {
+    use crate::report::{Direction, RowState};
+
+    #[test]
+    fn row_states_round_trip_through_their_stored_text() {
+        for st in [RowState::Applied, RowState::Running, RowState::Reverting] {
+            assert_eq!(RowState::parse(st.as_str()), Some(st));
+        }
+        assert_eq!(RowState::parse("Applied"), None);
+        assert_eq!(RowState::marker(Direction::Upgrade), RowState::Running);
+        assert_eq!(RowState::marker(Direction::Downgrade), RowState::Reverting);
     }
 }
