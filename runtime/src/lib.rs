@@ -33,6 +33,7 @@ pub use migrator::Migrator;
 pub use options::{Options, TransactionMode};
 pub use raw::{RawConnection, quote_ident, quote_literal};
 pub use report::{
-    AppliedRevision, AuditEntry, Direction, Event, HistoryEntry, Hooks, Report, Status, Step,
+    AppliedRevision, AuditEntry, Direction, Event, HistoryEntry, Hooks, Report, RowState, Status,
+    Step,
 };
 pub use url::redact_url;

@@ -57,6 +57,44 @@ impl Report {
     }
 }
 
+/// The state column of a version row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RowState {
+    /// The revision ran to the end and is recorded as applied.
+    Applied,
+    /// The marker of an upgrade in progress; left behind, the revision is dirty.
+    Running,
+    /// The marker of a downgrade in progress; left behind, the revision is dirty.
+    Reverting,
+}
+
+impl RowState {
+    /// The text stored in the version table.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RowState::Applied => "applied",
+            RowState::Running => "running",
+            RowState::Reverting => "reverting",
+        }
+    }
+
+    /// The state stored as `s`, or `None` for text kiln never writes.
+    pub fn parse(s: &str) -> Option<RowState> {
+        [RowState::Applied, RowState::Running, RowState::Reverting]
+            .into_iter()
+            .find(|st| st.as_str() == s)
+    }
+
+    /// The marker state a run in `direction` writes before its statements.
+    pub const fn marker(direction: Direction) -> RowState {
+        match direction {
+            Direction::Downgrade => RowState::Reverting,
+            _ => RowState::Running,
+        }
+    }
+}
+
 /// A row of the version table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedRevision {
@@ -64,7 +102,8 @@ pub struct AppliedRevision {
     pub revision: String,
     /// The checksum of what ran.
     pub checksum: String,
-    /// `applied`, or `running`/`reverting` for a revision that stopped part-way (dirty).
+    /// `applied`, or `running`/`reverting` for a revision that stopped part-way (dirty); see
+    /// [`RowState`] and [`AppliedRevision::row_state`].
     pub state: String,
     /// When it was applied (UTC, RFC 3339).
     pub applied_at: String,
@@ -72,6 +111,18 @@ pub struct AppliedRevision {
     pub duration_ms: i64,
     /// The error that left it dirty, if any.
     pub error: Option<String>,
+}
+
+impl AppliedRevision {
+    /// The row's state, or `None` when the stored text is not one kiln writes.
+    pub fn row_state(&self) -> Option<RowState> {
+        RowState::parse(&self.state)
+    }
+
+    /// `true` when the row records the revision as applied; any other row is dirty.
+    pub fn is_applied(&self) -> bool {
+        self.row_state() == Some(RowState::Applied)
+    }
 }
 
 /// The database's migration state, as `kiln current` shows it.

@@ -290,7 +290,7 @@ pub fn current(s: &Settings, a: &CurrentArgs) -> anyhow::Result<Code> {
             }
             out::line(format!(
                 "Applied: {} of {}",
-                st.applied.iter().filter(|r| r.state == "applied").count(),
+                st.applied.iter().filter(|r| r.is_applied()).count(),
                 m.set().len()
             ));
             out::line(format!(
@@ -339,7 +339,7 @@ pub fn history(s: &Settings, h: &HistorySettings) -> anyhow::Result<Code> {
         status.as_ref().and_then(|st| {
             st.applied
                 .iter()
-                .find(|a| a.revision == set.revisions()[i].id() && a.state == "applied")
+                .find(|a| a.revision == set.revisions()[i].id() && a.is_applied())
                 .map(|a| a.applied_at.clone())
         })
     };

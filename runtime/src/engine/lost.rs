@@ -4,7 +4,7 @@
 use super::Session;
 use crate::error::{Error, LostOutcome};
 use crate::net::{Watchdog, Watched, cause, is_lost};
-use crate::report::Direction;
+use crate::report::{Direction, RowState};
 use kiln_core::{Dialect, Revision};
 use std::time::Duration;
 
@@ -107,7 +107,7 @@ fn outcome(
 ) -> LostOutcome {
     let done = |d: Direction, row: &Option<String>| match d {
         Direction::Downgrade => row.is_none(),
-        _ => row.as_deref() == Some("applied"),
+        _ => row.as_deref().and_then(RowState::parse) == Some(RowState::Applied),
     };
     match (phase, direction, recorded) {
         (Phase::Other, ..) => LostOutcome::Unchanged,
@@ -124,8 +124,8 @@ fn outcome(
             }
         }
         (Phase::Marker, Some(_), Some(row)) => LostOutcome::NotStarted(matches!(
-            row.as_deref(),
-            Some("running") | Some("reverting")
+            row.as_deref().and_then(RowState::parse),
+            Some(RowState::Running | RowState::Reverting)
         )),
         (Phase::Commit | Phase::Marker, ..) => LostOutcome::Unknown,
     }

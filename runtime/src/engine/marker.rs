@@ -8,7 +8,7 @@
 use super::Session;
 use crate::db::Arg;
 use crate::error::{Error, Result};
-use crate::report::{AppliedRevision, OUTCOME_INTERRUPTED};
+use crate::report::{AppliedRevision, OUTCOME_INTERRUPTED, RowState};
 use crate::util::now_rfc3339;
 
 impl Session<'_> {
@@ -25,14 +25,14 @@ impl Session<'_> {
     ) -> Result<()> {
         for row in rows
             .iter_mut()
-            .filter(|r| r.state != "applied" && r.error.is_none())
+            .filter(|r| !r.is_applied() && r.error.is_none())
         {
             let found_at = now_rfc3339();
             let what = format!(
                 "found the `{}` marker of a run that stopped without finishing (killed, or its connection was lost), set at {}; the run that set it is not recorded, this row's user and host are the run that found it. The revision may be partly applied",
                 row.state, row.applied_at
             );
-            let action = if row.state == "reverting" {
+            let action = if row.row_state() == Some(RowState::Reverting) {
                 "downgrade"
             } else {
                 "upgrade"

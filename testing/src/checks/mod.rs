@@ -279,7 +279,7 @@ async fn applied(ctx: Ctx, m: &Migrator, db: &Db) -> Result<Vec<bool>, CheckErro
         )));
     }
     let mut v = vec![false; m.set().len()];
-    for a in st.applied.iter().filter(|a| a.state == "applied") {
+    for a in st.applied.iter().filter(|a| a.is_applied()) {
         if let Some(i) = m.set().index_of(&a.revision) {
             v[i] = true;
         }

@@ -1,0 +1,395 @@
+//! The batch executor: transactional revisions (PostgreSQL, SQLite) run with their bookkeeping in
+//! one transaction per revision or one per run, several to a script when the network is in between.
+
+use super::lost::Phase;
+use super::steps::{
+    db_message, emit_starting, finish_step, log_step, make_step, section, section_cow, section_line,
+};
+use super::{KILN_VERSION, Session};
+use crate::error::{Error, Result};
+use crate::migrator::Migrator;
+use crate::net::{WatchedExec, is_lost};
+use crate::options::TransactionMode;
+use crate::report::{Direction, Event, Hooks, Report, Step};
+use crate::sql::{AuditContext, Bookkeeping, Record, Sql};
+use crate::util::now_rfc3339;
+use kiln_core::checksum::{hex, revision_digest, xor_into};
+use kiln_core::{Dialect, Revision, Syntax};
+use std::borrow::Cow;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+impl Session<'_> {
+    /// `true` when a revision runs inside a transaction together with its bookkeeping.
+    pub(super) fn is_atomic(&self, rev: &Revision) -> bool {
+        rev.is_transactional() && self.dialect != Dialect::MySql
+    }
+
+    pub(super) async fn execute(
+        &mut self,
+        plan: &[usize],
+        direction: Direction,
+        hooks: Hooks<'_>,
+    ) -> Result<Report> {
+        let revs = self.m.set().revisions();
+        let mut report = Report::default();
+        let mut k = 0;
+        while k < plan.len() {
+            if k > 0 && stop_requested_after_yield(&hooks).await {
+                return Err(Error::Interrupted { completed: k });
+            }
+            let rev = &revs[plan[k]];
+            if self.is_atomic(rev) {
+                // A run of consecutive transactional revisions goes through one executor.
+                let end = plan[k..]
+                    .iter()
+                    .position(|&i| !self.is_atomic(&revs[i]))
+                    .map_or(plan.len(), |p| k + p);
+                self.execute_atomic(plan, k, end, direction, &hooks, &mut report)
+                    .await?;
+                k = end;
+                continue;
+            }
+            // A non-transactional revision (or any revision on MySQL): the marker protocol.
+            emit_starting(&hooks, rev, direction, k, plan.len());
+            let started = Instant::now();
+            let started_at = now_rfc3339();
+            self.run_marked(rev, direction, &started_at, started)
+                .await?;
+            finish_step(
+                &hooks,
+                rev,
+                direction,
+                started.elapsed(),
+                k,
+                plan.len(),
+                &mut report,
+            );
+            k += 1;
+        }
+        Ok(report)
+    }
+
+    /// Applies `plan[from..to]`, all transactional revisions, on PostgreSQL or SQLite.
+    ///
+    /// Each revision's SQL is one script (one round trip on PostgreSQL, one pass over the raw
+    /// handle on SQLite). Its bookkeeping never costs a round trip of its own: in per-revision mode
+    /// it travels with the `COMMIT`; in whole-run mode every revision's rows are written by a few
+    /// multi-row statements sent with the run's `COMMIT`. Either way a revision and its record
+    /// commit together, and a failure rolls back both.
+    ///
+    /// In whole-run mode over the network with no progress callback and no stop flag (what
+    /// [`Migrator::run`] does at start-up), consecutive revisions travel together in scripts of up
+    /// to [`BATCH_BYTES`], so a run costs a few round trips instead of one per revision; each
+    /// revision's recorded duration is then its share of its batch. A failure is located exactly as
+    /// for a single revision: replayed statement by statement in a rolled-back transaction.
+    pub(super) async fn execute_atomic(
+        &mut self,
+        plan: &[usize],
+        from: usize,
+        to: usize,
+        direction: Direction,
+        hooks: &Hooks<'_>,
+        report: &mut Report,
+    ) -> Result<()> {
+        let revs = self.m.set().revisions();
+        let whole = self.m.options().transaction_mode == TransactionMode::All;
+        let begin = self.sql.begin();
+        let syntax = self.m.set().syntax_for(self.dialect);
+        let mut book = Bookkeeping::default();
+        // The commit script's audit context, from owned copies so it can live across the
+        // `&mut self` calls of the loop.
+        let (sql, run_id, user, host) = (
+            self.sql.clone(),
+            self.run_id.clone(),
+            self.user.clone(),
+            self.host.clone(),
+        );
+        let app_version = self.m.options().app_version.clone();
+        let commit = |book: &mut Bookkeeping, digest: &[u8; 32], dirty: i64| {
+            let ctx = AuditContext {
+                run_id: &run_id,
+                db_user: user.as_deref(),
+                host: host.as_deref(),
+                app_version: app_version.as_deref(),
+                kiln_version: KILN_VERSION,
+            };
+            commit_script(book, &sql, &ctx, digest, dirty)
+        };
+        let mut exec = self
+            .conn
+            .executor(!whole)
+            .await
+            .map_err(Error::db("acquiring the connection"))?;
+        // Over the network, `BEGIN` rides with the first script of each transaction.
+        let remote = exec.is_remote();
+        let batching = whole && remote && hooks.on_event.is_none() && hooks.stop.is_none();
+        let mut in_tx = false;
+        // Whole-run mode: the steps that ran in the open transaction. They are reported (and
+        // count as applied) only once it commits.
+        let mut ran: Vec<Step> = Vec::new();
+        // Where the open whole-run transaction started: a failure replays `plan[tx_from..k]`.
+        let mut tx_from = from;
+        let mut k = from;
+        while k < to {
+            if k > from && stop_requested_after_yield(hooks).await {
+                if in_tx {
+                    let script = commit(&mut book, &self.digest, self.dirty);
+                    if let Err(e) = exec.script(Cow::Owned(script)).await {
+                        let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
+                        return Err(Error::db("recording the completed revisions")(e));
+                    }
+                    committed(hooks, self.m, &mut ran, report);
+                }
+                return Err(Error::Interrupted {
+                    completed: report.steps.len(),
+                });
+            }
+            // This step's revisions: one, or a batch of whole, lexically complete scripts.
+            let mut end = k + 1;
+            let mut sql = section_cow(&revs[plan[k]], direction);
+            if batching && batchable(&sql, syntax) {
+                let mut joined: Option<String> = None;
+                while end < to && joined.as_ref().map_or(sql.len(), String::len) < BATCH_BYTES {
+                    let next = section_cow(&revs[plan[end]], direction);
+                    if !batchable(&next, syntax) {
+                        break;
+                    }
+                    let j = joined.get_or_insert_with(|| sql.to_string());
+                    // A newline ends a trailing line comment; the `;` ends a last statement
+                    // written without one (an empty statement is harmless on both engines).
+                    j.push_str("\n;\n");
+                    j.push_str(&next);
+                    end += 1;
+                }
+                if let Some(j) = joined {
+                    sql = Cow::Owned(j);
+                }
+            }
+            let step: Vec<&Revision> = plan[k..end].iter().map(|&i| &revs[i]).collect();
+            for (n, rev) in step.iter().enumerate() {
+                emit_starting(hooks, rev, direction, k + n, plan.len());
+            }
+            let started = Instant::now();
+            let started_at = now_rfc3339();
+            let res = if in_tx {
+                exec.script(sql).await
+            } else {
+                in_tx = true;
+                tx_from = k;
+                if remote {
+                    exec.script(Cow::Owned(format!("{begin};\n{sql}"))).await
+                } else {
+                    exec.script(Cow::Borrowed(begin))
+                        .await
+                        .map_err(Error::db("starting a transaction"))?;
+                    exec.script(sql).await
+                }
+            };
+            if let Err(e) = res {
+                if self.dialect != Dialect::Sqlite && is_lost(&e) {
+                    drop(exec);
+                    let rev = step[0];
+                    return Err(self
+                        .lost(
+                            &e,
+                            &format!("the {} of", direction.as_str()),
+                            Some((rev, direction)),
+                            None,
+                            Phase::Tx,
+                        )
+                        .await);
+                }
+                let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
+                let replay: Vec<&Revision> = plan[tx_from..k].iter().map(|&i| &revs[i]).collect();
+                let located = locate(&mut exec, syntax, begin, &replay, &step, direction).await;
+                drop(exec);
+                let (n, line, message) = match located {
+                    Some((n, line, message)) => (n, Some(line), message),
+                    None => (0, None, db_message(&e)),
+                };
+                let rev = step[n];
+                let err = Error::Statement {
+                    direction: direction.as_str(),
+                    revision: rev.id().to_owned(),
+                    file: rev.file().to_owned(),
+                    line,
+                    message,
+                    dirty: false,
+                    run_rolled_back: whole
+                        .then_some(u32::try_from(k - tx_from + n).unwrap_or(u32::MAX)),
+                };
+                self.audit_failure(rev, direction, &started_at, started, &err)
+                    .await;
+                return Err(err);
+            }
+            let share = started.elapsed() / step.len() as u32;
+            let finished_at = now_rfc3339();
+            for rev in &step {
+                xor_into(&mut self.digest, &revision_digest(rev.id(), rev.checksum()));
+                book.records.push(Record {
+                    action: direction.as_str(),
+                    revision: rev.id().to_owned(),
+                    checksum: rev.checksum().to_owned(),
+                    started_at: started_at.clone(),
+                    finished_at: finished_at.clone(),
+                    duration_ms: share.as_millis() as i64,
+                });
+            }
+            let took = if step.len() == 1 {
+                started.elapsed()
+            } else {
+                share
+            };
+            if whole {
+                for (n, rev) in step.iter().enumerate() {
+                    let done = make_step(rev, direction, took);
+                    tracing::debug!(target: "kiln", revision = rev.id(), "ran {} (not committed yet)", rev.id());
+                    if let Some(cb) = hooks.on_event {
+                        cb(&Event::Ran {
+                            step: &done,
+                            index: k + n,
+                            total: plan.len(),
+                        });
+                    }
+                    ran.push(done);
+                }
+            }
+            if !whole || end == to {
+                let script = commit(&mut book, &self.digest, self.dirty);
+                if let Err(e) = exec.script(Cow::Owned(script)).await {
+                    if self.dialect != Dialect::Sqlite && is_lost(&e) {
+                        drop(exec);
+                        let rev = step[step.len() - 1];
+                        return Err(self
+                            .lost(
+                                &e,
+                                "the COMMIT of",
+                                Some((rev, direction)),
+                                None,
+                                Phase::Commit,
+                            )
+                            .await);
+                    }
+                    let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
+                    let what = if whole {
+                        format!(
+                            "committing the run (its {} revision(s) were rolled back, none is applied)",
+                            ran.len()
+                        )
+                    } else {
+                        format!("recording revision `{}`", step[0].id())
+                    };
+                    return Err(Error::db(what)(e));
+                }
+                in_tx = false;
+            }
+            if whole {
+                if !in_tx {
+                    committed(hooks, self.m, &mut ran, report);
+                }
+            } else {
+                for (n, rev) in step.iter().enumerate() {
+                    finish_step(hooks, rev, direction, took, k + n, plan.len(), report);
+                }
+            }
+            k = end;
+        }
+        debug_assert!(!in_tx && book.is_empty() && ran.is_empty());
+        Ok(())
+    }
+}
+
+/// Checks the stop flag, first yielding once so that on a current-thread runtime the task that
+/// sets it (a Ctrl-C handler) gets to run between two revisions.
+pub(super) async fn stop_requested_after_yield(hooks: &Hooks<'_>) -> bool {
+    let Some(stop) = hooks.stop else {
+        return false;
+    };
+    tokio::task::yield_now().await;
+    stop.load(Ordering::SeqCst)
+}
+
+/// A whole-run transaction committed: its steps become applied, in the report, the log and the
+/// progress events, and not before.
+pub(super) fn committed(hooks: &Hooks<'_>, m: &Migrator, ran: &mut Vec<Step>, report: &mut Report) {
+    if ran.is_empty() {
+        return;
+    }
+    for step in ran.iter() {
+        if let Some(rev) = m.set().get(&step.revision) {
+            log_step(rev, step);
+        }
+    }
+    tracing::info!(target: "kiln", "committed {} revision(s) in one transaction", ran.len());
+    if let Some(cb) = hooks.on_event {
+        cb(&Event::Committed { steps: ran });
+    }
+    report.steps.append(ran);
+}
+
+/// The pending bookkeeping, the state row and `COMMIT`, as one script.
+pub(super) fn commit_script(
+    book: &mut Bookkeeping,
+    sql: &Sql,
+    audit: &AuditContext<'_>,
+    digest: &[u8; 32],
+    dirty: i64,
+) -> String {
+    let mut script = String::new();
+    book.drain_into(&mut script, sql, audit, &hex(digest), dirty, &now_rfc3339());
+    script.push_str("COMMIT");
+    script
+}
+
+/// Scripts of up to this many bytes carry several revisions in whole-run mode (see
+/// `execute_atomic`).
+pub(super) const BATCH_BYTES: usize = 256 * 1024;
+
+/// `true` when a revision's SQL can share a script with others: it splits cleanly (nothing opened
+/// and left unclosed that would swallow the next revision) and has no `DELIMITER` directives.
+pub(super) fn batchable(sql: &str, syntax: Syntax) -> bool {
+    syntax.dialect != Dialect::MySql && kiln_core::split::split_with(sql, syntax).is_ok()
+}
+
+/// Replays the open transaction's earlier revisions, then the failed step's revisions statement by
+/// statement, inside a transaction that is always rolled back, to find the failing statement:
+/// which of `step` it belongs to, its line in the file, and the database's message.
+pub(super) async fn locate(
+    exec: &mut WatchedExec<'_>,
+    syntax: Syntax,
+    begin: &'static str,
+    replay: &[&Revision],
+    step: &[&Revision],
+    direction: Direction,
+) -> Option<(usize, u32, String)> {
+    exec.script(Cow::Borrowed(begin)).await.ok()?;
+    let mut found = None;
+    let mut ok = true;
+    for r in replay {
+        if exec.script(section_cow(r, direction)).await.is_err() {
+            ok = false;
+            break;
+        }
+    }
+    if ok {
+        'revs: for (n, rev) in step.iter().enumerate() {
+            let Ok(statements) = kiln_core::split::split_with(section(rev, direction), syntax)
+            else {
+                break;
+            };
+            for st in &statements {
+                if let Err(e) = exec.script(Cow::Owned(st.sql.to_owned())).await {
+                    found = Some((
+                        n,
+                        section_line(rev, direction) + st.line as u32 - 1,
+                        db_message(&e),
+                    ));
+                    break 'revs;
+                }
+            }
+        }
+    }
+    let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
+    found
+}

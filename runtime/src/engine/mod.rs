@@ -1,0 +1,281 @@
+//! One run against one connection: lock, read state, check it, plan, execute, record.
+//!
+//! Atomic revisions (transactional, on PostgreSQL or SQLite) run as one script inside a
+//! transaction that also writes the version row, the state digest and the audit row, so a revision
+//! and its record commit together. Everything else (MySQL/MariaDB, whose DDL commits implicitly,
+//! and `transaction false` revisions) follows a marker protocol: the version row is written as
+//! `running` first, statements run one at a time, and only success flips it to `applied`, so a
+//! failure or a killed process leaves a dirty marker instead of a silent half-applied revision.
+
+use crate::db::{Db, RunLock, is_missing_table};
+use crate::error::{Error, Result};
+use crate::migrator::Migrator;
+use crate::net::{Watchdog, Watched};
+use crate::report::{AppliedRevision, AuditEntry, Direction, Hooks, Report, Status};
+use crate::sql::Sql;
+use crate::util::{host_name, run_id};
+use kiln_core::{Dialect, Plan, Target};
+use std::time::Duration;
+
+mod batch;
+mod book;
+mod lost;
+mod marked;
+mod marker;
+mod stamp;
+mod state;
+mod steps;
+use lost::Phase;
+use state::digest_of;
+pub(crate) use state::{analyze, history_of, status_of};
+
+const KILN_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What a mutating run does.
+pub(crate) enum Op {
+    Upgrade(Target),
+    Downgrade(Target),
+    Stamp(Vec<Target>, bool),
+}
+
+pub(crate) struct Session<'m> {
+    m: &'m Migrator,
+    db: Db,
+    pub conn: Watched,
+    pub sql: Sql,
+    dialect: Dialect,
+    run_id: String,
+    user: Option<String>,
+    host: Option<String>,
+    digest: [u8; 32],
+    dirty: i64,
+}
+
+impl<'m> Session<'m> {
+    pub async fn open(m: &'m Migrator, db: &Db) -> Result<Session<'m>> {
+        let dog = Watchdog::new(db, m.options().io_timeout);
+        let conn = Watched::new(db.acquire().await?, dog);
+        let dialect = conn.dialect();
+        if let Some(declared) = m.set().syntax()
+            && declared.dialect != dialect
+        {
+            return Err(Error::DialectMismatch {
+                declared: declared.dialect,
+                actual: dialect,
+            });
+        }
+        let sql = Sql::new(dialect, m.options())?;
+        Ok(Session {
+            m,
+            db: db.clone(),
+            conn,
+            sql,
+            dialect,
+            run_id: String::new(),
+            user: None,
+            host: None,
+            digest: [0; 32],
+            dirty: 0,
+        })
+    }
+
+    /// The start-up check: `true` when the applied set's digest equals the embedded set's and
+    /// nothing is dirty. One round trip, independent of the number of revisions.
+    pub async fn at_head_fast(&mut self) -> Result<bool> {
+        match self
+            .conn
+            .check_text(self.sql.fast_check(self.m.set().len()))
+            .await
+        {
+            Ok(Some(d)) => Ok(d == self.m.set().digest()),
+            Ok(None) => Ok(false),
+            Err(e) if is_missing_table(&e) => Ok(false),
+            Err(e) => Err(Error::db("reading the migration state")(e)),
+        }
+    }
+
+    /// `true` when another runner holds the run lock right now.
+    pub async fn lock_held_elsewhere(&mut self) -> Result<bool> {
+        match self.conn.lock(&self.sql, Duration::ZERO).await {
+            Ok(lock) => {
+                self.conn.unlock(lock).await?;
+                Ok(false)
+            }
+            Err(Error::LockTimeout { .. }) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every version row, or `None` when kiln's tables do not exist yet.
+    pub async fn read_versions(&mut self) -> Result<Option<Vec<AppliedRevision>>> {
+        match self.conn.rows(&self.sql.select_versions(), &[4]).await {
+            Ok(rows) => Ok(Some(
+                rows.into_iter()
+                    .map(|mut r| {
+                        let mut take = |i: usize| r.get_mut(i).and_then(Option::take);
+                        AppliedRevision {
+                            revision: take(0).unwrap_or_default(),
+                            checksum: take(1).unwrap_or_default(),
+                            state: take(2).unwrap_or_default(),
+                            applied_at: take(3).unwrap_or_default(),
+                            duration_ms: take(4).and_then(|s| s.parse().ok()).unwrap_or(0),
+                            error: take(5),
+                        }
+                    })
+                    .collect(),
+            )),
+            Err(e) if is_missing_table(&e) => Ok(None),
+            Err(e) => Err(Error::db("reading the version table")(e)),
+        }
+    }
+
+    async fn ensure_tables(&mut self) -> Result<()> {
+        for stmt in self.sql.create_tables() {
+            self.conn
+                .script(stmt)
+                .await
+                .map_err(Error::db("creating kiln's bookkeeping tables"))?;
+        }
+        Ok(())
+    }
+
+    /// Runs a mutating operation under the run lock.
+    pub async fn mutate(mut self, op: Op, hooks: Hooks<'_>) -> Result<Report> {
+        // An upgrade to every head of a database already there has nothing to do: the one-row
+        // check proves it (same digest, so no drift and nothing unknown; nothing dirty) without
+        // the lock, the table set-up or reading every version row.
+        if let Op::Upgrade(t) = &op
+            && (matches!(t, Target::Heads)
+                || (matches!(t, Target::Head) && self.m.set().heads().len() == 1))
+            && self.at_head_fast().await?
+        {
+            return Ok(Report::default());
+        }
+        // A session lock must never go back to the pool, even if this future is dropped.
+        self.conn.close_on_drop();
+        self.conn.identify().await;
+        let lock = if self.m.options().lock {
+            // A stamp records a state someone decided on after looking at the database; if a
+            // runner is changing it right now that decision is stale, so stamp does not wait.
+            let stamping = matches!(op, Op::Stamp(..));
+            let timeout = if stamping {
+                Duration::ZERO
+            } else {
+                self.m.options().lock_timeout
+            };
+            match self.conn.lock(&self.sql, timeout).await {
+                Err(Error::LockTimeout { what, .. }) if stamping => {
+                    return Err(Error::StampWhileRunning { what });
+                }
+                other => other?,
+            }
+        } else {
+            RunLock::None
+        };
+        if self.dialect == Dialect::Postgres {
+            // Without this, a server keeps running a killed runner's statement (holding its
+            // advisory lock and locks on the tables) until the statement ends, so the next
+            // start waits. PostgreSQL 14+ checks the socket this often; older servers refuse the
+            // setting, which is harmless.
+            let _ = self
+                .conn
+                .script("SET client_connection_check_interval = '1s'")
+                .await;
+        }
+        let result = match self.mutate_locked(op, hooks).await {
+            Err(Error::Database { context, source }) if self.lost_here(&source) => {
+                Err(self.lost(&source, &context, None, None, Phase::Other).await)
+            }
+            other => other,
+        };
+        // A lost session's lock died with it (kiln ended the session); the connection in hand
+        // now is a new one that holds nothing.
+        let unlocked = match &result {
+            Err(Error::ConnectionLost { .. }) => Ok(()),
+            _ => self.conn.unlock(lock).await,
+        };
+        let report = result?;
+        unlocked?;
+        Ok(report)
+    }
+
+    async fn mutate_locked(&mut self, op: Op, hooks: Hooks<'_>) -> Result<Report> {
+        self.ensure_tables().await?;
+        let mut rows = self.read_versions().await?.unwrap_or_default();
+        self.run_id = run_id();
+        self.user = self.conn.current_user().await;
+        self.host = host_name();
+        if self.m.options().lock {
+            self.record_abandoned_markers(&mut rows).await?;
+        }
+        self.digest = digest_of(&rows);
+        self.dirty = rows.iter().filter(|r| !r.is_applied()).count() as i64;
+        self.repair_state().await?;
+        let plan = Plan::new(self.m.set());
+        match op {
+            Op::Stamp(targets, purge) => self.stamp(&plan, &rows, &targets, purge).await,
+            Op::Upgrade(target) => {
+                let applied = analyze(self.m, &rows)?;
+                let todo = plan.upgrade(&applied, &target)?;
+                self.execute(&todo, Direction::Upgrade, hooks).await
+            }
+            Op::Downgrade(target) => {
+                let applied = analyze(self.m, &rows)?;
+                let todo = plan.downgrade(&applied, &target)?;
+                crate::guard::downgrade_below_unknown(self.m, &rows, &applied, &todo)?;
+                self.execute(&todo, Direction::Downgrade, hooks).await
+            }
+        }
+    }
+
+    pub(super) async fn tx(&mut self, sql: &'static str, what: &str) -> Result<()> {
+        self.conn
+            .script(sql)
+            .await
+            .map_err(Error::db(what.to_owned()))
+    }
+
+    /// The state as `current` reports it; never fails on dirty, drifted or unknown rows.
+    ///
+    /// A revision marked as running is only dirty if nobody is running it: while another runner
+    /// holds the run lock it is in progress (the same rule as [`crate::Migrator::check`]), and
+    /// advice to repair it by hand would be dangerous.
+    pub async fn status(&mut self) -> Result<Status> {
+        let rows = self.read_versions().await?.unwrap_or_default();
+        let mut st = status_of(self.m, rows);
+        if !st.dirty.is_empty() && self.m.options().lock && self.lock_held_elsewhere().await? {
+            st.in_progress = std::mem::take(&mut st.dirty);
+        }
+        Ok(st)
+    }
+
+    pub async fn audit(&mut self) -> Result<Vec<AuditEntry>> {
+        let rows = match self.conn.rows(&self.sql.select_audit(), &[0, 7]).await {
+            Ok(r) => r,
+            Err(e) if is_missing_table(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(Error::db("reading the audit trail")(e)),
+        };
+        Ok(rows
+            .into_iter()
+            .map(|mut r| {
+                let mut take = |i: usize| r.get_mut(i).and_then(Option::take);
+                AuditEntry {
+                    id: take(0).and_then(|s| s.parse().ok()).unwrap_or(0),
+                    run_id: take(1).unwrap_or_default(),
+                    action: take(2).unwrap_or_default(),
+                    revision: take(3),
+                    checksum: take(4),
+                    started_at: take(5).unwrap_or_default(),
+                    finished_at: take(6).unwrap_or_default(),
+                    duration_ms: take(7).and_then(|s| s.parse().ok()).unwrap_or(0),
+                    outcome: take(8).unwrap_or_default(),
+                    error: take(9),
+                    db_user: take(10),
+                    host: take(11),
+                    app_version: take(12),
+                    kiln_version: take(13).unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+}
