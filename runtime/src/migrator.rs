@@ -123,11 +123,7 @@ impl Migrator {
         target: &str,
         hooks: Hooks<'_>,
     ) -> Result<Report> {
-        let target = Target::parse(target)?;
-        let db = db.into();
-        Session::open(self, &db)
-            .await?
-            .mutate(Op::Upgrade(target), hooks)
+        self.mutate(db, Op::Upgrade(Target::parse(target)?), hooks)
             .await
     }
 
@@ -144,12 +140,15 @@ impl Migrator {
         target: &str,
         hooks: Hooks<'_>,
     ) -> Result<Report> {
-        let target = Target::parse(target)?;
-        let db = db.into();
-        Session::open(self, &db)
-            .await?
-            .mutate(Op::Downgrade(target), hooks)
+        self.mutate(db, Op::Downgrade(Target::parse(target)?), hooks)
             .await
+    }
+
+    /// One locked run of `op`: the shared body of [`Migrator::upgrade_with`] and
+    /// [`Migrator::downgrade_with`].
+    async fn mutate(&self, db: impl Into<Db>, op: Op, hooks: Hooks<'_>) -> Result<Report> {
+        let db = db.into();
+        Session::open(self, &db).await?.mutate(op, hooks).await
     }
 
     /// Records the database as being exactly at `targets` (and everything they need) without
