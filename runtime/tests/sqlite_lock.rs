@@ -12,7 +12,8 @@ use kiln_runtime::{Db, Error, Migrator, Options};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// `p1`, then `p2`, a `transaction false` revision that keeps SQLite busy for a while.
+/// `p1`, then `p2`, a `transaction false` revision that keeps SQLite busy for several seconds:
+/// long enough, even on a fast idle machine, for five impatient runners to find the lock held.
 fn slow_set(dir: &std::path::Path) -> Migrator {
     write_set(
         dir,
@@ -27,7 +28,7 @@ fn slow_set(dir: &std::path::Path) -> Migrator {
                 id: "p2",
                 parents: "p1",
                 header: "-- kiln:transaction false\n",
-                up: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2500000) SELECT count(*) FROM c;",
+                up: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 25000000) SELECT count(*) FROM c;",
                 down: None,
             },
         ],
