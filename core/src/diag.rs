@@ -567,7 +567,10 @@ mod tests {
             Some("970e8710f29d")
         );
         assert_eq!(closest("9x0f", ["970e8710f29d"]), None);
-        assert_eq!(closest("hed", ["head", "heads", "base"]).as_deref(), Some("head"));
+        assert_eq!(
+            closest("hed", ["head", "heads", "base"]).as_deref(),
+            Some("head")
+        );
         assert_eq!(
             closest("revison", ["revision", "revises"]).as_deref(),
             Some("revision")

@@ -182,10 +182,7 @@ mod tests {
     #[test]
     fn closures_heads_and_depths() {
         let g = diamond();
-        assert_eq!(
-            g.ancestors_or_self(&[4]),
-            [true, false, true, false, true]
-        );
+        assert_eq!(g.ancestors_or_self(&[4]), [true, false, true, false, true]);
         assert_eq!(
             g.descendants_or_self(&[1]),
             [false, true, false, true, false]

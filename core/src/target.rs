@@ -497,7 +497,8 @@ impl Plan<'_> {
         match self.current_heads(applied).as_slice() {
             [head] => Some((*head, n)),
             [] if n > 0 => {
-                let mut roots = (0..self.graph.len()).filter(|&i| self.graph.requires(i).is_empty());
+                let mut roots =
+                    (0..self.graph.len()).filter(|&i| self.graph.requires(i).is_empty());
                 match (roots.next(), roots.next()) {
                     (Some(root), None) => Some((root, n - 1)),
                     _ => None,
@@ -1001,7 +1002,10 @@ mod tests {
         );
         // Walking onto the merge applies what the merge requires, the side branch included.
         assert_eq!(
-            sorted(ids(&s, &plan.upgrade(&at_bb2, &Target::Relative(3)).unwrap())),
+            sorted(ids(
+                &s,
+                &plan.upgrade(&at_bb2, &Target::Relative(3)).unwrap()
+            )),
             ["cc3", "dd4", "mm5", "sd1"]
         );
         let err = plan.upgrade(&at_bb2, &Target::Relative(4)).unwrap_err();
@@ -1080,14 +1084,16 @@ mod tests {
                 &Target::parse("sd1").unwrap(),
             )
             .unwrap_err();
-        assert!(
-            err.to_string().ends_with("the database is at cc3"),
-            "{err}"
-        );
+        assert!(err.to_string().ends_with("the database is at cc3"), "{err}");
         // Applied revisions stay valid targets, the current head included (nothing to do).
         let at_cc3 = applied(&s, &["aa1", "bb2", "cc3"]);
         assert_eq!(
-            ids(&s, &plan.downgrade(&at_cc3, &Target::parse("aa1").unwrap()).unwrap()),
+            ids(
+                &s,
+                &plan
+                    .downgrade(&at_cc3, &Target::parse("aa1").unwrap())
+                    .unwrap()
+            ),
             ["cc3", "bb2"]
         );
         assert!(
@@ -1112,7 +1118,10 @@ mod tests {
             e => panic!("{e}"),
         }
         let msg = plan.resolve("6a1").unwrap_err().to_string();
-        assert!(msg.contains("a prefix needs at least 4 characters"), "{msg}");
+        assert!(
+            msg.contains("a prefix needs at least 4 characters"),
+            "{msg}"
+        );
         assert!(msg.contains("by accident"), "{msg}");
         assert_eq!(plan.resolve("6a1b").unwrap(), 1);
         // Whole ids and labels may be short.
