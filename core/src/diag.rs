@@ -465,6 +465,10 @@ impl Diagnostics {
     pub fn push(&mut self, d: Diagnostic) {
         self.0.push(d);
     }
+    /// Adds several, in order.
+    pub fn extend(&mut self, more: impl IntoIterator<Item = Diagnostic>) {
+        self.0.extend(more);
+    }
     /// `true` when nothing is wrong.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
