@@ -121,21 +121,20 @@ impl Range {
                 Endpoint::Target(t) => Some(resolve_roots(plan, t)?),
             })
         };
-        let parents = parent_lists(set);
-        let children = child_lists(&parents);
+        let graph = plan.graph();
         let start_roots = roots(&self.start)?;
         let end_roots = roots(&self.end)?;
         let selected = match (&self.start, &self.end) {
             (Endpoint::Relative(k), _) => {
                 let from = end_roots.unwrap_or_default();
-                within(&from, &parents, *k, n)
+                graph.below_within(&from, *k)
             }
             (_, Endpoint::Relative(k)) => {
                 let from = match start_roots {
                     Some(r) => r,
                     None => set.bases().iter().filter_map(|b| set.index_of(b)).collect(),
                 };
-                within(&from, &children, *k, n)
+                graph.above_within(&from, *k)
             }
             _ => {
                 let below = match &end_roots {
@@ -159,48 +158,6 @@ impl Range {
 /// Heads as indices.
 pub fn heads(set: &MigrationSet) -> Vec<usize> {
     set.heads().iter().filter_map(|h| set.index_of(h)).collect()
-}
-
-/// Each revision's parents, as indices.
-pub fn parent_lists(set: &MigrationSet) -> Vec<Vec<usize>> {
-    set.revisions()
-        .iter()
-        .map(|r| r.parents().iter().filter_map(|p| set.index_of(p)).collect())
-        .collect()
-}
-
-/// Each revision's children, as indices, in topological order.
-pub fn child_lists(parents: &[Vec<usize>]) -> Vec<Vec<usize>> {
-    let mut children = vec![Vec::new(); parents.len()];
-    for (i, ps) in parents.iter().enumerate() {
-        for &p in ps {
-            children[p].push(i);
-        }
-    }
-    children
-}
-
-/// Revisions at most `depth` steps from `from` along `edges`.
-fn within(from: &[usize], edges: &[Vec<usize>], depth: u64, n: usize) -> Vec<bool> {
-    let mut seen = vec![false; n];
-    let mut frontier: Vec<usize> = from.to_vec();
-    for &i in &frontier {
-        seen[i] = true;
-    }
-    let mut d = 0;
-    while d < depth && !frontier.is_empty() {
-        let mut next = Vec::new();
-        for &i in &frontier {
-            for &j in &edges[i] {
-                if !std::mem::replace(&mut seen[j], true) {
-                    next.push(j);
-                }
-            }
-        }
-        frontier = next;
-        d += 1;
-    }
-    seen
 }
 
 /// The revisions a target names without a database: the top revisions of what upgrading an empty

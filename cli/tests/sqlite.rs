@@ -372,3 +372,40 @@ fn ctrl_c_stops_after_the_revision_in_progress() {
     assert_eq!(ok(&sb, &url, &["current"]), "aa11 (draft), slow\n");
     ok(&sb, &url, &["upgrade", "heads"]);
 }
+
+/// Issue 12 items 3 and 4 through the binary: a downgrade target that is not applied, a prefix
+/// too short to trust, and typos that get a suggestion. Each exits 2 and changes nothing.
+#[test]
+fn bad_targets_are_refused_with_what_to_type() {
+    let sb = Sandbox::new();
+    sb.standard();
+    let url = sb.sqlite_url("app.db");
+    ok(&sb, &url, &["upgrade", "aa11"]);
+    let (code, _, stderr) = run(&sb, &url, &["downgrade", "cc33"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "kiln: `cc33` is not a valid downgrade target: revision `cc33` is not applied; the database is at aa11"
+        ),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&sb, &url, &["downgrade", "a"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("`a` is too short to name a revision: a prefix needs at least 4 characters (it matches `aa11`)"),
+        "{stderr}"
+    );
+    for (typo, meant) in [("aa1x", "aa11"), ("hed", "head")] {
+        let (code, _, stderr) = run(&sb, &url, &["upgrade", typo]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "no revision or branch label matches `{typo}`; did you mean `{meant}`?"
+            )),
+            "{stderr}"
+        );
+    }
+    let current = ok(&sb, &url, &["current"]);
+    assert!(current.contains("aa11"), "{current}");
+    assert!(!current.contains("bb22"), "{current}");
+}

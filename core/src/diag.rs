@@ -465,6 +465,10 @@ impl Diagnostics {
     pub fn push(&mut self, d: Diagnostic) {
         self.0.push(d);
     }
+    /// Adds several, in order.
+    pub fn extend(&mut self, more: impl IntoIterator<Item = Diagnostic>) {
+        self.0.extend(more);
+    }
     /// `true` when nothing is wrong.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -509,7 +513,7 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         let d = if c.len() >= 4 && (c.starts_with(word) || word.starts_with(c)) {
             0
         } else {
-            edit_distance(word, c)
+            edit_distance(word, c).min(prefix_distance(word, c))
         };
         if best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
@@ -518,6 +522,19 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     let (d, c) = best?;
     let limit = (word.chars().count().max(c.chars().count()) / 3).max(1);
     (d <= limit).then(|| c.to_owned())
+}
+
+/// A mistyped prefix of a longer id (`970f` for `970e8710f29d`): the distance to the candidate's
+/// first characters, counted only for a word of 4+ characters and when it is small for the word
+/// itself (otherwise `usize::MAX`), so a short word is not matched against every long id.
+fn prefix_distance(word: &str, candidate: &str) -> usize {
+    let len = word.chars().count();
+    if len < 4 || candidate.chars().count() <= len {
+        return usize::MAX;
+    }
+    let head: String = candidate.chars().take(len).collect();
+    let d = edit_distance(word, &head);
+    if d <= len / 3 { d } else { usize::MAX }
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -548,6 +565,16 @@ mod tests {
         );
         assert_eq!(closest("8b1e", ids).as_deref(), Some("8b1e0c5d2a7f"));
         assert_eq!(closest("zzzzzz", ids), None);
+        // A mistyped prefix of a long id (issue 12: `970f` for `970e8710f29d`).
+        assert_eq!(
+            closest("970f", ["970e8710f29d", "1a2b3c4d5e6f"]).as_deref(),
+            Some("970e8710f29d")
+        );
+        assert_eq!(closest("9x0f", ["970e8710f29d"]), None);
+        assert_eq!(
+            closest("hed", ["head", "heads", "base"]).as_deref(),
+            Some("head")
+        );
         assert_eq!(
             closest("revison", ["revision", "revises"]).as_deref(),
             Some("revision")

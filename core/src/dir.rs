@@ -15,6 +15,7 @@ use crate::lex::{Dialect, Readings, Syntax};
 use crate::lock::{LOCK_FILE, Lock};
 use crate::model::{MigrationSet, Revision};
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// A migration directory: where to read it and how to name it in messages.
@@ -106,6 +107,9 @@ pub struct Scan {
     /// are in [`Self::diagnostics`]; the graph checks use the names so a revision in a broken file
     /// is not also reported as missing.
     pub unparsed: Vec<String>,
+    /// The files named in kiln.lock that exist as regular files, found while reading so that
+    /// the lock check (like every check) need not look at the disk.
+    pub locked_present: BTreeSet<String>,
 }
 
 /// Reads and parses every file in the directory, reporting every problem.
@@ -116,7 +120,7 @@ pub fn scan_dir(dir: &MigrationDir) -> Scan {
     if let Some(p) = &dir.config {
         scan.read_paths.push(p.clone());
     }
-    problems.into_iter().for_each(|d| scan.diagnostics.push(d));
+    scan.diagnostics.extend(problems);
     let entries = match std::fs::read_dir(&dir.path) {
         Ok(e) => e,
         Err(e) => {
@@ -203,7 +207,7 @@ pub fn scan_dir(dir: &MigrationDir) -> Scan {
         match format::parse_file_with(&shown, &name, &bytes, &readings) {
             Ok(f) => scan.files.push(f),
             Err(errs) => {
-                errs.into_iter().for_each(|d| scan.diagnostics.push(d));
+                scan.diagnostics.extend(errs);
                 scan.unparsed.push(name);
             }
         }
@@ -215,7 +219,15 @@ pub fn scan_dir(dir: &MigrationDir) -> Scan {
             let shown = dir.display_file(LOCK_FILE);
             match checksum::normalize(&bytes) {
                 Ok(text) => match Lock::parse(&text) {
-                    Ok(lock) => scan.lock = Some(lock),
+                    Ok(lock) => {
+                        scan.locked_present = lock
+                            .entries
+                            .values()
+                            .filter(|e| dir.path.join(&e.file).is_file())
+                            .map(|e| e.file.clone())
+                            .collect();
+                        scan.lock = Some(lock);
+                    }
                     Err(errs) => {
                         for e in errs {
                             scan.diagnostics.push(Diagnostic::at(
@@ -268,7 +280,8 @@ pub fn load_dir(dir: &MigrationDir) -> Result<Loaded, Diagnostics> {
     build_set(dir, scan).map(|set| Loaded { set, read_paths })
 }
 
-/// Validates a [`Scan`] into a set, adding graph and lock problems to the scan's own.
+/// Validates a [`Scan`] into a set, adding graph and lock problems to the scan's own. Reads
+/// nothing from the disk: [`scan_dir`] did.
 pub fn build_set(dir: &MigrationDir, scan: Scan) -> Result<MigrationSet, Diagnostics> {
     let Scan {
         files,
@@ -276,19 +289,12 @@ pub fn build_set(dir: &MigrationDir, scan: Scan) -> Result<MigrationSet, Diagnos
         mut diagnostics,
         unparsed,
         syntax,
+        locked_present,
         ..
     } = scan;
-    let graph = match graph::check_with_unparsed(&files, &unparsed) {
-        Ok(g) => Some(g),
-        Err(errs) => {
-            errs.into_iter().for_each(|d| diagnostics.push(d));
-            None
-        }
-    };
+    let graph = graph::check(&files, &unparsed, &mut diagnostics);
     if let Some(lock) = &lock {
-        for d in check_lock(dir, &files, lock) {
-            diagnostics.push(d);
-        }
+        check_lock(dir, &files, lock, &locked_present, &mut diagnostics);
     }
     let Some(graph) = graph else {
         return Err(diagnostics);
@@ -345,11 +351,18 @@ fn to_u32(n: usize) -> u32 {
 }
 
 /// Compares the lock with the files: a locked revision must still exist with the same checksum.
-pub fn check_lock(dir: &MigrationDir, files: &[ParsedFile], lock: &Lock) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
+/// `present` names the locked files that exist on disk ([`Scan::locked_present`]): a file that is
+/// there but did not parse has its problem reported by the parser, not as a deleted revision.
+pub fn check_lock(
+    dir: &MigrationDir,
+    files: &[ParsedFile],
+    lock: &Lock,
+    present: &BTreeSet<String>,
+    diags: &mut Diagnostics,
+) {
     for (id, entry) in &lock.entries {
         match files.iter().find(|f| &f.revision.value == id) {
-            Some(f) if f.checksum != entry.checksum => out.push(Diagnostic::at(
+            Some(f) if f.checksum != entry.checksum => diags.push(Diagnostic::at(
                 &f.path,
                 &f.text,
                 f.revision.line,
@@ -361,11 +374,9 @@ pub fn check_lock(dir: &MigrationDir, files: &[ParsedFile], lock: &Lock) -> Vec<
                 },
             )),
             Some(_) => {}
-            // The file is still there but did not parse: the parser has reported why, and the
-            // revision is not "gone".
             None if !files.iter().any(|f| f.file == entry.file)
-                && dir.path.join(&entry.file).is_file() => {}
-            None => out.push(Diagnostic {
+                && present.contains(&entry.file) => {}
+            None => diags.push(Diagnostic {
                 path: dir.display_file(LOCK_FILE),
                 line: (entry.line > 0).then_some(entry.line),
                 source_line: None,
@@ -376,5 +387,4 @@ pub fn check_lock(dir: &MigrationDir, files: &[ParsedFile], lock: &Lock) -> Vec<
             }),
         }
     }
-    out
 }

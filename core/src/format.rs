@@ -28,7 +28,7 @@
 //! [`Problem::Unterminated`]. Statement-level problems the runtime would hit (a MySQL
 //! `DELIMITER` line without a delimiter; with a declared dialect, any block left open) are
 //! [`Problem::Split`]. The lexer is [`crate::lex`], the same one [`crate::split`] uses; the
-//! stretch checks are in [`crate::stretch`].
+//! stretch checks are in `stretch.rs`.
 
 use crate::checksum;
 use crate::diag::{Diagnostic, Problem, closest};

@@ -5,8 +5,9 @@
 //! ordering. Every check reports all of its findings; later checks run on what is left so one typo
 //! does not hide the next.
 
-use crate::diag::{Diagnostic, Problem, closest};
+use crate::diag::{Diagnostic, Diagnostics, Problem, closest};
 use crate::format::ParsedFile;
+use crate::revgraph::RevisionGraph;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
@@ -23,233 +24,302 @@ pub struct Graph {
     pub depends_on: Vec<Vec<String>>,
 }
 
-/// Checks linkage among `files` and orders them. Files with a duplicated id take no part beyond
-/// the duplicate error.
-pub fn check(files: &[ParsedFile]) -> Result<Graph, Vec<Diagnostic>> {
-    check_with_unparsed(files, &[])
-}
-
-/// Like [`check`], for a directory where the migration files named in `unparsed` exist but did
-/// not parse (their own problems are reported by the parser). A parent or dependency that one of
-/// them would have declared is not reported as missing, and the head and base checks are skipped,
-/// because without those files the shape of the graph is unknown.
-pub fn check_with_unparsed(
-    files: &[ParsedFile],
-    unparsed: &[String],
-) -> Result<Graph, Vec<Diagnostic>> {
-    let mut errors = Vec::new();
-    // Heads and bases are only meaningful for a complete graph whose ids, labels and parents all
-    // resolve; otherwise a typo in one `revises` line would also be reported as an extra head.
-    let mut shape_known = unparsed.is_empty();
-    let in_unparsed = |id: &str| {
-        unparsed
-            .iter()
-            .any(|name| crate::format::file_matches_revision(name, id))
-    };
-    let at = |f: &ParsedFile, line: usize, problem: Problem| {
-        Diagnostic::at(&f.path, &f.text, line, problem)
-    };
-
-    // Ids.
-    let mut by_id: HashMap<&str, usize> = HashMap::new();
-    let mut live = vec![true; files.len()];
-    for (i, f) in files.iter().enumerate() {
-        let id = f.revision.value.as_str();
-        if let Some(&first) = by_id.get(id) {
-            live[i] = false;
-            shape_known = false;
-            errors.push(at(
-                f,
-                f.revision.line,
-                Problem::DuplicateRevision {
-                    revision: id.to_owned(),
-                    first_file: files[first].path.clone(),
-                },
-            ));
-        } else {
-            by_id.insert(id, i);
-        }
+/// Checks linkage among `files` and orders them, adding every problem to `diags`; `None` when
+/// there was one. Files with a duplicated id take no part beyond the duplicate error.
+///
+/// `unparsed` names migration files that exist but did not parse (their own problems are
+/// reported by the parser). A parent or dependency that one of them would have declared is not
+/// reported as missing, and the head and base checks are skipped, because without those files the
+/// shape of the graph is unknown. This stage reads nothing from the disk.
+pub fn check(files: &[ParsedFile], unparsed: &[String], diags: &mut Diagnostics) -> Option<Graph> {
+    let before = diags.len();
+    let mut c = Linkage::new(files, unparsed);
+    c.check_ids(diags);
+    c.check_labels(diags);
+    let (graph, depends_on) = c.resolve_edges(diags);
+    if c.report_cycles(&graph, diags) {
+        return None;
     }
-
-    // Labels.
-    let mut labels: HashMap<&str, usize> = HashMap::new();
-    for (i, f) in files.iter().enumerate().filter(|(i, _)| live[*i]) {
-        for label in &f.branches.value {
-            if by_id.contains_key(label.as_str()) {
-                shape_known = false;
-                errors.push(at(
-                    f,
-                    f.branches.line,
-                    Problem::LabelIsRevision {
-                        label: label.clone(),
-                    },
-                ));
-            }
-            if let Some(&first) = labels.get(label.as_str()) {
-                shape_known = false;
-                errors.push(at(
-                    f,
-                    f.branches.line,
-                    Problem::DuplicateLabel {
-                        label: label.clone(),
-                        revision: f.revision.value.clone(),
-                        first_revision: files[first].revision.value.clone(),
-                    },
-                ));
-            } else {
-                labels.insert(label, i);
-            }
-        }
-    }
-
-    // Suggestions come from a sorted list, so the same typo always gets the same suggestion
-    // (hash-map order would differ between runs), and never name the revision itself.
-    let mut known_ids: Vec<&str> = by_id.keys().copied().collect();
-    known_ids.sort_unstable();
-    let mut known_targets: Vec<&str> = known_ids
+    let order = topo_order(files, &graph, &c.live);
+    let heads: Vec<usize> = order
         .iter()
         .copied()
-        .chain(labels.keys().copied())
+        .filter(|&i| graph.children(i).is_empty())
         .collect();
-    known_targets.sort_unstable();
-    let suggest = |word: &str, own: &str, candidates: &[&str]| {
-        closest(word, candidates.iter().copied().filter(|c| *c != own))
-    };
-
-    // Edges.
-    let mut parents: Vec<Vec<usize>> = vec![Vec::new(); files.len()];
-    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); files.len()];
-    let mut depends_on: Vec<Vec<String>> = vec![Vec::new(); files.len()];
-    for (i, f) in files.iter().enumerate().filter(|(i, _)| live[*i]) {
-        for p in &f.revises.value {
-            match by_id.get(p.as_str()) {
-                Some(&j) => parents[i].push(j),
-                None if in_unparsed(p) => shape_known = false,
-                None => {
-                    shape_known = false;
-                    errors.push(at(
-                        f,
-                        f.revises.line,
-                        Problem::UnknownParent {
-                            revision: f.revision.value.clone(),
-                            parent: p.clone(),
-                            suggestion: suggest(p, &f.revision.value, &known_ids),
-                        },
-                    ));
-                }
-            }
-        }
-        for d in &f.depends_on.value {
-            match by_id.get(d.as_str()).or_else(|| labels.get(d.as_str())) {
-                Some(&j) => {
-                    deps[i].push(j);
-                    depends_on[i].push(files[j].revision.value.clone());
-                }
-                None if in_unparsed(d) => {}
-                None => errors.push(at(
-                    f,
-                    f.depends_on.line,
-                    Problem::UnknownDependency {
-                        revision: f.revision.value.clone(),
-                        dependency: d.clone(),
-                        suggestion: suggest(d, &f.revision.value, &known_targets),
-                    },
-                )),
-            }
-        }
-    }
-
-    let edges: Vec<Vec<usize>> = (0..files.len())
-        .map(|i| parents[i].iter().chain(&deps[i]).copied().collect())
-        .collect();
-    let cycles = find_cycles(&edges, &live);
-    for cycle in &cycles {
-        let first = &files[cycle[0]];
-        let mut names: Vec<String> = cycle
-            .iter()
-            .map(|&i| files[i].revision.value.clone())
-            .collect();
-        names.push(names[0].clone());
-        // Point at the line declaring the cycle's first edge: `revises` or `depends-on`.
-        let next = cycle.get(1).copied().unwrap_or(cycle[0]);
-        let line = if parents[cycle[0]].contains(&next) {
-            first.revises.line
-        } else {
-            first.depends_on.line
-        };
-        errors.push(at(first, line, Problem::Cycle { cycle: names }));
-    }
-    if !cycles.is_empty() {
-        return Err(errors);
-    }
-
-    // Heads and bases, by parent edges only.
-    let mut has_child = vec![false; files.len()];
-    for ps in &parents {
-        for &p in ps {
-            has_child[p] = true;
-        }
-    }
-    let order = topo_order(files, &edges, &live);
-    let heads: Vec<usize> = order.iter().copied().filter(|&i| !has_child[i]).collect();
     let bases: Vec<usize> = order
         .iter()
         .copied()
         .filter(|&i| files[i].revises.value.is_empty())
         .collect();
-
-    // Labels inherited from ancestors through parents: a labelled branch is everything descending
-    // from the revision that declares the label.
-    let mut inherited: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); files.len()];
-    for &i in &order {
-        let mut set: BTreeSet<&str> = files[i].branches.value.iter().map(String::as_str).collect();
-        for &p in &parents[i] {
-            set.extend(inherited[p].iter().copied());
-        }
-        inherited[i] = set;
+    // Heads and bases are only meaningful for a complete graph whose ids, labels and parents all
+    // resolve; otherwise a typo in one `revises` line would also be reported as an extra head.
+    if c.shape_known {
+        c.check_heads(&graph, &order, &heads, diags);
+        c.check_bases(&bases, diags);
     }
-    let dir = files.first().map(|f| dir_of(&f.path)).unwrap_or_default();
-    if shape_known && heads.len() > 1 {
+    (diags.len() == before).then_some(Graph {
+        order,
+        heads,
+        bases,
+        depends_on,
+    })
+}
+
+/// The files under check and what the checks so far learnt about them.
+struct Linkage<'f> {
+    files: &'f [ParsedFile],
+    unparsed: &'f [String],
+    /// `false` for a file whose id duplicates an earlier one's.
+    live: Vec<bool>,
+    by_id: HashMap<&'f str, usize>,
+    /// Each branch label and the file declaring it.
+    labels: HashMap<&'f str, usize>,
+    /// Cleared by any problem after which heads and bases say nothing useful.
+    shape_known: bool,
+}
+
+impl<'f> Linkage<'f> {
+    fn new(files: &'f [ParsedFile], unparsed: &'f [String]) -> Self {
+        Linkage {
+            files,
+            unparsed,
+            live: vec![true; files.len()],
+            by_id: HashMap::new(),
+            labels: HashMap::new(),
+            shape_known: unparsed.is_empty(),
+        }
+    }
+
+    fn at(f: &ParsedFile, line: usize, problem: Problem) -> Diagnostic {
+        Diagnostic::at(&f.path, &f.text, line, problem)
+    }
+
+    /// Whether `id` would be declared by one of the files that did not parse.
+    fn in_unparsed(&self, id: &str) -> bool {
+        self.unparsed
+            .iter()
+            .any(|name| crate::format::file_matches_revision(name, id))
+    }
+
+    /// Every id is declared once.
+    fn check_ids(&mut self, diags: &mut Diagnostics) {
+        for (i, f) in self.files.iter().enumerate() {
+            let id = f.revision.value.as_str();
+            if let Some(&first) = self.by_id.get(id) {
+                self.live[i] = false;
+                self.shape_known = false;
+                diags.push(Self::at(
+                    f,
+                    f.revision.line,
+                    Problem::DuplicateRevision {
+                        revision: id.to_owned(),
+                        first_file: self.files[first].path.clone(),
+                    },
+                ));
+            } else {
+                self.by_id.insert(id, i);
+            }
+        }
+    }
+
+    /// Every branch label is declared once and is not also a revision id.
+    fn check_labels(&mut self, diags: &mut Diagnostics) {
+        let files = self.files;
+        for (i, f) in files.iter().enumerate() {
+            if !self.live[i] {
+                continue;
+            }
+            for label in &f.branches.value {
+                if self.by_id.contains_key(label.as_str()) {
+                    self.shape_known = false;
+                    diags.push(Self::at(
+                        f,
+                        f.branches.line,
+                        Problem::LabelIsRevision {
+                            label: label.clone(),
+                        },
+                    ));
+                }
+                if let Some(&first) = self.labels.get(label.as_str()) {
+                    self.shape_known = false;
+                    diags.push(Self::at(
+                        f,
+                        f.branches.line,
+                        Problem::DuplicateLabel {
+                            label: label.clone(),
+                            revision: f.revision.value.clone(),
+                            first_revision: self.files[first].revision.value.clone(),
+                        },
+                    ));
+                } else {
+                    self.labels.insert(label, i);
+                }
+            }
+        }
+    }
+
+    /// Every parent names a revision and every dependency a revision or label; returns the
+    /// edges that resolve, and each file's dependencies as revision ids.
+    fn resolve_edges(&mut self, diags: &mut Diagnostics) -> (RevisionGraph, Vec<Vec<String>>) {
+        let n = self.files.len();
+        // Suggestions come from a sorted list, so the same typo always gets the same suggestion
+        // (hash-map order would differ between runs), and never name the revision itself.
+        let mut known_ids: Vec<&str> = self.by_id.keys().copied().collect();
+        known_ids.sort_unstable();
+        let mut known_targets: Vec<&str> = known_ids
+            .iter()
+            .copied()
+            .chain(self.labels.keys().copied())
+            .collect();
+        known_targets.sort_unstable();
+        let suggest = |word: &str, own: &str, candidates: &[&str]| {
+            closest(word, candidates.iter().copied().filter(|c| *c != own))
+        };
+        let mut parents: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut depends_on: Vec<Vec<String>> = vec![Vec::new(); n];
+        let files = self.files;
+        for (i, f) in files.iter().enumerate() {
+            if !self.live[i] {
+                continue;
+            }
+            for p in &f.revises.value {
+                match self.by_id.get(p.as_str()) {
+                    Some(&j) => parents[i].push(j),
+                    None if self.in_unparsed(p) => self.shape_known = false,
+                    None => {
+                        self.shape_known = false;
+                        diags.push(Self::at(
+                            f,
+                            f.revises.line,
+                            Problem::UnknownParent {
+                                revision: f.revision.value.clone(),
+                                parent: p.clone(),
+                                suggestion: suggest(p, &f.revision.value, &known_ids),
+                            },
+                        ));
+                    }
+                }
+            }
+            for d in &f.depends_on.value {
+                match self
+                    .by_id
+                    .get(d.as_str())
+                    .or_else(|| self.labels.get(d.as_str()))
+                {
+                    Some(&j) => {
+                        deps[i].push(j);
+                        depends_on[i].push(self.files[j].revision.value.clone());
+                    }
+                    None if self.in_unparsed(d) => {}
+                    None => diags.push(Self::at(
+                        f,
+                        f.depends_on.line,
+                        Problem::UnknownDependency {
+                            revision: f.revision.value.clone(),
+                            dependency: d.clone(),
+                            suggestion: suggest(d, &f.revision.value, &known_targets),
+                        },
+                    )),
+                }
+            }
+        }
+        (RevisionGraph::from_edges(parents, deps), depends_on)
+    }
+
+    /// No revision requires itself through parents or dependencies; `true` when one does.
+    fn report_cycles(&self, graph: &RevisionGraph, diags: &mut Diagnostics) -> bool {
+        let cycles = find_cycles(graph.requires_lists(), &self.live);
+        for cycle in &cycles {
+            let first = &self.files[cycle[0]];
+            let mut names: Vec<String> = cycle
+                .iter()
+                .map(|&i| self.files[i].revision.value.clone())
+                .collect();
+            names.push(names[0].clone());
+            // Point at the line declaring the cycle's first edge: `revises` or `depends-on`.
+            let next = cycle.get(1).copied().unwrap_or(cycle[0]);
+            let line = if graph.parents(cycle[0]).contains(&next) {
+                first.revises.line
+            } else {
+                first.depends_on.line
+            };
+            diags.push(Self::at(first, line, Problem::Cycle { cycle: names }));
+        }
+        !cycles.is_empty()
+    }
+
+    /// Several heads are allowed only on labelled branches: each head must carry a label (its
+    /// own or inherited through parents) that no other head carries.
+    fn check_heads(
+        &self,
+        graph: &RevisionGraph,
+        order: &[usize],
+        heads: &[usize],
+        diags: &mut Diagnostics,
+    ) {
+        if heads.len() < 2 {
+            return;
+        }
+        // A labelled branch is everything descending from the revision that declares the label.
+        let mut inherited: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); self.files.len()];
+        for &i in order {
+            let mut set: BTreeSet<&str> = self.files[i]
+                .branches
+                .value
+                .iter()
+                .map(String::as_str)
+                .collect();
+            for &p in graph.parents(i) {
+                set.extend(inherited[p].iter().copied());
+            }
+            inherited[i] = set;
+        }
         let unlabelled = heads.iter().any(|&h| {
             inherited[h]
                 .iter()
                 .all(|l| heads.iter().any(|&o| o != h && inherited[o].contains(l)))
         });
         if unlabelled {
-            errors.push(Diagnostic::new(
-                &dir,
+            diags.push(Diagnostic::new(
+                self.dir(),
                 Problem::MultipleHeads {
-                    heads: heads
-                        .iter()
-                        .map(|&i| files[i].revision.value.clone())
-                        .collect(),
-                    files: heads.iter().map(|&i| files[i].file.clone()).collect(),
+                    heads: self.ids(heads),
+                    files: heads.iter().map(|&i| self.files[i].file.clone()).collect(),
                 },
             ));
         }
     }
-    if shape_known && bases.len() > 1 && bases.iter().any(|&b| files[b].branches.value.is_empty()) {
-        errors.push(Diagnostic::new(
-            &dir,
-            Problem::MultipleBases {
-                bases: bases
-                    .iter()
-                    .map(|&i| files[i].revision.value.clone())
-                    .collect(),
-                files: bases.iter().map(|&i| files[i].file.clone()).collect(),
-            },
-        ));
+
+    /// Several bases are allowed only when every one of them declares a branch label.
+    fn check_bases(&self, bases: &[usize], diags: &mut Diagnostics) {
+        if bases.len() > 1
+            && bases
+                .iter()
+                .any(|&b| self.files[b].branches.value.is_empty())
+        {
+            diags.push(Diagnostic::new(
+                self.dir(),
+                Problem::MultipleBases {
+                    bases: self.ids(bases),
+                    files: bases.iter().map(|&i| self.files[i].file.clone()).collect(),
+                },
+            ));
+        }
     }
 
-    if errors.is_empty() {
-        Ok(Graph {
-            order,
-            heads,
-            bases,
-            depends_on,
-        })
-    } else {
-        Err(errors)
+    fn ids(&self, v: &[usize]) -> Vec<String> {
+        v.iter()
+            .map(|&i| self.files[i].revision.value.clone())
+            .collect()
+    }
+
+    /// The directory the files are in, as displayed: where graph-wide problems are reported.
+    fn dir(&self) -> String {
+        self.files
+            .first()
+            .map(|f| dir_of(&f.path))
+            .unwrap_or_default()
     }
 }
 
@@ -263,16 +333,9 @@ fn dir_of(path: &str) -> String {
 
 /// Kahn's algorithm; among ready revisions the one created first (then the smallest id) goes
 /// first, so the order is deterministic and follows authoring order where it can.
-fn topo_order(files: &[ParsedFile], edges: &[Vec<usize>], live: &[bool]) -> Vec<usize> {
+fn topo_order(files: &[ParsedFile], graph: &RevisionGraph, live: &[bool]) -> Vec<usize> {
     let n = files.len();
-    let mut indegree = vec![0usize; n];
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for i in (0..n).filter(|&i| live[i]) {
-        for &p in &edges[i] {
-            indegree[i] += 1;
-            children[p].push(i);
-        }
-    }
+    let mut indegree: Vec<usize> = (0..n).map(|i| graph.requires(i).len()).collect();
     let key = |i: usize| {
         Reverse((
             files[i].created.clone().unwrap_or_default(),
@@ -287,7 +350,7 @@ fn topo_order(files: &[ParsedFile], edges: &[Vec<usize>], live: &[bool]) -> Vec<
     let mut order = Vec::with_capacity(n);
     while let Some(Reverse((_, _, i))) = ready.pop() {
         order.push(i);
-        for &c in &children[i] {
+        for &c in graph.required_by(i) {
             indegree[c] -= 1;
             if indegree[c] == 0 {
                 ready.push(key(c));

@@ -11,6 +11,7 @@
 
 use crate::diag::closest;
 use crate::model::MigrationSet;
+use crate::revgraph::RevisionGraph;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
@@ -72,6 +73,16 @@ pub enum TargetError {
         /// The heads.
         heads: Vec<String>,
     },
+    /// A prefix too short to trust, even though it matches one revision.
+    #[error(
+        "`{given}` is too short to name a revision: a prefix needs at least {MIN_PREFIX} characters (it matches `{revision}`), so that a stray keystroke cannot select a revision, and revert it, by accident; give at least {MIN_PREFIX} characters, the whole id or a branch label"
+    )]
+    PrefixTooShort {
+        /// As given.
+        given: String,
+        /// The one revision it matches.
+        revision: String,
+    },
     /// A step could go more than one way.
     #[error("`{target}` is ambiguous: the next step could be any of {}; name a revision or use `LABEL@{}`", choices.join(", "), if *upgrade { "+N" } else { "-N" })]
     Ambiguous {
@@ -112,7 +123,27 @@ pub enum TargetError {
         /// Its file.
         file: String,
     },
+    /// `downgrade REV` where REV is not applied, so it is not below the current heads.
+    #[error(
+        "`{target}` is not a valid downgrade target: revision `{revision}` is not applied; the database is at {}",
+        if current.is_empty() { "base (nothing applied)".to_owned() } else { current.join(", ") }
+    )]
+    NotADowngradeTarget {
+        /// As given.
+        target: String,
+        /// The revision it names.
+        revision: String,
+        /// The database's current heads (empty at base).
+        current: Vec<String>,
+    },
 }
+
+/// The fewest characters a revision-id prefix may have (Alembic's rule too). Whole ids and
+/// branch labels may be shorter.
+pub const MIN_PREFIX: usize = 4;
+
+/// Words of the target grammar, offered as suggestions next to ids and labels.
+const KEYWORDS: [&str; 3] = ["head", "heads", "base"];
 
 impl Target {
     /// Parses Alembic's target grammar.
@@ -201,17 +232,14 @@ impl fmt::Display for Target {
     }
 }
 
-/// The graph of a [`MigrationSet`] as index lists, for planning. Indices are positions in
-/// [`MigrationSet::revisions`], which is topological, so ascending index order is apply order.
+/// A [`MigrationSet`] indexed for planning: its [`RevisionGraph`], ids and branch labels.
+/// Indices are positions in [`MigrationSet::revisions`], which is topological, so ascending index
+/// order is apply order.
 #[derive(Debug, Clone)]
 pub struct Plan<'a> {
     set: &'a MigrationSet,
     index: HashMap<&'a str, usize>,
-    /// Parents and dependencies: what must be applied first.
-    requires: Vec<Vec<usize>>,
-    /// The reverse of `requires`.
-    required_by: Vec<Vec<usize>>,
-    children: Vec<Vec<usize>>,
+    graph: RevisionGraph,
     labels: Vec<BTreeSet<&'a str>>,
     label_root: HashMap<&'a str, usize>,
 }
@@ -222,27 +250,14 @@ impl<'a> Plan<'a> {
         let revs = set.revisions();
         let index: HashMap<&str, usize> =
             revs.iter().enumerate().map(|(i, r)| (r.id(), i)).collect();
-        let n = revs.len();
-        let mut requires = vec![Vec::new(); n];
-        let mut required_by = vec![Vec::new(); n];
-        let mut children = vec![Vec::new(); n];
-        let mut labels: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); n];
+        let graph = RevisionGraph::of_set(set);
+        let mut labels: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); revs.len()];
         let mut label_root = HashMap::new();
+        // Topological order: a parent's labels are complete before its children inherit them.
         for (i, r) in revs.iter().enumerate() {
-            for p in r.parents() {
-                if let Some(&j) = index.get(&**p) {
-                    requires[i].push(j);
-                    required_by[j].push(i);
-                    children[j].push(i);
-                    let inherited: Vec<&str> = labels[j].iter().copied().collect();
-                    labels[i].extend(inherited);
-                }
-            }
-            for d in r.depends_on() {
-                if let Some(&j) = index.get(&**d) {
-                    requires[i].push(j);
-                    required_by[j].push(i);
-                }
+            for &p in graph.parents(i) {
+                let inherited: Vec<&str> = labels[p].iter().copied().collect();
+                labels[i].extend(inherited);
             }
             for l in r.branch_labels() {
                 labels[i].insert(l);
@@ -252,12 +267,15 @@ impl<'a> Plan<'a> {
         Plan {
             set,
             index,
-            requires,
-            required_by,
-            children,
+            graph,
             labels,
             label_root,
         }
+    }
+
+    /// The set's graph index.
+    pub fn graph(&self) -> &RevisionGraph {
+        &self.graph
     }
 
     /// The set being planned over.
@@ -270,7 +288,8 @@ impl<'a> Plan<'a> {
         self.labels[i].iter().copied()
     }
 
-    /// Resolves an id, a bare branch label, or a unique id prefix to a revision index.
+    /// Resolves an id, a bare branch label, or a unique id prefix of at least [`MIN_PREFIX`]
+    /// characters to a revision index.
     pub fn resolve(&self, given: &str) -> Result<usize, TargetError> {
         if let Some(&i) = self.index.get(given) {
             return Ok(i);
@@ -287,22 +306,50 @@ impl<'a> Plan<'a> {
             .map(|(i, _)| i)
             .collect();
         match matches.as_slice() {
-            [one] => Ok(*one),
-            [] => Err(TargetError::Unknown {
+            [one] if given.chars().count() < MIN_PREFIX => Err(TargetError::PrefixTooShort {
                 given: given.to_owned(),
-                suggestion: closest(
-                    given,
-                    self.index
-                        .keys()
-                        .copied()
-                        .chain(self.label_root.keys().copied()),
-                ),
+                revision: self.id(*one).to_owned(),
             }),
+            [one] => Ok(*one),
+            [] => {
+                // Sorted, so the same typo always gets the same suggestion.
+                let mut known: Vec<&str> = self
+                    .index
+                    .keys()
+                    .chain(self.label_root.keys())
+                    .copied()
+                    .chain(KEYWORDS)
+                    .filter(|c| *c != given)
+                    .collect();
+                known.sort_unstable();
+                Err(TargetError::Unknown {
+                    given: given.to_owned(),
+                    suggestion: closest(given, known),
+                })
+            }
             many => Err(TargetError::AmbiguousPrefix {
                 given: given.to_owned(),
                 candidates: many.iter().map(|&i| self.id(i).to_owned()).collect(),
             }),
         }
+    }
+
+    /// `i`, when it is applied; otherwise the error `downgrade` gives for a target above or
+    /// beside the current heads (Alembic: "not a valid downgrade target").
+    fn applied_target(
+        &self,
+        applied: &[bool],
+        target: &Target,
+        i: usize,
+    ) -> Result<usize, TargetError> {
+        if applied.get(i).copied().unwrap_or(false) {
+            return Ok(i);
+        }
+        Err(TargetError::NotADowngradeTarget {
+            target: target.to_string(),
+            revision: self.id(i).to_owned(),
+            current: self.ids(&self.current_heads(applied)),
+        })
     }
 
     fn id(&self, i: usize) -> &'a str {
@@ -324,32 +371,21 @@ impl<'a> Plan<'a> {
             })
     }
 
-    /// Applied revisions that no other applied revision requires: what `current` shows.
+    /// Applied revisions that no other applied revision requires: what `current` shows
+    /// ([`RevisionGraph::current_heads`]).
     pub fn current_heads(&self, applied: &[bool]) -> Vec<usize> {
-        (0..applied.len())
-            .filter(|&i| applied[i] && !self.required_by[i].iter().any(|&c| applied[c]))
-            .collect()
+        self.graph.current_heads(applied)
     }
 
-    /// `i` and everything it requires, transitively.
+    /// `roots` and everything they require, transitively ([`RevisionGraph::ancestors_or_self`]).
     pub fn ancestors_or_self(&self, roots: &[usize]) -> Vec<bool> {
-        self.closure(roots, &self.requires)
+        self.graph.ancestors_or_self(roots)
     }
 
-    /// `i` and everything that requires it, transitively.
+    /// `roots` and everything that requires them, transitively
+    /// ([`RevisionGraph::descendants_or_self`]).
     pub fn descendants_or_self(&self, roots: &[usize]) -> Vec<bool> {
-        self.closure(roots, &self.required_by)
-    }
-
-    fn closure(&self, roots: &[usize], edges: &[Vec<usize>]) -> Vec<bool> {
-        let mut seen = vec![false; edges.len()];
-        let mut stack: Vec<usize> = roots.to_vec();
-        while let Some(i) = stack.pop() {
-            if !std::mem::replace(&mut seen[i], true) {
-                stack.extend(edges[i].iter().copied());
-            }
-        }
-        seen
+        self.graph.descendants_or_self(roots)
     }
 
     fn single_head(&self) -> Result<usize, TargetError> {
@@ -376,16 +412,12 @@ impl<'a> Plan<'a> {
     fn walk(&self, target: &Target, start: usize, n: i64) -> Result<usize, TargetError> {
         let mut cur = start;
         for step in 0..n.unsigned_abs() {
-            let next: Vec<usize> = if n > 0 {
-                self.children[cur].clone()
+            let next = if n > 0 {
+                self.graph.children(cur)
             } else {
-                self.set.revisions()[cur]
-                    .parents()
-                    .iter()
-                    .filter_map(|p| self.index.get(&**p).copied())
-                    .collect()
+                self.graph.parents(cur)
             };
-            match next.as_slice() {
+            match next {
                 [one] => cur = *one,
                 [] => {
                     return Err(TargetError::OutOfRange {
@@ -441,7 +473,10 @@ impl Plan<'_> {
             Target::Relative(n) | Target::LabelRelative(_, n) if *n < 0 => {
                 return Err(wrong("a negative step goes down; use downgrade"));
             }
-            Target::Relative(n) => return self.steps_up(applied, target, *n, None),
+            Target::Relative(n) => match self.walk_start(applied, *n) {
+                Some((start, n)) => vec![self.walk(target, start, n)?],
+                None => return self.steps_up(applied, target, *n, None),
+            },
             Target::LabelRelative(l, n) => {
                 self.label(l)?;
                 return self.steps_up(applied, target, *n, Some(l));
@@ -453,7 +488,29 @@ impl Plan<'_> {
             .collect())
     }
 
-    /// Takes `n` single steps up, each of which must be unambiguous.
+    /// Where `+n` walks from, as Alembic does, when the database has at most one current head:
+    /// that head, or with nothing applied the one revision that requires nothing (the walk's
+    /// first step). The walk then follows children only, so an unapplied branch hanging off an
+    /// older ancestor is not a candidate. `None` when there are several current heads or
+    /// several roots: then [`Self::steps_up`] decides.
+    fn walk_start(&self, applied: &[bool], n: i64) -> Option<(usize, i64)> {
+        match self.current_heads(applied).as_slice() {
+            [head] => Some((*head, n)),
+            [] if n > 0 => {
+                let mut roots =
+                    (0..self.graph.len()).filter(|&i| self.graph.requires(i).is_empty());
+                match (roots.next(), roots.next()) {
+                    (Some(root), None) => Some((root, n - 1)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Takes `n` single steps up, each of which must be unambiguous: with several current heads
+    /// (kiln goes further than Alembic, which refuses) the next step is the one revision whose
+    /// requirements are all applied; a label limits the candidates to its branch.
     fn steps_up(
         &self,
         applied: &[bool],
@@ -465,7 +522,7 @@ impl Plan<'_> {
         let mut plan = Vec::new();
         for step in 0..n {
             let ready: Vec<usize> = (0..state.len())
-                .filter(|&i| !state[i] && self.requires[i].iter().all(|&p| state[p]))
+                .filter(|&i| !state[i] && self.graph.requires(i).iter().all(|&p| state[p]))
                 .filter(|&i| label.is_none_or(|l| self.labels[i].contains(l)))
                 .collect();
             match ready.as_slice() {
@@ -503,10 +560,12 @@ impl Plan<'_> {
         let remove: Vec<bool> = match target {
             Target::Base => vec![true; applied.len()],
             Target::Head | Target::Heads | Target::LabelHead(_) => vec![false; applied.len()],
-            Target::Revision(r) => self.strict_descendants(self.resolve(r)?),
+            Target::Revision(r) => {
+                self.strict_descendants(self.applied_target(applied, target, self.resolve(r)?)?)
+            }
             Target::RevisionRelative(r, n) => {
-                let start = self.resolve(r)?;
-                self.strict_descendants(self.walk(target, start, *n)?)
+                let to = self.walk(target, self.resolve(r)?, *n)?;
+                self.strict_descendants(self.applied_target(applied, target, to)?)
             }
             // `X@base` also takes a revision: revert it and everything built on it, which no
             // Alembic target can say when X has siblings.
@@ -678,13 +737,12 @@ mod tests {
             ids(&s, &plan.upgrade(&none, &Target::Relative(2)).unwrap()),
             ["aa1", "bb2"]
         );
-        assert_eq!(
-            ids(
-                &s,
-                &plan.upgrade(&none, &Target::parse("bb").unwrap()).unwrap()
-            ),
-            ["aa1", "bb2"]
-        );
+        // A 2-character prefix is refused since issue 12 (prefixes need 4; see
+        // `short_prefixes_are_refused_and_typos_get_suggestions`).
+        assert!(matches!(
+            plan.upgrade(&none, &Target::parse("bb").unwrap()),
+            Err(TargetError::PrefixTooShort { .. })
+        ));
         assert_eq!(
             ids(
                 &s,
@@ -907,5 +965,181 @@ mod tests {
             ),
             Err(TargetError::Ambiguous { .. })
         ));
+    }
+
+    /// The main line with a side branch off its first revision, merged at the end:
+    /// aa1 → bb2 → cc3 → dd4 → mm5, and aa1 → sd1 → mm5.
+    fn main_line_with_side_branch() -> MigrationSet {
+        set(&[
+            ("aa1", "", "", true),
+            ("bb2", "aa1", "", true),
+            ("cc3", "bb2", "", true),
+            ("dd4", "cc3", "", true),
+            ("sd1", "aa1", "", true),
+            ("mm5", "dd4,sd1", "", true),
+        ])
+    }
+
+    fn sorted(mut v: Vec<String>) -> Vec<String> {
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn relative_upgrade_walks_forward_from_the_one_current_head() {
+        // Issue 12 item 2: Alembic walks `+N` along children of the current head, so the
+        // unapplied side branch off `aa1` is not a candidate (kiln used to refuse `+2` here).
+        let s = main_line_with_side_branch();
+        let plan = Plan::new(&s);
+        let at_bb2 = applied(&s, &["aa1", "bb2"]);
+        assert_eq!(
+            ids(&s, &plan.upgrade(&at_bb2, &Target::Relative(1)).unwrap()),
+            ["cc3"]
+        );
+        assert_eq!(
+            ids(&s, &plan.upgrade(&at_bb2, &Target::Relative(2)).unwrap()),
+            ["cc3", "dd4"]
+        );
+        // Walking onto the merge applies what the merge requires, the side branch included.
+        assert_eq!(
+            sorted(ids(
+                &s,
+                &plan.upgrade(&at_bb2, &Target::Relative(3)).unwrap()
+            )),
+            ["cc3", "dd4", "mm5", "sd1"]
+        );
+        let err = plan.upgrade(&at_bb2, &Target::Relative(4)).unwrap_err();
+        assert!(matches!(err, TargetError::OutOfRange { .. }), "{err}");
+        // From an empty database the walk starts at the one base; its two children are a real
+        // choice, as in Alembic.
+        let none = applied(&s, &[]);
+        assert_eq!(
+            ids(&s, &plan.upgrade(&none, &Target::Relative(1)).unwrap()),
+            ["aa1"]
+        );
+        match plan.upgrade(&none, &Target::Relative(2)).unwrap_err() {
+            TargetError::Ambiguous { choices, .. } => assert_eq!(choices, ["bb2", "sd1"]),
+            e => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn relative_steps_beyond_alembic_are_kept() {
+        // Documented differences (docs/cli.md, docs/migrating.md): with several current heads
+        // `+1` takes the one revision that is ready (Alembic refuses), and `-1` from a merge
+        // reverts the merge alone (Alembic's walk down from a merge is ambiguous).
+        let s = set(&[
+            ("aa1", "", "", true),
+            ("bb1", "aa1", "", true),
+            ("cc1", "aa1", "", true),
+            ("dd1", "bb1,cc1", "", true),
+        ]);
+        let plan = Plan::new(&s);
+        let both = applied(&s, &["aa1", "bb1", "cc1"]);
+        assert_eq!(plan.current_heads(&both).len(), 2);
+        assert_eq!(
+            ids(&s, &plan.upgrade(&both, &Target::Relative(1)).unwrap()),
+            ["dd1"]
+        );
+        let all = applied(&s, &["aa1", "bb1", "cc1", "dd1"]);
+        assert_eq!(
+            ids(&s, &plan.downgrade(&all, &Target::Relative(-1)).unwrap()),
+            ["dd1"]
+        );
+    }
+
+    #[test]
+    fn downgrade_to_a_revision_that_is_not_applied_is_refused() {
+        // Issue 12 item 3: this used to succeed and do nothing.
+        let s = linear();
+        let plan = Plan::new(&s);
+        let at_aa1 = applied(&s, &["aa1"]);
+        for (t, rev) in [("cc3", "cc3"), ("bb2", "bb2"), ("cc3-1", "bb2")] {
+            match plan.downgrade(&at_aa1, &Target::parse(t).unwrap()) {
+                Err(TargetError::NotADowngradeTarget {
+                    target,
+                    revision,
+                    current,
+                }) => {
+                    assert_eq!(target, t);
+                    assert_eq!(revision, rev);
+                    assert_eq!(current, ["aa1"]);
+                }
+                other => panic!("{t}: {other:?}"),
+            }
+        }
+        let err = plan
+            .downgrade(&applied(&s, &[]), &Target::parse("aa1").unwrap())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`aa1` is not a valid downgrade target: revision `aa1` is not applied; the database is at base (nothing applied)"
+        );
+        // Beside the current head: a side branch that is not applied.
+        let s = main_line_with_side_branch();
+        let plan = Plan::new(&s);
+        let err = plan
+            .downgrade(
+                &applied(&s, &["aa1", "bb2", "cc3"]),
+                &Target::parse("sd1").unwrap(),
+            )
+            .unwrap_err();
+        assert!(err.to_string().ends_with("the database is at cc3"), "{err}");
+        // Applied revisions stay valid targets, the current head included (nothing to do).
+        let at_cc3 = applied(&s, &["aa1", "bb2", "cc3"]);
+        assert_eq!(
+            ids(
+                &s,
+                &plan
+                    .downgrade(&at_cc3, &Target::parse("aa1").unwrap())
+                    .unwrap()
+            ),
+            ["cc3", "bb2"]
+        );
+        assert!(
+            plan.downgrade(&at_cc3, &Target::parse("cc3").unwrap())
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn short_prefixes_are_refused_and_typos_get_suggestions() {
+        // Issue 12 item 4.
+        let s = set(&[
+            ("970e8710f29d", "", "", true),
+            ("6a1b2c3d4e5f", "970e8710f29d", "net", true),
+        ]);
+        let plan = Plan::new(&s);
+        match plan.resolve("6").unwrap_err() {
+            TargetError::PrefixTooShort { given, revision } => {
+                assert_eq!((given.as_str(), revision.as_str()), ("6", "6a1b2c3d4e5f"));
+            }
+            e => panic!("{e}"),
+        }
+        let msg = plan.resolve("6a1").unwrap_err().to_string();
+        assert!(
+            msg.contains("a prefix needs at least 4 characters"),
+            "{msg}"
+        );
+        assert!(msg.contains("by accident"), "{msg}");
+        assert_eq!(plan.resolve("6a1b").unwrap(), 1);
+        // Whole ids and labels may be short.
+        assert_eq!(plan.resolve("net").unwrap(), 1);
+        let suggestion = |given: &str| match plan.resolve(given).unwrap_err() {
+            TargetError::Unknown { suggestion, .. } => suggestion,
+            e => panic!("{e}"),
+        };
+        assert_eq!(suggestion("970f").as_deref(), Some("970e8710f29d"));
+        assert_eq!(suggestion("hed").as_deref(), Some("head"));
+        assert_eq!(suggestion("nett").as_deref(), Some("net"));
+        assert_eq!(suggestion("zzzzzz"), None);
+        let err = plan
+            .upgrade(&applied(&s, &[]), &Target::parse("970f").unwrap())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no revision or branch label matches `970f`; did you mean `970e8710f29d`?"
+        );
     }
 }

@@ -34,6 +34,7 @@ on_every_engine!(
     sample_set_upgrades_to_head_and_reports_state,
     run_is_a_noop_at_head_and_check_agrees,
     relative_and_prefix_targets,
+    downgrade_to_an_unapplied_revision_is_refused,
     labelled_branch_downgrades_alone,
     failing_revision_is_reported_with_its_line,
     whole_run_mode_is_all_or_nothing,
@@ -100,6 +101,34 @@ async fn run_is_a_noop_at_head_and_check_agrees(t: TestDb) -> TestDb {
 
 fn ids(r: &kiln_runtime::Report) -> Vec<&str> {
     r.steps.iter().map(|s| s.revision.as_str()).collect()
+}
+
+/// Alembic's "not a valid downgrade target": a downgrade to a revision above the current head
+/// used to succeed without doing anything.
+async fn downgrade_to_an_unapplied_revision_is_refused(t: TestDb) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let m = chain(dir.path(), 3);
+    m.upgrade(t.db(), "r000").await.unwrap();
+    match m.downgrade(t.db(), "r002").await {
+        Err(Error::Target(kiln_core::TargetError::NotADowngradeTarget {
+            revision,
+            current,
+            ..
+        })) => {
+            assert_eq!(revision, "r002");
+            assert_eq!(current, ["r000"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = m.plan_downgrade(t.db(), "r001").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`r001` is not a valid downgrade target: revision `r001` is not applied; the database is at r000"),
+        "{err}"
+    );
+    let st = m.current(t.db()).await.unwrap();
+    assert_eq!(st.current, ["r000"]);
+    t
 }
 
 async fn relative_and_prefix_targets(t: TestDb) -> TestDb {

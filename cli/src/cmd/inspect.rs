@@ -8,27 +8,23 @@ use crate::args::{CurrentArgs, ListArgs, ShowArgs};
 use crate::error::Code;
 use crate::graph_text;
 use crate::out;
-use crate::range::{child_lists, parent_lists, resolve_one};
+use crate::range::resolve_one;
 use crate::settings::{HistorySettings, Settings};
-use kiln_core::{MigrationSet, Plan, Revision, Target};
+use kiln_core::{MigrationSet, Plan, Revision, RevisionGraph, Target};
 use kiln_runtime::Status;
 use serde_json::{Value, json};
 
 /// Facts about the graph shared by the read commands.
 pub struct View<'a> {
     pub set: &'a MigrationSet,
-    pub children: Vec<Vec<usize>>,
-    pub parents: Vec<Vec<usize>>,
+    pub graph: RevisionGraph,
 }
 
 impl<'a> View<'a> {
     pub fn new(set: &'a MigrationSet) -> Self {
-        let parents = parent_lists(set);
-        let children = child_lists(&parents);
         View {
             set,
-            children,
-            parents,
+            graph: RevisionGraph::of_set(set),
         }
     }
 
@@ -50,7 +46,7 @@ impl<'a> View<'a> {
         if self.is_head(i) {
             t += " (head)";
         }
-        if self.children[i].len() > 1 {
+        if self.graph.children(i).len() > 1 {
             t += " (branchpoint)";
         }
         if r.is_merge() {
@@ -110,10 +106,10 @@ impl<'a> View<'a> {
                 join(r.parents())
             }
         ));
-        if !self.children[i].is_empty() {
+        if !self.graph.children(i).is_empty() {
             lines.push(format!(
                 "Children: {}",
-                self.ids(&self.children[i]).join(", ")
+                self.ids(self.graph.children(i)).join(", ")
             ));
         }
         if !r.depends_on().is_empty() {
@@ -155,7 +151,7 @@ impl<'a> View<'a> {
         json!({
             "revision": r.id(),
             "parents": strs(r.parents()),
-            "children": self.ids(&self.children[i]),
+            "children": self.ids(self.graph.children(i)),
             "depends_on": strs(r.depends_on()),
             "branch_labels": strs(r.branch_labels()),
             "message": r.message(),
@@ -169,7 +165,7 @@ impl<'a> View<'a> {
             "head": self.is_head(i),
             "base": r.parents().is_empty(),
             "mergepoint": r.is_merge(),
-            "branchpoint": self.children[i].len() > 1,
+            "branchpoint": self.graph.children(i).len() > 1,
         })
     }
 }
@@ -376,10 +372,11 @@ pub fn history(s: &Settings, h: &HistorySettings) -> anyhow::Result<Code> {
             }
         }
     } else if h.graph {
-        let parents: Vec<Vec<usize>> = view
-            .parents
-            .iter()
-            .map(|ps| ps.iter().copied().filter(|&p| selected[p]).collect())
+        let parents: Vec<Vec<usize>> = (0..view.graph.len())
+            .map(|i| {
+                let ps = view.graph.parents(i).iter().copied();
+                ps.filter(|&p| selected[p]).collect()
+            })
             .collect();
         for row in graph_text::draw(&order, &parents) {
             match row.node {
@@ -436,7 +433,7 @@ pub fn branches(s: &Settings, a: &ListArgs) -> anyhow::Result<Code> {
     let view = View::new(&set);
     let plan = Plan::new(&set);
     let points: Vec<usize> = (0..set.len())
-        .filter(|&i| view.children[i].len() > 1)
+        .filter(|&i| view.graph.children(i).len() > 1)
         .collect();
     let heads = crate::range::heads(&set);
     let mut labels: Vec<(String, usize, Vec<usize>)> = Vec::new();
@@ -455,7 +452,7 @@ pub fn branches(s: &Settings, a: &ListArgs) -> anyhow::Result<Code> {
             "branchpoints": points.iter().map(|&i| {
                 let mut v = view.json(s, i);
                 if let Some(o) = v.as_object_mut() {
-                    o.insert("children".into(), json!(view.ids(&view.children[i])));
+                    o.insert("children".into(), json!(view.ids(view.graph.children(i))));
                 }
                 v
             }).collect::<Vec<_>>(),
@@ -479,7 +476,7 @@ pub fn branches(s: &Settings, a: &ListArgs) -> anyhow::Result<Code> {
         } else {
             out::line(view.short(i, false));
         }
-        for &c in &view.children[i] {
+        for &c in view.graph.children(i) {
             out::line(format!("    -> {}", view.short(c, false)));
         }
     }

@@ -256,16 +256,6 @@ fn members(v: &[bool]) -> Vec<usize> {
     (0..v.len()).filter(|&i| v[i]).collect()
 }
 
-/// What revision `i` needs applied first: its parents and `depends-on` revisions.
-fn requires(m: &Migrator, i: usize) -> Vec<usize> {
-    let r = &m.set().revisions()[i];
-    r.parents()
-        .iter()
-        .chain(r.depends_on())
-        .filter_map(|p| m.set().index_of(p))
-        .collect()
-}
-
 /// Which revisions the database has applied; a dirty revision is a finding.
 async fn applied(ctx: Ctx, m: &Migrator, db: &Db) -> Result<Vec<bool>, CheckError> {
     let st = m

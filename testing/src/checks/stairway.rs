@@ -1,9 +1,7 @@
 //! The stairway: every revision upgraded, downgraded one step and upgraded again, with the
 //! schema compared at each step.
 
-use super::{
-    CheckError, CheckReport, Ctx, applied, describe, finish, ids, members, requires, steps,
-};
+use super::{CheckError, CheckReport, Ctx, applied, describe, finish, ids, members, steps};
 use crate::testdb::TestDb;
 use kiln_core::{Dialect, Plan, Target};
 use kiln_runtime::Migrator;
@@ -54,7 +52,7 @@ async fn stairway_on(
     let mut last: Option<(Vec<bool>, Schema)> = None;
     let mut stepped = Vec::new();
     for (k, rev) in set.revisions().iter().enumerate() {
-        let need = plan.ancestors_or_self(&requires(m, k));
+        let need = plan.ancestors_or_self(plan.graph().requires(k));
         let now = applied(ctx, m, t.db()).await?;
         if now != need {
             last = None;
@@ -248,7 +246,7 @@ async fn move_to(
         ));
         now = applied(ctx, m, t.db()).await?;
     }
-    for p in requires(m, k) {
+    for &p in plan.graph().requires(k) {
         let id = &plan.set().revisions()[p].id();
         let up = m.upgrade(t.db(), id).await.map_err(|e| {
             ctx.failed_by(
