@@ -64,6 +64,12 @@ pub use kiln_macros::migrations;
 
 pub use kiln_runtime::*;
 
+/// The sqlx kiln is built on (0.9), with the engines of kiln's features enabled: use
+/// `kiln::sqlx::SqlitePool` and friends instead of a sqlx dependency of your own, so the two can
+/// never disagree. A service on sqlx 0.8 cannot add kiln (cargo allows one crate linking
+/// `sqlite3` per build), see the README.
+pub use kiln_runtime::sqlx;
+
 /// Schema checks for `cargo test` (feature `testing`): throwaway databases, schema capture, the
 /// ready-made checks. The kiln-testing crate, re-exported.
 #[cfg(feature = "testing")]

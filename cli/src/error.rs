@@ -2,8 +2,9 @@
 //!
 //! Commands return `anyhow::Result`. Whatever fails, [`report`] walks the error chain for the
 //! first value it knows (a [`Fail`], a runtime [`kiln_runtime::Error`], a [`TargetError`] or a
-//! core [`Diagnostics`]), picks the exit code from it, and prints `kiln: <message>` followed by a
-//! `help:` line saying what to run next. Validation problems are printed exactly as the
+//! core [`Diagnostics`]), picks the exit code from it, and prints `kiln: <message>`, the steps a
+//! failed run completed, and a `help:` line saying what to run next (the runtime error's own
+//! [`kiln_runtime::Error::help`]). Validation problems are printed exactly as the
 //! `migrations!` macro prints them, because both use the core's `Display`.
 
 use crate::out;
@@ -94,61 +95,24 @@ impl Fail {
     }
 }
 
-/// The exit code and next step for a runtime error.
-fn classify_runtime(e: &kiln_runtime::Error) -> (Code, Option<&'static str>) {
+/// The exit code for a runtime error. What to do next comes from the error itself
+/// ([`kiln_runtime::Error::help`]), shared with services that print it.
+fn classify_runtime(e: &kiln_runtime::Error) -> Code {
     use kiln_runtime::Error as E;
     match e {
-        E::Target(t) => (Code::Usage, target_help(t)),
-        E::Url { .. } => (
-            Code::Usage,
-            Some(
-                "pass a URL such as `sqlite://app.db`, `postgres://user@host/db` or `mysql://user@host/db` with --database-url or DATABASE_URL",
-            ),
-        ),
-        E::Invalid(_) => (Code::Invalid, None),
-        E::Dirty { .. } => (Code::Dirty, None),
-        E::Drift { .. } | E::UnknownApplied { .. } | E::UnknownDescendants { .. } => {
-            (Code::Drift, None)
-        }
-        E::NotAtHead { .. } => (Code::Pending, None),
-        E::Interrupted { .. } => (
-            Code::Interrupted,
-            Some(
-                "run `kiln current` to see where it stopped; run the same command again to continue",
-            ),
-        ),
-        E::Database { .. } => (
-            Code::Database,
-            Some("check that the server is running and that the URL, user and database are right"),
-        ),
-        E::ConnectionLost { .. } => (
-            Code::Database,
-            Some(
-                "run `kiln current` once the database is reachable; --io-timeout sets how long kiln waits for a silent server",
-            ),
-        ),
-        E::LockTimeout { .. } | E::Statement { .. } | E::Split { .. } | E::Config(_) => {
-            (Code::Database, None)
-        }
-        _ => (Code::Database, None),
-    }
-}
-
-fn target_help(t: &TargetError) -> Option<&'static str> {
-    match t {
-        TargetError::Unknown { .. } => {
-            Some("`kiln history` lists every revision, `kiln heads` the heads")
-        }
-        TargetError::AmbiguousPrefix { .. } => Some("type more characters of the revision id"),
-        TargetError::MultipleHeads { .. } | TargetError::Ambiguous { .. } => {
-            Some("`kiln heads` and `kiln branches` show the choices")
-        }
-        TargetError::Irreversible { .. } => Some(
-            "downgrade to a revision above it, or undo it by hand and record that with `kiln stamp`",
-        ),
-        _ => Some(
-            "targets: head, heads, base, REV (or a unique prefix), +N, -N, REV+N, LABEL@head, LABEL@base, LABEL@+N",
-        ),
+        E::Target(_) | E::Url { .. } => Code::Usage,
+        E::Invalid(_) => Code::Invalid,
+        E::Dirty { .. } => Code::Dirty,
+        E::Drift { .. } | E::UnknownApplied { .. } | E::UnknownDescendants { .. } => Code::Drift,
+        E::NotAtHead { .. } => Code::Pending,
+        E::Interrupted { .. } => Code::Interrupted,
+        E::Database { .. }
+        | E::ConnectionLost { .. }
+        | E::LockTimeout { .. }
+        | E::Statement { .. }
+        | E::Split { .. }
+        | E::Config(_) => Code::Database,
+        _ => Code::Database,
     }
 }
 
@@ -157,6 +121,7 @@ pub fn report(err: &anyhow::Error) -> Code {
     let mut code = Code::Failure;
     let mut help: Option<String> = None;
     let mut detail: Option<String> = None;
+    let mut completed: Vec<kiln_runtime::Step> = Vec::new();
     // The chain, outermost context first, down to the first error kiln knows: its own message
     // already includes its causes, so going further would repeat them.
     let mut parts: Vec<String> = Vec::new();
@@ -169,24 +134,23 @@ pub fn report(err: &anyhow::Error) -> Code {
             break;
         }
         if let Some(e) = cause.downcast_ref::<kiln_runtime::Error>() {
-            let (c, h) = classify_runtime(e);
-            code = c;
-            help = h.map(str::to_owned);
+            code = classify_runtime(e);
+            help = e.help();
             if let kiln_runtime::Error::Invalid(d) = e {
                 detail = Some(d.to_string());
                 parts.push(format!(
                     "the migration directory has {} problem(s):",
                     d.len()
                 ));
-                help = Some("fix the problems above, then run `kiln check`".into());
             } else {
                 parts.push(e.to_string());
+                completed = e.completed_steps().to_vec();
             }
             break;
         }
         if let Some(t) = cause.downcast_ref::<TargetError>() {
             code = Code::Usage;
-            help = target_help(t).map(str::to_owned);
+            help = kiln_runtime::Error::Target(t.clone()).help();
             parts.push(t.to_string());
             break;
         }
@@ -203,6 +167,15 @@ pub fn report(err: &anyhow::Error) -> Code {
         parts.push(cause.to_string());
     }
     let mut text = format!("kiln: {}", parts.join(": "));
+    // What the failed run did finish stays done; say so next to the failure, not only in the
+    // progress lines above it.
+    if !completed.is_empty() {
+        text.push_str("\n  completed before the failure:");
+        for step in &completed {
+            text.push_str("\n    ");
+            text.push_str(&step.to_string());
+        }
+    }
     match (detail, help) {
         // The detail (core diagnostics) has `help:` lines of its own; the next step for the
         // whole run goes on a `kiln:` line after it.

@@ -1,17 +1,22 @@
 //! Errors from applying, reverting and inspecting revisions.
 
+use crate::report::{Report, Step};
 use kiln_core::TargetError;
+use std::fmt;
 use std::time::Duration;
 
 /// Everything that can go wrong while kiln talks to a database.
 ///
-/// Messages name the revision and its file and say what to run next.
-#[derive(Debug, thiserror::Error)]
+/// Messages name the revision and its file; [`Error::help`] says what to run next where the
+/// message does not. `Debug` shows the same text as `Display` plus the help line and the steps a
+/// failed run completed, so `main() -> Result<(), Box<dyn std::error::Error>>` prints a readable
+/// error rather than a dump of fields.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The database driver failed (connection refused, permission denied, ...).
     /// The driver's text passes through [`crate::url::redact_url`] for any URL it echoes.
-    #[error("database error while {context}: {}", crate::url::redact_text(&source.to_string()))]
+    #[error("database error while {context}: {}", crate::url::redact_text(&driver_text(source)))]
     Database {
         /// What kiln was doing.
         context: String,
@@ -41,6 +46,10 @@ pub enum Error {
         /// same transaction before this one: all rolled back with it, none of them applied.
         /// `None` in per-revision mode.
         run_rolled_back: Option<u32>,
+        /// The steps of the same run that completed (committed) before it; see
+        /// [`Error::completed_steps`]. A thin box, so `Error` stays small enough to return by
+        /// value.
+        report: Option<Box<Report>>,
     },
     /// A revision failed part-way earlier and the database may hold part of it.
     #[error("the database is dirty: revision `{revision}` ({file}) stopped part-way during {direction}{}; MySQL/MariaDB and `transaction false` revisions cannot roll back, so some of its statements may have taken effect. Inspect the schema, finish or undo the revision by hand, then record the truth with `kiln stamp {revision}` (fully applied) or `kiln stamp {parents}` (fully undone)", error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())]
@@ -133,6 +142,8 @@ pub enum Error {
     Interrupted {
         /// Revisions completed before stopping.
         completed: usize,
+        /// Those steps; see [`Error::completed_steps`].
+        report: Option<Box<Report>>,
     },
     /// A revision's SQL could not be split into statements.
     #[error("cannot split revision `{revision}` ({file}:{line}) into statements: {message}")]
@@ -203,6 +214,9 @@ pub enum Error {
         outcome: LostOutcome,
         /// What failed: the reset, or how long kiln waited and what the server said.
         cause: Box<str>,
+        /// The steps of the same run that completed before the connection was lost; see
+        /// [`Error::completed_steps`].
+        report: Option<Box<Report>>,
     },
     /// Reading the migration directory failed (runtime-loaded sets).
     #[error("{0}")]
@@ -277,7 +291,92 @@ fn lost_where(rev: Option<&str>, file: Option<&str>, line: Option<u32>, during: 
 const ROLLED_BACK_HINT: &str = "; the revision was rolled back and the database is as it was before it. Fix the SQL in a new revision (or in this one, if it is still a draft) and run again";
 const DIRTY_HINT: &str = "; the database is now marked dirty and further runs are refused until it is resolved. Inspect the schema, finish or undo the revision by hand, then run `kiln stamp` to record the real state";
 
+/// A driver error as kiln shows it. For a server's error this is its message and SQLSTATE code:
+/// sqlx's own text adds PostgreSQL's `line` field, which is the line of the *server's C source*
+/// that raised it (`database "x" does not exist at line 948`), easily read as a line of SQL.
+pub(crate) fn driver_text(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => match d.code() {
+            Some(code) => format!("{} (code {code})", d.message()),
+            None => d.message().to_owned(),
+        },
+        other => other.to_string(),
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")?;
+        let done = self.completed_steps();
+        if !done.is_empty() {
+            write!(f, "\ncompleted before the failure:")?;
+            for step in done {
+                write!(f, "\n  {step}")?;
+            }
+        }
+        if let Some(help) = self.help() {
+            write!(f, "\nhelp: {help}")?;
+        }
+        Ok(())
+    }
+}
+
 impl Error {
+    /// What to do about it, in one sentence, where the message itself does not already say so
+    /// (drift, dirty and unknown revisions carry their repair in the message). The CLI prints it
+    /// as its `help:` line; `Debug` appends it too.
+    pub fn help(&self) -> Option<String> {
+        let text = match self {
+            Error::Target(t) => target_help(t),
+            Error::Url { .. } => {
+                "pass a URL such as `sqlite://app.db`, `postgres://user@host/db` or `mysql://user@host/db` with --database-url or DATABASE_URL (`Db::connect` in a service)"
+            }
+            Error::Invalid(_) => "fix the problems above, then run `kiln check`",
+            Error::Interrupted { .. } => {
+                "run `kiln current` to see where it stopped; run the same command again to continue"
+            }
+            Error::Database { .. } => {
+                "check that the server is running and that the URL, user and database are right"
+            }
+            Error::ConnectionLost { .. } => {
+                "run `kiln current` once the database is reachable; --io-timeout (`Options::io_timeout`) sets how long kiln waits for a silent server"
+            }
+            _ => return None,
+        };
+        Some(text.to_owned())
+    }
+
+    /// The steps of the failed run that completed before the error, in order: revisions that
+    /// were committed and stay applied (or reverted). Empty for errors that are not about a run
+    /// under way, and for a failure in whole-run mode, which rolls back everything it ran.
+    pub fn completed_steps(&self) -> &[Step] {
+        self.report().map_or(&[], |r| &r.steps)
+    }
+
+    /// The report of what the failed run completed before the error (as refinery's error
+    /// carries), or `None` when it completed nothing; see [`Error::completed_steps`].
+    pub fn report(&self) -> Option<&Report> {
+        match self {
+            Error::Statement { report, .. }
+            | Error::Interrupted { report, .. }
+            | Error::ConnectionLost { report, .. } => report.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The same error carrying the steps its run completed before it (for the variants that can
+    /// end a run part-way).
+    pub(crate) fn with_completed(mut self, steps: Vec<Step>) -> Error {
+        if let Error::Statement { report, .. }
+        | Error::Interrupted { report, .. }
+        | Error::ConnectionLost { report, .. } = &mut self
+            && !steps.is_empty()
+        {
+            *report = Some(Box::new(Report { steps }));
+        }
+        self
+    }
+
     /// Wraps a driver error as [`Error::Database`], saying what kiln was doing:
     /// `.map_err(Error::db("creating a test database"))`.
     pub fn db(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
@@ -286,5 +385,85 @@ impl Error {
     }
 }
 
+fn target_help(t: &TargetError) -> &'static str {
+    match t {
+        TargetError::Unknown { .. } => {
+            "`kiln history` lists every revision, `kiln heads` the heads"
+        }
+        TargetError::AmbiguousPrefix { .. } => "type more characters of the revision id",
+        TargetError::MultipleHeads { .. } | TargetError::Ambiguous { .. } => {
+            "`kiln heads` and `kiln branches` show the choices"
+        }
+        TargetError::Irreversible { .. } => {
+            "downgrade to a revision above it, or undo it by hand and record that with `kiln stamp`"
+        }
+        _ => {
+            "targets: head, heads, base, REV (or a unique prefix), +N, -N, REV+N, LABEL@head, LABEL@base, LABEL@+N"
+        }
+    }
+}
+
 /// `Result` with kiln's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+    use crate::report::{Direction, Report, Step};
+    use std::time::Duration;
+
+    fn step(id: &str) -> Step {
+        Step {
+            revision: id.into(),
+            direction: Direction::Upgrade,
+            message: Some("create notes".into()),
+            duration: Duration::from_micros(3_100),
+        }
+    }
+
+    #[test]
+    fn debug_reads_like_display_with_the_steps_and_the_help_line() {
+        let e = Error::Interrupted {
+            completed: 1,
+            report: Some(Box::new(Report {
+                steps: vec![step("a1b2")],
+            })),
+        };
+        assert_eq!(
+            format!("{e:?}"),
+            format!(
+                "{e}\ncompleted before the failure:\n  upgrade a1b2: create notes (3.1 ms)\nhelp: run `kiln current` to see where it stopped; run the same command again to continue"
+            )
+        );
+        // Errors whose message carries the repair have no help line and read exactly the same.
+        let e = Error::NotAtHead {
+            pending: vec!["a1b2".into()],
+        };
+        assert_eq!(format!("{e:?}"), e.to_string());
+        assert_eq!(e.help(), None);
+    }
+
+    #[test]
+    fn report_displays_as_one_log_line() {
+        assert_eq!(
+            Report::default().to_string(),
+            "nothing to do: the database is up to date"
+        );
+        let r = Report {
+            steps: vec![step("a1b2"), step("b2c3")],
+        };
+        assert_eq!(
+            r.to_string(),
+            "2 steps: upgrade a1b2: create notes (3.1 ms); upgrade b2c3: create notes (3.1 ms)"
+        );
+    }
+
+    #[test]
+    fn error_stays_small_enough_to_return_by_value() {
+        assert!(
+            std::mem::size_of::<Error>() < 128,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
+    }
+}

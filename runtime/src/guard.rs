@@ -2,9 +2,9 @@
 //! this binary knows but unsafe for what the database actually holds.
 
 use crate::error::{Error, Result};
-use crate::migrator::Migrator;
 use crate::report::AppliedRevision;
-use kiln_core::Plan;
+use kiln_core::{MigrationSet, Plan};
+use std::collections::HashSet;
 
 /// Refuses a downgrade that would revert anything while the database holds applied revisions
 /// this binary does not know.
@@ -14,15 +14,15 @@ use kiln_core::Plan;
 /// the unknown child applied on a schema it needs; the binary that knows the child reverts it
 /// first, so the advice is to use that binary.
 pub(crate) fn downgrade_below_unknown(
-    m: &Migrator,
+    set: &MigrationSet,
     rows: &[AppliedRevision],
     applied: &[bool],
     todo: &[usize],
 ) -> Result<()> {
-    let set = m.set();
+    let known: HashSet<&str> = set.revisions().iter().map(|r| r.id()).collect();
     let unknown: Vec<String> = rows
         .iter()
-        .filter(|r| set.get(&r.revision).is_none())
+        .filter(|r| !known.contains(r.revision.as_str()))
         .map(|r| r.revision.clone())
         .collect();
     if unknown.is_empty() || todo.is_empty() {

@@ -37,3 +37,8 @@ pub use report::{
     Step,
 };
 pub use url::redact_url;
+
+/// The sqlx kiln is built on (0.9), with the engines of kiln's features enabled. A service that
+/// uses it through `kiln::sqlx` cannot end up with a second sqlx (two versions of sqlx link two
+/// `libsqlite3-sys`, which cargo refuses: "only one package may link sqlite3").
+pub use sqlx;

@@ -70,7 +70,7 @@ impl Migrator {
     /// replica may have finished the work meanwhile) and applies what is still missing.
     pub async fn run(&self, db: impl Into<Db>) -> Result<Report> {
         let db = db.into();
-        let mut s = Session::open(self, &db).await?;
+        let mut s = Session::open(&self.set, &self.options, &db).await?;
         if s.at_head_fast().await? {
             return Ok(Report::default());
         }
@@ -81,12 +81,12 @@ impl Migrator {
     /// Changes nothing and takes no lock: for replicas that must not migrate.
     pub async fn check(&self, db: impl Into<Db>) -> Result<()> {
         let db = db.into();
-        let mut s = Session::open(self, &db).await?;
+        let mut s = Session::open(&self.set, &self.options, &db).await?;
         if s.at_head_fast().await? {
             return Ok(());
         }
         let rows = s.read_versions().await?.unwrap_or_default();
-        if let Err(e) = crate::engine::analyze(self, &rows) {
+        if let Err(e) = crate::engine::analyze(&self.set, &self.options, &rows) {
             // A revision marked as running is only dirty if nobody is running it: while another
             // replica holds the run lock it is a migration in progress, and the advice to repair
             // it by hand would be dangerous.
@@ -100,7 +100,7 @@ impl Migrator {
             }
             return Err(e);
         }
-        let status = status_of(self, rows);
+        let status = status_of(&self.set, rows);
         if status.pending.is_empty() {
             Ok(())
         } else {
@@ -148,7 +148,10 @@ impl Migrator {
     /// [`Migrator::downgrade_with`].
     async fn mutate(&self, db: impl Into<Db>, op: Op, hooks: Hooks<'_>) -> Result<Report> {
         let db = db.into();
-        Session::open(self, &db).await?.mutate(op, hooks).await
+        Session::open(&self.set, &self.options, &db)
+            .await?
+            .mutate(op, hooks)
+            .await
     }
 
     /// Records the database as being exactly at `targets` (and everything they need) without
@@ -164,7 +167,7 @@ impl Migrator {
             .map(|t| Target::parse(t))
             .collect::<Result<Vec<_>, _>>()?;
         let db = db.into();
-        Session::open(self, &db)
+        Session::open(&self.set, &self.options, &db)
             .await?
             .mutate(Op::Stamp(targets, purge), Hooks::default())
             .await
@@ -174,7 +177,10 @@ impl Migrator {
     /// runner is applying right now is in [`Status::in_progress`](crate::Status), not `dirty`.
     pub async fn current(&self, db: impl Into<Db>) -> Result<Status> {
         let db = db.into();
-        Session::open(self, &db).await?.status().await
+        Session::open(&self.set, &self.options, &db)
+            .await?
+            .status()
+            .await
     }
 
     /// Revisions not yet applied, in the order `run` would apply them.
@@ -185,7 +191,7 @@ impl Migrator {
     /// Every revision in order, with when it was applied.
     pub async fn history(&self, db: impl Into<Db>) -> Result<Vec<HistoryEntry>> {
         let status = self.current(db).await?;
-        Ok(history_of(self, &status))
+        Ok(history_of(&self.set, &status))
     }
 
     /// The set's heads.
@@ -196,7 +202,10 @@ impl Migrator {
     /// The audit trail, oldest first.
     pub async fn audit(&self, db: impl Into<Db>) -> Result<Vec<AuditEntry>> {
         let db = db.into();
-        Session::open(self, &db).await?.audit().await
+        Session::open(&self.set, &self.options, &db)
+            .await?
+            .audit()
+            .await
     }
 
     /// The revisions an upgrade to `target` would apply, without changing anything.
@@ -213,16 +222,16 @@ impl Migrator {
         let (applied, status) = self.applied(db).await?;
         let plan = Plan::new(&self.set);
         let todo = plan.downgrade(&applied, &target)?;
-        crate::guard::downgrade_below_unknown(self, &status.applied, &applied, &todo)?;
+        crate::guard::downgrade_below_unknown(&self.set, &status.applied, &applied, &todo)?;
         Ok(self.ids(&todo))
     }
 
     async fn applied(&self, db: impl Into<Db>) -> Result<(Vec<bool>, Status)> {
         let db = db.into();
-        let mut s = Session::open(self, &db).await?;
+        let mut s = Session::open(&self.set, &self.options, &db).await?;
         let rows = s.read_versions().await?.unwrap_or_default();
-        let applied = crate::engine::analyze(self, &rows)?;
-        Ok((applied, status_of(self, rows)))
+        let applied = crate::engine::analyze(&self.set, &self.options, &rows)?;
+        Ok((applied, status_of(&self.set, rows)))
     }
 
     fn ids(&self, v: &[usize]) -> Vec<String> {

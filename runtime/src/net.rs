@@ -45,7 +45,7 @@ pub(crate) fn cause(e: &sqlx::Error) -> String {
             Some(s) => s.0.clone(),
             None => format!("the connection was closed or reset ({io})"),
         },
-        other => other.to_string(),
+        other => crate::error::driver_text(other),
     }
 }
 

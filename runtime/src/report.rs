@@ -31,7 +31,10 @@ impl Direction {
 }
 
 /// One revision applied, reverted or stamped.
+///
+/// Displays as the runtime's log line does: `upgrade a1b2: create notes (3.1 ms)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Step {
     /// The revision.
     pub revision: String,
@@ -43,11 +46,47 @@ pub struct Step {
     pub duration: Duration,
 }
 
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.direction.as_str(), self.revision)?;
+        if let Some(m) = self.message.as_deref().filter(|m| !m.is_empty()) {
+            write!(f, ": {m}")?;
+        }
+        match self.direction {
+            Direction::Stamp => f.write_str(" (recorded as applied)"),
+            Direction::Unstamp => f.write_str(" (removed)"),
+            _ => write!(f, " ({:.1} ms)", self.duration.as_secs_f64() * 1000.0),
+        }
+    }
+}
+
 /// The outcome of a run.
+///
+/// Displays as one line for a service's start-up log: `nothing to do: the database is up to
+/// date`, or `2 steps: upgrade a1b2: create notes (3.1 ms); upgrade b2c3 (0.4 ms)`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Report {
     /// What was done, in order. Empty when the database was already where it was asked to be.
     pub steps: Vec<Step>,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.steps.len() {
+            0 => f.write_str("nothing to do: the database is up to date"),
+            n => {
+                write!(f, "{n} step{}: ", if n == 1 { "" } else { "s" })?;
+                for (i, step) in self.steps.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{step}")?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 impl Report {
@@ -97,6 +136,7 @@ impl RowState {
 
 /// A row of the version table.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AppliedRevision {
     /// The revision.
     pub revision: String,
@@ -127,6 +167,7 @@ impl AppliedRevision {
 
 /// The database's migration state, as `kiln current` shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Status {
     /// Every row of the version table, oldest first.
     pub applied: Vec<AppliedRevision>,
@@ -159,6 +200,7 @@ impl Status {
 
 /// One revision in `history` order, with its state in the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HistoryEntry {
     /// The revision.
     pub revision: String,
@@ -188,11 +230,14 @@ pub(crate) const OUTCOME_FAILED: &str = "failed";
 pub(crate) const OUTCOME_RECORDED: &str = "recorded";
 /// The `outcome` of a stamp row that removed a revision from the record.
 pub(crate) const OUTCOME_REMOVED: &str = "removed";
+/// The `outcome` of a row that `stamp --purge` forgot.
+pub(crate) const OUTCOME_PURGED: &str = "purged";
 /// The `outcome` of the row recording a killed run's marker.
 pub(crate) const OUTCOME_INTERRUPTED: &str = "interrupted";
 
 /// One row of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AuditEntry {
     /// Sequence number.
     pub id: i64,
@@ -211,7 +256,8 @@ pub struct AuditEntry {
     /// Duration in milliseconds.
     pub duration_ms: i64,
     /// `ok` or `failed` for upgrades and downgrades; `recorded` or `removed` for a stamp of one
-    /// revision (`ok` for a stamp that changed nothing); `interrupted` for a `running` or
+    /// revision, `purged` for a row that `stamp --purge` forgot (`ok` for a stamp that changed
+    /// nothing); `interrupted` for a `running` or
     /// `reverting` marker left by a run that stopped without finishing (killed, or its connection
     /// lost), recorded by the next run that found it.
     pub outcome: String,

@@ -1,6 +1,13 @@
-//! Small helpers: the audit clock, host name, run ids.
+//! Small helpers: the audit clock and its millisecond durations, host name, run ids.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A duration as the whole milliseconds the version and audit rows hold, rounded up: truncating
+/// recorded the sub-millisecond revisions SQLite runs (and empty merges) as `0 ms`, as if nothing
+/// ran. Rounding up keeps "took at most this long" true.
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_micros().div_ceil(1000)).unwrap_or(i64::MAX)
+}
 
 /// The current UTC time as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, the form every audit and version row
 /// holds (the calendar itself lives in kiln-core, shared with the CLI).
@@ -34,4 +41,18 @@ pub(crate) fn run_id() -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
     kiln_core::checksum::hex(&Sha256::digest(seed.as_bytes())[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::millis;
+    use std::time::Duration;
+
+    #[test]
+    fn millis_round_up_so_work_is_never_zero() {
+        assert_eq!(millis(Duration::ZERO), 0);
+        assert_eq!(millis(Duration::from_micros(200)), 1);
+        assert_eq!(millis(Duration::from_micros(12_000)), 12);
+        assert_eq!(millis(Duration::from_micros(12_001)), 13);
+    }
 }

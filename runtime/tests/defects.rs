@@ -275,7 +275,7 @@ async fn stamp_says_recorded_or_removed(t: TestDb) -> TestDb {
             ("stamp", "r002", "recorded"),
             ("stamp", "r001", "removed"),
             ("stamp", "r002", "removed"),
-            ("stamp", "r000", "removed"),
+            ("stamp", "r000", "purged"),
         ]
     );
     assert!(audit.iter().all(|a| !a.is_failure()));

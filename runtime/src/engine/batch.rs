@@ -3,18 +3,17 @@
 
 use super::lost::Phase;
 use super::steps::{
-    db_message, emit_starting, finish_step, log_step, make_step, section, section_cow, section_line,
+    emit_starting, finish_step, log_step, make_step, section, section_cow, section_line,
 };
 use super::{KILN_VERSION, Session};
-use crate::error::{Error, Result};
-use crate::migrator::Migrator;
+use crate::error::{Error, Result, driver_text};
 use crate::net::{WatchedExec, is_lost};
 use crate::options::TransactionMode;
 use crate::report::{Direction, Event, Hooks, Report, Step};
 use crate::sql::{AuditContext, Bookkeeping, Record, Sql};
-use crate::util::now_rfc3339;
+use crate::util::{millis, now_rfc3339};
 use kiln_core::checksum::{hex, revision_digest, xor_into};
-use kiln_core::{Dialect, Revision, Syntax};
+use kiln_core::{Dialect, MigrationSet, Revision, Syntax};
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -25,18 +24,36 @@ impl Session<'_> {
         rev.is_transactional() && self.dialect != Dialect::MySql
     }
 
+    /// Runs `plan`; a failure carries the steps that completed before it
+    /// ([`Error::completed_steps`]).
     pub(super) async fn execute(
         &mut self,
         plan: &[usize],
         direction: Direction,
         hooks: Hooks<'_>,
     ) -> Result<Report> {
-        let revs = self.m.set().revisions();
         let mut report = Report::default();
+        match self.execute_into(plan, direction, hooks, &mut report).await {
+            Ok(()) => Ok(report),
+            Err(e) => Err(e.with_completed(report.steps)),
+        }
+    }
+
+    async fn execute_into(
+        &mut self,
+        plan: &[usize],
+        direction: Direction,
+        hooks: Hooks<'_>,
+        report: &mut Report,
+    ) -> Result<()> {
+        let revs = self.set.revisions();
         let mut k = 0;
         while k < plan.len() {
             if k > 0 && stop_requested_after_yield(&hooks).await {
-                return Err(Error::Interrupted { completed: k });
+                return Err(Error::Interrupted {
+                    completed: k,
+                    report: None,
+                });
             }
             let rev = &revs[plan[k]];
             if self.is_atomic(rev) {
@@ -45,7 +62,7 @@ impl Session<'_> {
                     .iter()
                     .position(|&i| !self.is_atomic(&revs[i]))
                     .map_or(plan.len(), |p| k + p);
-                self.execute_atomic(plan, k, end, direction, &hooks, &mut report)
+                self.execute_atomic(plan, k, end, direction, &hooks, report)
                     .await?;
                 k = end;
                 continue;
@@ -63,11 +80,11 @@ impl Session<'_> {
                 started.elapsed(),
                 k,
                 plan.len(),
-                &mut report,
+                report,
             );
             k += 1;
         }
-        Ok(report)
+        Ok(())
     }
 
     /// Applies `plan[from..to]`, all transactional revisions, on PostgreSQL or SQLite.
@@ -79,7 +96,7 @@ impl Session<'_> {
     /// commit together, and a failure rolls back both.
     ///
     /// In whole-run mode over the network with no progress callback and no stop flag (what
-    /// [`Migrator::run`] does at start-up), consecutive revisions travel together in scripts of up
+    /// [`crate::Migrator::run`] does at start-up), consecutive revisions travel together in scripts of up
     /// to [`BATCH_BYTES`], so a run costs a few round trips instead of one per revision; each
     /// revision's recorded duration is then its share of its batch. A failure is located exactly as
     /// for a single revision: replayed statement by statement in a rolled-back transaction.
@@ -92,10 +109,10 @@ impl Session<'_> {
         hooks: &Hooks<'_>,
         report: &mut Report,
     ) -> Result<()> {
-        let revs = self.m.set().revisions();
-        let whole = self.m.options().transaction_mode == TransactionMode::All;
+        let revs = self.set.revisions();
+        let whole = self.opts.transaction_mode == TransactionMode::All;
         let begin = self.sql.begin();
-        let syntax = self.m.set().syntax_for(self.dialect);
+        let syntax = self.set.syntax_for(self.dialect);
         let mut book = Bookkeeping::default();
         // The commit script's audit context, from owned copies so it can live across the
         // `&mut self` calls of the loop.
@@ -105,7 +122,7 @@ impl Session<'_> {
             self.user.clone(),
             self.host.clone(),
         );
-        let app_version = self.m.options().app_version.clone();
+        let app_version = self.opts.app_version.clone();
         let commit = |book: &mut Bookkeeping, digest: &[u8; 32], dirty: i64| {
             let ctx = AuditContext {
                 run_id: &run_id,
@@ -128,6 +145,8 @@ impl Session<'_> {
         // Whole-run mode: the steps that ran in the open transaction. They are reported (and
         // count as applied) only once it commits.
         let mut ran: Vec<Step> = Vec::new();
+        // Their revisions' positions in the set, for the log lines written at the commit.
+        let mut ran_at: Vec<usize> = Vec::new();
         // Where the open whole-run transaction started: a failure replays `plan[tx_from..k]`.
         let mut tx_from = from;
         let mut k = from;
@@ -139,10 +158,11 @@ impl Session<'_> {
                         let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
                         return Err(Error::db("recording the completed revisions")(e));
                     }
-                    committed(hooks, self.m, &mut ran, report);
+                    committed(hooks, self.set, &mut ran, &mut ran_at, report);
                 }
                 return Err(Error::Interrupted {
                     completed: report.steps.len(),
+                    report: None,
                 });
             }
             // This step's revisions: one, or a batch of whole, lexically complete scripts.
@@ -206,7 +226,7 @@ impl Session<'_> {
                 drop(exec);
                 let (n, line, message) = match located {
                     Some((n, line, message)) => (n, Some(line), message),
-                    None => (0, None, db_message(&e)),
+                    None => (0, None, driver_text(&e)),
                 };
                 let rev = step[n];
                 let err = Error::Statement {
@@ -218,6 +238,7 @@ impl Session<'_> {
                     dirty: false,
                     run_rolled_back: whole
                         .then_some(u32::try_from(k - tx_from + n).unwrap_or(u32::MAX)),
+                    report: None,
                 };
                 self.audit_failure(rev, direction, &started_at, started, &err)
                     .await;
@@ -233,7 +254,7 @@ impl Session<'_> {
                     checksum: rev.checksum().to_owned(),
                     started_at: started_at.clone(),
                     finished_at: finished_at.clone(),
-                    duration_ms: share.as_millis() as i64,
+                    duration_ms: millis(share),
                 });
             }
             let took = if step.len() == 1 {
@@ -253,6 +274,7 @@ impl Session<'_> {
                         });
                     }
                     ran.push(done);
+                    ran_at.push(plan[k + n]);
                 }
             }
             if !whole || end == to {
@@ -286,9 +308,12 @@ impl Session<'_> {
             }
             if whole {
                 if !in_tx {
-                    committed(hooks, self.m, &mut ran, report);
+                    committed(hooks, self.set, &mut ran, &mut ran_at, report);
                 }
             } else {
+                // What the caller waited for includes the COMMIT (on SQLite its flush is often
+                // most of it); the recorded row, written inside that COMMIT, cannot.
+                let took = started.elapsed() / step.len() as u32;
                 for (n, rev) in step.iter().enumerate() {
                     finish_step(hooks, rev, direction, took, k + n, plan.len(), report);
                 }
@@ -312,15 +337,20 @@ pub(super) async fn stop_requested_after_yield(hooks: &Hooks<'_>) -> bool {
 
 /// A whole-run transaction committed: its steps become applied, in the report, the log and the
 /// progress events, and not before.
-pub(super) fn committed(hooks: &Hooks<'_>, m: &Migrator, ran: &mut Vec<Step>, report: &mut Report) {
+pub(super) fn committed(
+    hooks: &Hooks<'_>,
+    set: &MigrationSet,
+    ran: &mut Vec<Step>,
+    ran_at: &mut Vec<usize>,
+    report: &mut Report,
+) {
     if ran.is_empty() {
         return;
     }
-    for step in ran.iter() {
-        if let Some(rev) = m.set().get(&step.revision) {
-            log_step(rev, step);
-        }
+    for (step, &i) in ran.iter().zip(ran_at.iter()) {
+        log_step(&set.revisions()[i], step);
     }
+    ran_at.clear();
     tracing::info!(target: "kiln", "committed {} revision(s) in one transaction", ran.len());
     if let Some(cb) = hooks.on_event {
         cb(&Event::Committed { steps: ran });
@@ -383,7 +413,7 @@ pub(super) async fn locate(
                     found = Some((
                         n,
                         section_line(rev, direction) + st.line as u32 - 1,
-                        db_message(&e),
+                        driver_text(&e),
                     ));
                     break 'revs;
                 }

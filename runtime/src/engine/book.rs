@@ -4,7 +4,7 @@ use super::{KILN_VERSION, Session};
 use crate::db::Arg;
 use crate::error::{Error, Result};
 use crate::report::{Direction, OUTCOME_FAILED, OUTCOME_OK, RowState};
-use crate::util::now_rfc3339;
+use crate::util::{millis, now_rfc3339};
 use kiln_core::checksum::{hex, revision_digest, xor_into};
 use kiln_core::{Dialect, Revision};
 use std::time::{Duration, Instant};
@@ -46,7 +46,7 @@ impl Session<'_> {
         marked: bool,
     ) -> Result<()> {
         let now = now_rfc3339();
-        let ms = took.as_millis() as i64;
+        let ms = millis(took);
         let res: std::result::Result<(), sqlx::Error> = async {
             match (direction, marked) {
                 (Direction::Upgrade, false) => {
@@ -154,7 +154,7 @@ impl Session<'_> {
         }
         args.push(Arg::OptText(self.host.clone()));
         args.push(Arg::OptText(
-            self.m.options().app_version.as_deref().map(str::to_owned),
+            self.opts.app_version.as_deref().map(str::to_owned),
         ));
         args.push(Arg::Text(KILN_VERSION.to_owned()));
         self.conn
@@ -174,7 +174,7 @@ impl Session<'_> {
         err: &Error,
     ) {
         let now = now_rfc3339();
-        let ms = started.elapsed().as_millis() as i64;
+        let ms = millis(started.elapsed());
         let msg = err.to_string();
         if let Err(e) = self
             .insert_audit(

@@ -80,13 +80,14 @@ impl Session<'_> {
             parents: parents.into(),
             outcome,
             cause: why.into(),
+            report: None,
         }
     }
 
     /// Replaces the lost connection with a new one from the same pool. `false` when the server
     /// cannot be reached within the I/O timeout.
     async fn reconnect(&mut self) -> bool {
-        let timeout = self.m.options().io_timeout;
+        let timeout = self.opts.io_timeout;
         let limit = timeout.unwrap_or(Duration::from_secs(10));
         match tokio::time::timeout(limit, self.db.acquire()).await {
             Ok(Ok(c)) => {

@@ -3,9 +3,9 @@
 
 use super::Session;
 use super::lost::Phase;
-use super::steps::{db_message, section, section_line};
+use super::steps::{section, section_line};
 use crate::db::Arg;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, driver_text};
 use crate::report::{Direction, RowState};
 use kiln_core::Revision;
 use std::time::Instant;
@@ -20,7 +20,7 @@ impl Session<'_> {
         started: Instant,
     ) -> Result<()> {
         let sql = section(rev, direction);
-        let syntax = self.m.set().syntax_for(self.dialect);
+        let syntax = self.set.syntax_for(self.dialect);
         let statements = kiln_core::split::split_with(sql, syntax).map_err(|e| Error::Split {
             revision: rev.id().to_owned(),
             file: rev.file().to_owned(),
@@ -78,7 +78,7 @@ impl Session<'_> {
                         )
                         .await);
                 }
-                let message = db_message(&e);
+                let message = driver_text(&e);
                 let _ = self
                     .conn
                     .exec(
@@ -98,6 +98,7 @@ impl Session<'_> {
                     message,
                     dirty: true,
                     run_rolled_back: None,
+                    report: None,
                 };
                 self.audit_failure(rev, direction, started_at, started, &err)
                     .await;

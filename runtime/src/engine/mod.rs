@@ -9,12 +9,12 @@
 
 use crate::db::{Db, RunLock, is_missing_table};
 use crate::error::{Error, Result};
-use crate::migrator::Migrator;
 use crate::net::{Watchdog, Watched};
+use crate::options::Options;
 use crate::report::{AppliedRevision, AuditEntry, Direction, Hooks, Report, Status};
 use crate::sql::Sql;
 use crate::util::{host_name, run_id};
-use kiln_core::{Dialect, Plan, Target};
+use kiln_core::{Dialect, MigrationSet, Plan, Target};
 use std::time::Duration;
 
 mod batch;
@@ -38,8 +38,11 @@ pub(crate) enum Op {
     Stamp(Vec<Target>, bool),
 }
 
+/// One run's connection and context. It holds the set and the options, not the `Migrator`, so
+/// the engine depends on nothing above it.
 pub(crate) struct Session<'m> {
-    m: &'m Migrator,
+    set: &'m MigrationSet,
+    opts: &'m Options,
     db: Db,
     pub conn: Watched,
     pub sql: Sql,
@@ -52,11 +55,11 @@ pub(crate) struct Session<'m> {
 }
 
 impl<'m> Session<'m> {
-    pub async fn open(m: &'m Migrator, db: &Db) -> Result<Session<'m>> {
-        let dog = Watchdog::new(db, m.options().io_timeout);
+    pub async fn open(set: &'m MigrationSet, opts: &'m Options, db: &Db) -> Result<Session<'m>> {
+        let dog = Watchdog::new(db, opts.io_timeout);
         let conn = Watched::new(db.acquire().await?, dog);
         let dialect = conn.dialect();
-        if let Some(declared) = m.set().syntax()
+        if let Some(declared) = set.syntax()
             && declared.dialect != dialect
         {
             return Err(Error::DialectMismatch {
@@ -64,9 +67,10 @@ impl<'m> Session<'m> {
                 actual: dialect,
             });
         }
-        let sql = Sql::new(dialect, m.options())?;
+        let sql = Sql::new(dialect, opts)?;
         Ok(Session {
-            m,
+            set,
+            opts,
             db: db.clone(),
             conn,
             sql,
@@ -84,10 +88,10 @@ impl<'m> Session<'m> {
     pub async fn at_head_fast(&mut self) -> Result<bool> {
         match self
             .conn
-            .check_text(self.sql.fast_check(self.m.set().len()))
+            .check_text(self.sql.fast_check(self.set.len()))
             .await
         {
-            Ok(Some(d)) => Ok(d == self.m.set().digest()),
+            Ok(Some(d)) => Ok(d == self.set.digest()),
             Ok(None) => Ok(false),
             Err(e) if is_missing_table(&e) => Ok(false),
             Err(e) => Err(Error::db("reading the migration state")(e)),
@@ -146,7 +150,7 @@ impl<'m> Session<'m> {
         // the lock, the table set-up or reading every version row.
         if let Op::Upgrade(t) = &op
             && (matches!(t, Target::Heads)
-                || (matches!(t, Target::Head) && self.m.set().heads().len() == 1))
+                || (matches!(t, Target::Head) && self.set.heads().len() == 1))
             && self.at_head_fast().await?
         {
             return Ok(Report::default());
@@ -154,14 +158,14 @@ impl<'m> Session<'m> {
         // A session lock must never go back to the pool, even if this future is dropped.
         self.conn.close_on_drop();
         self.conn.identify().await;
-        let lock = if self.m.options().lock {
+        let lock = if self.opts.lock {
             // A stamp records a state someone decided on after looking at the database; if a
             // runner is changing it right now that decision is stale, so stamp does not wait.
             let stamping = matches!(op, Op::Stamp(..));
             let timeout = if stamping {
                 Duration::ZERO
             } else {
-                self.m.options().lock_timeout
+                self.opts.lock_timeout
             };
             match self.conn.lock(&self.sql, timeout).await {
                 Err(Error::LockTimeout { what, .. }) if stamping => {
@@ -205,24 +209,24 @@ impl<'m> Session<'m> {
         self.run_id = run_id();
         self.user = self.conn.current_user().await;
         self.host = host_name();
-        if self.m.options().lock {
+        if self.opts.lock {
             self.record_abandoned_markers(&mut rows).await?;
         }
         self.digest = digest_of(&rows);
         self.dirty = rows.iter().filter(|r| !r.is_applied()).count() as i64;
         self.repair_state().await?;
-        let plan = Plan::new(self.m.set());
+        let plan = Plan::new(self.set);
         match op {
             Op::Stamp(targets, purge) => self.stamp(&plan, &rows, &targets, purge).await,
             Op::Upgrade(target) => {
-                let applied = analyze(self.m, &rows)?;
+                let applied = analyze(self.set, self.opts, &rows)?;
                 let todo = plan.upgrade(&applied, &target)?;
                 self.execute(&todo, Direction::Upgrade, hooks).await
             }
             Op::Downgrade(target) => {
-                let applied = analyze(self.m, &rows)?;
+                let applied = analyze(self.set, self.opts, &rows)?;
                 let todo = plan.downgrade(&applied, &target)?;
-                crate::guard::downgrade_below_unknown(self.m, &rows, &applied, &todo)?;
+                crate::guard::downgrade_below_unknown(self.set, &rows, &applied, &todo)?;
                 self.execute(&todo, Direction::Downgrade, hooks).await
             }
         }
@@ -242,8 +246,8 @@ impl<'m> Session<'m> {
     /// advice to repair it by hand would be dangerous.
     pub async fn status(&mut self) -> Result<Status> {
         let rows = self.read_versions().await?.unwrap_or_default();
-        let mut st = status_of(self.m, rows);
-        if !st.dirty.is_empty() && self.m.options().lock && self.lock_held_elsewhere().await? {
+        let mut st = status_of(self.set, rows);
+        if !st.dirty.is_empty() && self.opts.lock && self.lock_held_elsewhere().await? {
             st.in_progress = std::mem::take(&mut st.dirty);
         }
         Ok(st)

@@ -1,15 +1,17 @@
 //! `stamp`: record revisions as applied (or remove their rows) without running their SQL.
 
 use super::Session;
+use super::state::Ids;
 use crate::db::Arg;
 use crate::error::{Error, Result};
 use crate::report::{
-    AppliedRevision, Direction, OUTCOME_OK, OUTCOME_RECORDED, OUTCOME_REMOVED, Report, RowState,
-    Step,
+    AppliedRevision, Direction, OUTCOME_OK, OUTCOME_PURGED, OUTCOME_RECORDED, OUTCOME_REMOVED,
+    Report, RowState, Step,
 };
-use crate::util::now_rfc3339;
+use crate::util::{millis, now_rfc3339};
 use kiln_core::checksum::parse_hex32;
 use kiln_core::{Plan, Revision, Target};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 impl Session<'_> {
@@ -20,7 +22,10 @@ impl Session<'_> {
         targets: &[Target],
         purge: bool,
     ) -> Result<Report> {
-        let set = self.m.set();
+        let set = self.set;
+        let ids = Ids::of(set);
+        let by_id: HashMap<&str, &AppliedRevision> =
+            rows.iter().map(|r| (r.revision.as_str(), r)).collect();
         let none = vec![false; set.len()];
         let mut want = vec![false; set.len()];
         for t in targets {
@@ -30,10 +35,10 @@ impl Session<'_> {
         }
         let unknown: Vec<String> = rows
             .iter()
-            .filter(|r| set.get(&r.revision).is_none())
+            .filter(|r| ids.index(&r.revision).is_none())
             .map(|r| r.revision.clone())
             .collect();
-        if !purge && !unknown.is_empty() && !self.m.options().allow_unknown_applied {
+        if !purge && !unknown.is_empty() && !self.opts.allow_unknown_applied {
             return Err(Error::UnknownApplied { revisions: unknown });
         }
         let started_at = now_rfc3339();
@@ -47,18 +52,14 @@ impl Session<'_> {
             if purge {
                 self.conn.exec(&self.sql.delete_all_versions(), &[]).await?;
                 for r in rows {
-                    let still_wanted = set.index_of(&r.revision).is_some_and(|i| want[i]);
+                    let still_wanted = ids.index(&r.revision).is_some_and(|i| want[i]);
                     if !still_wanted {
                         removed.push(r.revision.clone());
                     }
                 }
             }
             let existing = |id: &str| {
-                if purge {
-                    None
-                } else {
-                    rows.iter().find(|r| r.revision == id)
-                }
+                if purge { None } else { by_id.get(id).copied() }
             };
             for (i, rev) in set.revisions().iter().enumerate() {
                 let row = existing(rev.id());
@@ -94,7 +95,7 @@ impl Session<'_> {
             }
             let kept: Vec<(&str, &str)> = rows
                 .iter()
-                .filter(|r| !purge && set.get(&r.revision).is_none() && r.is_applied())
+                .filter(|r| !purge && ids.index(&r.revision).is_none() && r.is_applied())
                 .map(|r| (r.revision.as_str(), r.checksum.as_str()))
                 .chain(
                     set.revisions()
@@ -108,12 +109,15 @@ impl Session<'_> {
             self.dirty = 0;
             self.write_state().await?;
             let now = now_rfc3339();
-            let ms = started.elapsed().as_millis() as i64;
+            let ms = millis(started.elapsed());
             for id in &removed {
                 report.steps.push(Step {
                     revision: id.clone(),
                     direction: Direction::Unstamp,
-                    message: set.get(id).and_then(|r| r.message()).map(str::to_owned),
+                    message: ids
+                        .get(set, id)
+                        .and_then(|r| r.message())
+                        .map(str::to_owned),
                     duration: Duration::ZERO,
                 });
             }
@@ -121,15 +125,21 @@ impl Session<'_> {
             // (with the checksum that was recorded, when kiln knows it).
             for step in &report.steps {
                 let (outcome, sum) = match step.direction {
+                    // A purge's rows say so: it forgets rows wholesale (unknown ones too), which
+                    // an audit reader must tell from a stamp that moved the database down.
                     Direction::Unstamp => (
-                        OUTCOME_REMOVED,
-                        rows.iter()
-                            .find(|r| r.revision == step.revision)
+                        if purge {
+                            OUTCOME_PURGED
+                        } else {
+                            OUTCOME_REMOVED
+                        },
+                        by_id
+                            .get(step.revision.as_str())
                             .map_or("", |r| r.checksum.as_str()),
                     ),
                     _ => (
                         OUTCOME_RECORDED,
-                        set.get(&step.revision).map_or("", |r| r.checksum()),
+                        ids.get(set, &step.revision).map_or("", |r| r.checksum()),
                     ),
                 };
                 self.insert_audit(

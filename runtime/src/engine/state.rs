@@ -2,10 +2,11 @@
 //! unknown, the digest, the status and the history. No database here.
 
 use crate::error::{Error, Result};
-use crate::migrator::Migrator;
+use crate::options::Options;
 use crate::report::{AppliedRevision, HistoryEntry, RowState, Status};
 use kiln_core::checksum::{revision_digest, xor_into};
-use kiln_core::{Plan, Target};
+use kiln_core::{MigrationSet, Plan, Target};
+use std::collections::HashMap;
 
 /// The digest of applied rows (dirty rows excluded: they are not applied).
 pub(super) fn digest_of(rows: &[AppliedRevision]) -> [u8; 32] {
@@ -16,12 +17,45 @@ pub(super) fn digest_of(rows: &[AppliedRevision]) -> [u8; 32] {
     acc
 }
 
+/// Revision ids to their position in the set, built once per analysis: `MigrationSet::get` and
+/// `index_of` scan the set, which inside a loop over the version rows is quadratic.
+pub(crate) struct Ids<'a>(HashMap<&'a str, usize>);
+
+impl<'a> Ids<'a> {
+    pub(crate) fn of(set: &'a MigrationSet) -> Ids<'a> {
+        Ids(set
+            .revisions()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id(), i))
+            .collect())
+    }
+
+    /// The position of `id` in the set.
+    pub(crate) fn index(&self, id: &str) -> Option<usize> {
+        self.0.get(id).copied()
+    }
+
+    /// The revision `id` of `set` (the set this index was built from).
+    pub(crate) fn get<'s>(
+        &self,
+        set: &'s MigrationSet,
+        id: &str,
+    ) -> Option<&'s kiln_core::Revision> {
+        self.index(id).map(|i| &set.revisions()[i])
+    }
+}
+
 /// Checks the version rows against the set: dirty first (most urgent), then drift, then unknown
 /// revisions. Returns which revisions of the set are applied.
-pub(crate) fn analyze(m: &Migrator, rows: &[AppliedRevision]) -> Result<Vec<bool>> {
-    let set = m.set();
+pub(crate) fn analyze(
+    set: &MigrationSet,
+    opts: &Options,
+    rows: &[AppliedRevision],
+) -> Result<Vec<bool>> {
+    let ids = Ids::of(set);
     if let Some(r) = rows.iter().find(|r| !r.is_applied()) {
-        let (file, parents) = match set.get(&r.revision) {
+        let (file, parents) = match ids.get(set, &r.revision) {
             Some(rev) => (
                 rev.file().to_owned(),
                 if rev.parents().is_empty() {
@@ -48,7 +82,7 @@ pub(crate) fn analyze(m: &Migrator, rows: &[AppliedRevision]) -> Result<Vec<bool
     let mut unknown = Vec::new();
     let mut drifted = None;
     for r in rows {
-        match set.index_of(&r.revision) {
+        match ids.index(&r.revision) {
             Some(i) => {
                 let rev = &set.revisions()[i];
                 if rev.checksum() != r.checksum && drifted.is_none() {
@@ -76,19 +110,19 @@ pub(crate) fn analyze(m: &Migrator, rows: &[AppliedRevision]) -> Result<Vec<bool
             unknown: !unknown.is_empty(),
         });
     }
-    if !unknown.is_empty() && !m.options().allow_unknown_applied {
+    if !unknown.is_empty() && !opts.allow_unknown_applied {
         return Err(Error::UnknownApplied { revisions: unknown });
     }
     Ok(applied)
 }
 
-pub(crate) fn status_of(m: &Migrator, rows: Vec<AppliedRevision>) -> Status {
-    let set = m.set();
+pub(crate) fn status_of(set: &MigrationSet, rows: Vec<AppliedRevision>) -> Status {
+    let ids = Ids::of(set);
     let plan = Plan::new(set);
     let mut applied = vec![false; set.len()];
     let mut st = Status::default();
     for r in &rows {
-        match set.index_of(&r.revision) {
+        match ids.index(&r.revision) {
             Some(i) => {
                 if r.is_applied() {
                     applied[i] = true;
@@ -118,8 +152,16 @@ pub(crate) fn status_of(m: &Migrator, rows: Vec<AppliedRevision>) -> Status {
     st
 }
 
-pub(crate) fn history_of(m: &Migrator, status: &Status) -> Vec<HistoryEntry> {
-    let set = m.set();
+pub(crate) fn history_of(set: &MigrationSet, status: &Status) -> Vec<HistoryEntry> {
+    let applied_at: HashMap<&str, &str> = status
+        .applied
+        .iter()
+        .filter(|a| a.is_applied())
+        .map(|a| (a.revision.as_str(), a.applied_at.as_str()))
+        .collect();
+    let current: std::collections::HashSet<&str> =
+        status.current.iter().map(String::as_str).collect();
+    let heads: std::collections::HashSet<&str> = set.heads().iter().map(|h| &**h).collect();
     set.revisions()
         .iter()
         .map(|r| HistoryEntry {
@@ -128,13 +170,9 @@ pub(crate) fn history_of(m: &Migrator, status: &Status) -> Vec<HistoryEntry> {
             message: r.message().map(str::to_owned),
             file: r.file().to_owned(),
             branch_labels: r.branch_labels().iter().map(|p| p.to_string()).collect(),
-            applied_at: status
-                .applied
-                .iter()
-                .find(|a| a.revision == r.id() && a.is_applied())
-                .map(|a| a.applied_at.clone()),
-            is_current: status.current.iter().any(|c| c == r.id()),
-            is_head: set.heads().iter().any(|h| h == r.id()),
+            applied_at: applied_at.get(r.id()).map(|a| (*a).to_owned()),
+            is_current: current.contains(r.id()),
+            is_head: heads.contains(r.id()),
             is_draft: r.is_draft(),
         })
         .collect()
@@ -143,6 +181,7 @@ pub(crate) fn history_of(m: &Migrator, status: &Status) -> Vec<HistoryEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::migrator::Migrator;
     use crate::options::Options;
     use kiln_core::MigrationDir;
     use kiln_core::checksum::parse_hex32;
@@ -186,15 +225,21 @@ mod tests {
     fn analyze_returns_which_revisions_are_applied() {
         let (_d, m) = set(false);
         let rows = [row(&m, "a", "applied"), row(&m, "b", "applied")];
-        assert_eq!(analyze(&m, &rows).unwrap(), vec![true, true, false]);
-        assert_eq!(analyze(&m, &[]).unwrap(), vec![false, false, false]);
+        assert_eq!(
+            analyze(m.set(), m.options(), &rows).unwrap(),
+            vec![true, true, false]
+        );
+        assert_eq!(
+            analyze(m.set(), m.options(), &[]).unwrap(),
+            vec![false, false, false]
+        );
     }
 
     #[test]
     fn analyze_refuses_unknown_rows_unless_allowed() {
         let (_d, m) = set(false);
         let rows = [row(&m, "a", "applied"), row(&m, "zz", "applied")];
-        match analyze(&m, &rows) {
+        match analyze(m.set(), m.options(), &rows) {
             Err(Error::UnknownApplied { revisions }) => assert_eq!(revisions, ["zz"]),
             other => panic!("expected UnknownApplied, got {other:?}"),
         }
@@ -203,7 +248,10 @@ mod tests {
             row(&lenient, "a", "applied"),
             row(&lenient, "zz", "applied"),
         ];
-        assert_eq!(analyze(&lenient, &rows).unwrap(), vec![true, false, false]);
+        assert_eq!(
+            analyze(lenient.set(), lenient.options(), &rows).unwrap(),
+            vec![true, false, false]
+        );
     }
 
     #[test]
@@ -211,7 +259,7 @@ mod tests {
         let (_d, m) = set(false);
         let mut b = row(&m, "b", "applied");
         b.checksum = "f".repeat(64);
-        match analyze(&m, &[row(&m, "a", "applied"), b]) {
+        match analyze(m.set(), m.options(), &[row(&m, "a", "applied"), b]) {
             Err(Error::Drift {
                 revision,
                 recorded,
@@ -236,7 +284,7 @@ mod tests {
         for (state, direction) in [("running", "upgrade"), ("reverting", "downgrade")] {
             let mut b = row(&m, "b", state);
             b.error = Some("boom".to_owned());
-            match analyze(&m, &[a.clone(), b]) {
+            match analyze(m.set(), m.options(), &[a.clone(), b]) {
                 Err(Error::Dirty {
                     revision,
                     direction: d,
@@ -281,7 +329,7 @@ mod tests {
         let mut a = row(&m, "a", "applied");
         a.checksum = "f".repeat(64);
         let rows = vec![a, row(&m, "b", "running"), row(&m, "zz", "applied")];
-        let st = status_of(&m, rows.clone());
+        let st = status_of(m.set(), rows.clone());
         assert_eq!(st.dirty, ["b"]);
         assert_eq!(st.drifted, ["a"]);
         assert_eq!(st.unknown, ["zz"]);
@@ -293,8 +341,11 @@ mod tests {
     #[test]
     fn history_follows_the_set_order_and_dates_only_applied_rows() {
         let (_d, m) = set(false);
-        let st = status_of(&m, vec![row(&m, "b", "running"), row(&m, "a", "applied")]);
-        let h = history_of(&m, &st);
+        let st = status_of(
+            m.set(),
+            vec![row(&m, "b", "running"), row(&m, "a", "applied")],
+        );
+        let h = history_of(m.set(), &st);
         let ids: Vec<_> = h.iter().map(|e| e.revision.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c"]);
         assert_eq!(h[0].applied_at.as_deref(), Some("2026-01-01T00:00:01Z"));

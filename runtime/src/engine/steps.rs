@@ -74,16 +74,6 @@ pub(super) fn section_line(rev: &Revision, direction: Direction) -> u32 {
     }
 }
 
-pub(super) fn db_message(e: &sqlx::Error) -> String {
-    match e {
-        sqlx::Error::Database(d) => match d.code() {
-            Some(code) => format!("{} (code {code})", d.message()),
-            None => d.message().to_owned(),
-        },
-        other => other.to_string(),
-    }
-}
-
 pub(super) fn log_step(rev: &Revision, step: &Step) {
     let from = if rev.parents().is_empty() {
         "base".to_owned()
