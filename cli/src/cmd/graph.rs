@@ -9,7 +9,7 @@ use crate::out;
 use crate::settings::Settings;
 
 pub fn graph(s: &Settings, format: GraphFormat) -> anyhow::Result<Code> {
-    let set = crate::repo::load(&s.dir)?;
+    let set = crate::lenient::load(&s.dir, crate::lenient::Tolerate::READ)?;
     let is_head = |id: &str| set.heads().iter().any(|h| h == id);
     let label = |r: &kiln_core::Revision| {
         let mut t = r.id().to_owned();

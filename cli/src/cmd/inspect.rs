@@ -314,7 +314,7 @@ pub fn current(s: &Settings, a: &CurrentArgs) -> anyhow::Result<Code> {
 }
 
 pub fn history(s: &Settings, h: &HistorySettings) -> anyhow::Result<Code> {
-    let set = crate::repo::load(&s.dir)?;
+    let set = crate::lenient::load(&s.dir, crate::lenient::Tolerate::READ)?;
     let needs_db = h.indicate_current || h.range.needs_database();
     let status = if needs_db {
         let why = if h.indicate_current {
@@ -408,7 +408,7 @@ pub fn history(s: &Settings, h: &HistorySettings) -> anyhow::Result<Code> {
 }
 
 pub fn heads(s: &Settings, a: &ListArgs) -> anyhow::Result<Code> {
-    let set = crate::repo::load(&s.dir)?;
+    let set = crate::lenient::load(&s.dir, crate::lenient::Tolerate::READ)?;
     let view = View::new(&set);
     let heads = crate::range::heads(&set);
     if a.json {
@@ -432,7 +432,7 @@ pub fn heads(s: &Settings, a: &ListArgs) -> anyhow::Result<Code> {
 }
 
 pub fn branches(s: &Settings, a: &ListArgs) -> anyhow::Result<Code> {
-    let set = crate::repo::load(&s.dir)?;
+    let set = crate::lenient::load(&s.dir, crate::lenient::Tolerate::READ)?;
     let view = View::new(&set);
     let plan = Plan::new(&set);
     let points: Vec<usize> = (0..set.len())
@@ -495,7 +495,7 @@ pub fn branches(s: &Settings, a: &ListArgs) -> anyhow::Result<Code> {
 }
 
 pub fn show(s: &Settings, a: &ShowArgs) -> anyhow::Result<Code> {
-    let set = crate::repo::load(&s.dir)?;
+    let set = crate::lenient::load(&s.dir, crate::lenient::Tolerate::READ)?;
     let plan = Plan::new(&set);
     let i = resolve_one(&plan, &Target::parse(&a.revision)?)?;
     let view = View::new(&set);

@@ -6,6 +6,7 @@
 
 use crate::args::{MergeArgs, RevisionArgs};
 use crate::error::{Code, Fail};
+use crate::lenient::{self, Tolerate};
 use crate::range::resolve_one;
 use crate::settings::Settings;
 use crate::{out, repo, time};
@@ -174,8 +175,14 @@ fn write(
 
 pub fn revision(s: &Settings, a: &RevisionArgs) -> anyhow::Result<Code> {
     let dir = &s.dir;
-    let set = repo::load(dir)?;
-    let scan = repo::scan(dir)?;
+    // An empty draft (the previous `kiln revision`, not yet filled in) does not stop the next.
+    let (scan, tolerated) = lenient::scan(dir, Tolerate::WRITE);
+    let set = kiln_core::build_set(dir, scan.clone()).map_err(|d| {
+        let mut all = tolerated.clone();
+        d.0.into_iter().for_each(|x| all.push(x));
+        Fail::invalid(&dir.display, &all)
+    })?;
+    lenient::warn(dir, &tolerated);
     let plan = Plan::new(&set);
     let message = one_line(&a.message)?;
     let ids: Vec<&str> = set.revisions().iter().map(|r| r.id()).collect();
@@ -382,16 +389,19 @@ impl Lite<'_> {
 
 pub fn merge(s: &Settings, a: &MergeArgs) -> anyhow::Result<Code> {
     let dir = &s.dir;
-    let scan = repo::scan(dir)?;
-    // A directory with several unlabelled heads does not validate, and merging is the fix; any
-    // other problem must be fixed first.
+    // A directory with several unlabelled heads does not validate, and merging is the fix; an
+    // empty draft does not matter to a merge either. Any other problem must be fixed first.
+    let (scan, tolerated) = lenient::scan(dir, Tolerate::WRITE);
     if let Err(d) = kiln_core::build_set(dir, scan.clone())
         && !d
             .iter()
             .all(|x| matches!(x.problem, Problem::MultipleHeads { .. }))
     {
-        return Err(Fail::invalid(&dir.display, &d));
+        let mut all = tolerated.clone();
+        d.0.into_iter().for_each(|x| all.push(x));
+        return Err(Fail::invalid(&dir.display, &all));
     }
+    lenient::warn(dir, &tolerated);
     let lite = Lite { files: &scan.files };
     let message = one_line(&a.message)?;
     let mut parents: Vec<String> = Vec::new();
