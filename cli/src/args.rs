@@ -72,6 +72,8 @@ pub enum Command {
     Branches(ListArgs),
     /// Show one revision: its place in the graph, its file and its SQL
     Show(ShowArgs),
+    /// Open a revision's file in $VISUAL or $EDITOR
+    Edit(EditArgs),
     /// Record revisions as applied without running SQL (audited)
     Stamp(StampArgs),
     /// Validate the directory and lock; with a database, also pending revisions and drift
@@ -256,6 +258,13 @@ pub struct ShowArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct EditArgs {
+    /// The revision: id, unique prefix, branch label, head, LABEL@head, REV-N, ...
+    #[arg(allow_hyphen_values = true, value_name = "REV")]
+    pub revision: String,
+}
+
+#[derive(Debug, Args)]
 pub struct StampArgs {
     /// The state to record: revisions or targets (with everything they need); none with --purge
     /// forgets every row
@@ -370,6 +379,17 @@ pub fn parse() -> Result<Cli, Code> {
                     )
                 }
                 _ => {
+                    if let Some((typed, sentence)) = crate::alembic::hint(&e) {
+                        let what = if e.kind() == ErrorKind::InvalidSubcommand {
+                            "command"
+                        } else {
+                            "option here"
+                        };
+                        crate::out::error_text(&format!(
+                            "kiln: `{typed}` is Alembic's, and kiln has no such {what}\n  help: {sentence}"
+                        ));
+                        return Err(Code::Usage);
+                    }
                     let rendered = e.render().to_string();
                     let text = rendered
                         .strip_prefix("error: ")

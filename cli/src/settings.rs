@@ -88,6 +88,7 @@ pub enum Action {
     Heads(args::ListArgs),
     Branches(args::ListArgs),
     Show(args::ShowArgs),
+    Edit(EditSettings),
     Stamp(StampSettings),
     Check(args::CheckArgs),
     Lock(args::LockArgs),
@@ -144,6 +145,12 @@ pub struct HistorySettings {
     pub indicate_current: bool,
     pub graph: bool,
     pub json: bool,
+}
+
+/// `edit`.
+#[derive(Debug)]
+pub struct EditSettings {
+    pub revision: Target,
 }
 
 /// `stamp`.
@@ -234,6 +241,9 @@ impl Settings {
             Command::Heads(a) => Action::Heads(a),
             Command::Branches(a) => Action::Branches(a),
             Command::Show(a) => Action::Show(a),
+            Command::Edit(a) => Action::Edit(EditSettings {
+                revision: Target::parse(&a.revision)?,
+            }),
             Command::Stamp(a) => {
                 if a.revisions.is_empty() && !a.purge {
                     return Err(Fail::usage(

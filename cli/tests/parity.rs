@@ -85,3 +85,97 @@ fn dir_help_matches_behaviour() {
     assert!(!help.contains("Cargo.toml"), "{help}");
     assert!(help.contains("relative to the working directory"), "{help}");
 }
+
+/// Item 13: `kiln edit REV` runs `$EDITOR` (here a script that appends a line) on the revision's
+/// file, including a draft that has no SQL yet; VISUAL wins over EDITOR.
+#[cfg(unix)]
+#[test]
+fn edit_opens_the_revision_in_the_editor() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let sb = Sandbox::new();
+    let url = sb.sqlite_url("app.db");
+    ok(&sb, &url, &["revision", "-m", "first", "--rev-id", "r1"]);
+    let script = sb.path().join("append.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nprintf 'SELECT 1; -- %s\\n' \"$MARK\" >> \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = sb
+        .kiln()
+        .env_remove("VISUAL")
+        .env("EDITOR", &script)
+        .env("MARK", "by-editor")
+        .args(["edit", "r1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let file = sb.read("migrations/r1_first.sql");
+    assert!(file.ends_with("SELECT 1; -- by-editor\n"), "{file}");
+
+    // VISUAL wins; a failing editor is an error that names it.
+    let out = sb
+        .kiln()
+        .env("VISUAL", "false")
+        .env("EDITOR", &script)
+        .args(["edit", "r1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("the editor `false` exited"),
+        "{}",
+        text(&out.stderr)
+    );
+    // No editor configured: a usage error saying what to set.
+    let out = sb
+        .kiln()
+        .env_remove("VISUAL")
+        .env_remove("EDITOR")
+        .args(["edit", "r1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("set EDITOR"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Item 13: verbs and flags Alembic has get a sentence naming kiln's equivalent (exit 2), not a
+/// bare clap error; other typos keep clap's message.
+#[test]
+fn alembic_verbs_and_flags_name_the_equivalent() {
+    let sb = Sandbox::new();
+    let cases: &[(&[&str], &str)] = &[
+        (&["ensure_version"], "creates its version and audit tables"),
+        (&["list_templates"], "one revision template"),
+        (&["init", "--template", "generic"], "one directory layout"),
+        (
+            &["revision", "-m", "x", "--autogenerate"],
+            "does not autogenerate",
+        ),
+        (&["upgrade", "head", "-x", "tenant=a"], "no -x arguments"),
+        (&["-c", "alembic.ini", "current"], "no alembic.ini"),
+        (&["current", "--config=alembic.ini"], "no alembic.ini"),
+    ];
+    for (args, expected) in cases {
+        let out = sb.kiln().args(*args).output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("is Alembic's") && stderr.contains(expected),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("Usage:"), "{args:?}: {stderr}");
+    }
+    let out = sb.kiln().arg("upgrad").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("upgrade"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -4,6 +4,7 @@
 mod audit;
 mod check;
 mod db;
+mod edit;
 mod graph;
 mod init;
 mod inspect;
@@ -31,6 +32,7 @@ pub fn run(s: Settings) -> anyhow::Result<Code> {
         Action::Heads(a) => inspect::heads(&s, a),
         Action::Branches(a) => inspect::branches(&s, a),
         Action::Show(a) => inspect::show(&s, a),
+        Action::Edit(e) => edit::edit(&s, e),
         Action::Check(a) => check::check(&s, a),
         Action::Lock(a) => lock::lock(&s, a),
         Action::Graph(f) => graph::graph(&s, *f),
