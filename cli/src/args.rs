@@ -1,21 +1,12 @@
 //! The command line, as clap sees it. No behaviour lives here: [`crate::settings`] validates these
 //! values and [`crate::cmd`] acts on them.
 
-use crate::error::Code;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::exit::{self, Code};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
 /// Database migrations baked into your binary. Alembic's verbs, checked by the compiler.
 #[derive(Debug, Parser)]
-#[command(
-    name = "kiln",
-    version,
-    about,
-    after_help = "Configuration: --database-url, else DATABASE_URL, else DATABASE_URL in ./.env; \
-                  --dir, else KILN_DIR, else `migrations`.\n\
-                  Exit codes: 0 ok, 1 other error, 2 usage, 3 invalid migration directory, \
-                  4 database error, 5 drafts (check --locked), 6 pending, 7 drift, 8 dirty, \
-                  130 interrupted. See docs/cli.md."
-)]
+#[command(name = "kiln", version, about)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -361,7 +352,17 @@ pub fn parse() -> Result<Cli, Code> {
     if let Some(url) = std::env::var_os("DATABASE_URL") {
         crate::out::protect_url(&url.to_string_lossy());
     }
-    match Cli::try_parse() {
+    // The help's closing lines are built at run time so the exit codes come from their one table.
+    let after = format!(
+        "Configuration: --database-url, else DATABASE_URL, else DATABASE_URL in ./.env; \
+         --dir, else KILN_DIR, else `migrations`.\n{}",
+        exit::help_line()
+    );
+    let parsed = Cli::command()
+        .after_help(after)
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    match parsed {
         Ok(cli) => Ok(cli),
         Err(e) => {
             use clap::error::ErrorKind;

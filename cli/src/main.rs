@@ -10,6 +10,7 @@ mod alembic;
 mod args;
 mod cmd;
 mod error;
+mod exit;
 mod graph_text;
 mod lenient;
 mod out;
