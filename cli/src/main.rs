@@ -6,6 +6,7 @@
 //! prints every failure as `kiln: ...` on stderr with a next step. Nothing here panics on a
 //! user-caused path: every failure is a value.
 
+mod action;
 mod alembic;
 mod args;
 mod cmd;

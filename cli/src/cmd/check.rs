@@ -7,7 +7,7 @@
 //! finding is printed.
 
 use super::db::{block_on, connect, migrator};
-use crate::args::CheckArgs;
+use crate::action::CheckSettings;
 use crate::error::{Code, Fail};
 use crate::out;
 use crate::settings::Settings;
@@ -20,7 +20,7 @@ struct Finding {
     help: String,
 }
 
-pub fn check(s: &Settings, a: &CheckArgs) -> anyhow::Result<Code> {
+pub fn check(s: &Settings, a: &CheckSettings) -> anyhow::Result<Code> {
     let set = match kiln_core::load_dir(&s.dir) {
         Ok(l) => l.set,
         Err(d) => {

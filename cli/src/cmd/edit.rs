@@ -4,11 +4,12 @@
 //! (`code --wait`) works as it does for git. The directory is loaded like the read commands load
 //! it, so the draft `kiln revision` just wrote (still without SQL) can be opened.
 
+use crate::action::EditSettings;
 use crate::error::{Code, Fail};
 use crate::lenient::{self, Tolerate};
 use crate::out;
 use crate::range::resolve_one;
-use crate::settings::{EditSettings, Settings};
+use crate::settings::Settings;
 use kiln_core::Plan;
 
 pub fn edit(s: &Settings, e: &EditSettings) -> anyhow::Result<Code> {

@@ -3,7 +3,7 @@
 //! Edges point from parent to child (the direction of an upgrade); `depends-on` edges are dashed.
 //! Heads are drawn bold, drafts dashed, irreversible revisions as hexagons, labels in the node text.
 
-use crate::args::GraphFormat;
+use crate::action::GraphFormat;
 use crate::error::Code;
 use crate::out;
 use crate::settings::Settings;

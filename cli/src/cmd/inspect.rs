@@ -4,13 +4,13 @@
 //! facts as JSON values built here, so kiln-core and kiln-runtime need no serde.
 
 use super::db::with_db;
-use crate::args::{CurrentArgs, ListArgs, ShowArgs};
+use crate::action::{CurrentSettings, HistorySettings, ListSettings, ShowSettings};
 use crate::error::Code;
 use crate::graph_text;
 use crate::out;
 use crate::range::{child_lists, parent_lists, resolve_one};
-use crate::settings::{HistorySettings, Settings};
-use kiln_core::{MigrationSet, Plan, Revision, Target};
+use crate::settings::Settings;
+use kiln_core::{MigrationSet, Plan, Revision};
 use kiln_runtime::Status;
 use serde_json::{Value, json};
 
@@ -219,7 +219,7 @@ fn warn_status(st: &Status) {
     }
 }
 
-pub fn current(s: &Settings, a: &CurrentArgs) -> anyhow::Result<Code> {
+pub fn current(s: &Settings, a: &CurrentSettings) -> anyhow::Result<Code> {
     with_db(s, "current", s.options.clone(), async |m, db| {
         let st = m.current(db).await?;
         let view = View::new(m.set());
@@ -407,7 +407,7 @@ pub fn history(s: &Settings, h: &HistorySettings) -> anyhow::Result<Code> {
     Ok(Code::Ok)
 }
 
-pub fn heads(s: &Settings, a: &ListArgs) -> anyhow::Result<Code> {
+pub fn heads(s: &Settings, a: &ListSettings) -> anyhow::Result<Code> {
     let set = crate::lenient::load(&s.dir, crate::lenient::Tolerate::READ)?;
     let view = View::new(&set);
     let heads = crate::range::heads(&set);
@@ -431,7 +431,7 @@ pub fn heads(s: &Settings, a: &ListArgs) -> anyhow::Result<Code> {
     Ok(Code::Ok)
 }
 
-pub fn branches(s: &Settings, a: &ListArgs) -> anyhow::Result<Code> {
+pub fn branches(s: &Settings, a: &ListSettings) -> anyhow::Result<Code> {
     let set = crate::lenient::load(&s.dir, crate::lenient::Tolerate::READ)?;
     let view = View::new(&set);
     let plan = Plan::new(&set);
@@ -494,10 +494,10 @@ pub fn branches(s: &Settings, a: &ListArgs) -> anyhow::Result<Code> {
     Ok(Code::Ok)
 }
 
-pub fn show(s: &Settings, a: &ShowArgs) -> anyhow::Result<Code> {
+pub fn show(s: &Settings, a: &ShowSettings) -> anyhow::Result<Code> {
     let set = crate::lenient::load(&s.dir, crate::lenient::Tolerate::READ)?;
     let plan = Plan::new(&set);
-    let i = resolve_one(&plan, &Target::parse(&a.revision)?)?;
+    let i = resolve_one(&plan, &a.revision)?;
     let view = View::new(&set);
     let r = view.rev(i);
     if a.json {

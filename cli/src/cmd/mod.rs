@@ -12,17 +12,15 @@ mod lock;
 mod new;
 mod run;
 
+use crate::action::Action;
 use crate::error::Code;
-use crate::settings::{Action, Settings};
+use crate::settings::Settings;
 
 /// Runs the command and returns the exit code for a run that did not fail outright (`check`
 /// returns its finding's code this way).
 pub fn run(s: Settings) -> anyhow::Result<Code> {
     match &s.action {
-        Action::Init {
-            dir,
-            write_build_rs,
-        } => init::init(&s, dir, *write_build_rs),
+        Action::Init(i) => init::init(&s, &i.dir, i.write_build_rs),
         Action::Revision(a) => new::revision(&s, a),
         Action::Merge(a) => new::merge(&s, a),
         Action::Move(m) => run::movement(&s, m),
