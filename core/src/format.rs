@@ -660,6 +660,28 @@ mod tests {
         parse_file("m/a1_x.sql", "a1_x.sql", text.as_bytes())
     }
 
+    #[test]
+    fn a_draft_parse_accepts_an_empty_upgrade_and_nothing_else() {
+        let empty = "-- kiln:revision a1\n-- kiln:upgrade\n-- write SQL here\n-- kiln:downgrade\n";
+        let draft = |t: &str| {
+            parse_draft_with("m/a1_x.sql", "a1_x.sql", t.as_bytes(), &Readings::default())
+        };
+        assert!(matches!(
+            &problems(empty)[..],
+            [Problem::EmptyUpgrade { .. }]
+        ));
+        let f = draft(empty).expect("a draft parses");
+        assert_eq!((f.up_sql().trim(), f.up_line), ("-- write SQL here", 3));
+        assert_eq!(f.checksum, checksum::checksum(&f.text));
+        // Every other problem is still reported.
+        let errs = draft("-- kiln:revision a1\n-- kiln:upgrade\n-- kiln:upgrade\n").unwrap_err();
+        assert!(
+            errs.iter()
+                .all(|d| !matches!(d.problem, Problem::EmptyUpgrade { .. }))
+                && !errs.is_empty()
+        );
+    }
+
     fn problems(text: &str) -> Vec<Problem> {
         parse(text)
             .unwrap_err()
