@@ -352,14 +352,10 @@ pub fn parse() -> Result<Cli, Code> {
     if let Some(url) = std::env::var_os("DATABASE_URL") {
         crate::out::protect_url(&url.to_string_lossy());
     }
-    // The help's closing lines are built at run time so the exit codes come from their one table.
-    let after = format!(
-        "Configuration: --database-url, else DATABASE_URL, else DATABASE_URL in ./.env; \
-         --dir, else KILN_DIR, else `migrations`.\n{}",
-        exit::help_line()
-    );
+    // The closing line comes from the exit-code table. Where each setting comes from is said once,
+    // in that option's own help.
     let parsed = Cli::command()
-        .after_help(after)
+        .after_help(exit::help_line())
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m));
     match parsed {
