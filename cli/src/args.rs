@@ -1,21 +1,12 @@
 //! The command line, as clap sees it. No behaviour lives here: [`crate::settings`] validates these
 //! values and [`crate::cmd`] acts on them.
 
-use crate::error::Code;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::exit::{self, Code};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
 /// Database migrations baked into your binary. Alembic's verbs, checked by the compiler.
 #[derive(Debug, Parser)]
-#[command(
-    name = "kiln",
-    version,
-    about,
-    after_help = "Configuration: --database-url, else DATABASE_URL, else DATABASE_URL in ./.env; \
-                  --dir, else KILN_DIR, else `migrations`.\n\
-                  Exit codes: 0 ok, 1 other error, 2 usage, 3 invalid migration directory, \
-                  4 database error, 5 drafts (check --locked), 6 pending, 7 drift, 8 dirty, \
-                  130 interrupted. See docs/cli.md."
-)]
+#[command(name = "kiln", version, about)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -72,6 +63,8 @@ pub enum Command {
     Branches(ListArgs),
     /// Show one revision: its place in the graph, its file and its SQL
     Show(ShowArgs),
+    /// Open a revision's file in $VISUAL or $EDITOR
+    Edit(EditArgs),
     /// Record revisions as applied without running SQL (audited)
     Stamp(StampArgs),
     /// Validate the directory and lock; with a database, also pending revisions and drift
@@ -256,6 +249,13 @@ pub struct ShowArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct EditArgs {
+    /// The revision: id, unique prefix, branch label, head, LABEL@head, REV-N, ...
+    #[arg(allow_hyphen_values = true, value_name = "REV")]
+    pub revision: String,
+}
+
+#[derive(Debug, Args)]
 pub struct StampArgs {
     /// The state to record: revisions or targets (with everything they need); none with --purge
     /// forgets every row
@@ -352,7 +352,13 @@ pub fn parse() -> Result<Cli, Code> {
     if let Some(url) = std::env::var_os("DATABASE_URL") {
         crate::out::protect_url(&url.to_string_lossy());
     }
-    match Cli::try_parse() {
+    // The closing line comes from the exit-code table. Where each setting comes from is said once,
+    // in that option's own help.
+    let parsed = Cli::command()
+        .after_help(exit::help_line())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    match parsed {
         Ok(cli) => Ok(cli),
         Err(e) => {
             use clap::error::ErrorKind;
@@ -370,6 +376,17 @@ pub fn parse() -> Result<Cli, Code> {
                     )
                 }
                 _ => {
+                    if let Some((typed, sentence)) = crate::alembic::hint(&e) {
+                        let what = if e.kind() == ErrorKind::InvalidSubcommand {
+                            "command"
+                        } else {
+                            "option here"
+                        };
+                        crate::out::error_text(&format!(
+                            "kiln: `{typed}` is Alembic's, and kiln has no such {what}\n  help: {sentence}"
+                        ));
+                        return Err(Code::Usage);
+                    }
                     let rendered = e.render().to_string();
                     let text = rendered
                         .strip_prefix("error: ")

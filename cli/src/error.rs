@@ -1,4 +1,4 @@
-//! Exit codes, the CLI's own failures, and how every error is shown.
+//! The CLI's own failures, and how every error is shown (the exit codes are in [`crate::exit`]).
 //!
 //! Commands return `anyhow::Result`. Whatever fails, [`report`] walks the error chain for the
 //! first value it knows (a [`Fail`], a runtime [`kiln_runtime::Error`], a [`TargetError`] or a
@@ -7,41 +7,10 @@
 //! [`kiln_runtime::Error::help`]). Validation problems are printed exactly as the
 //! `migrations!` macro prints them, because both use the core's `Display`.
 
+pub use crate::exit::Code;
 use crate::out;
 use kiln_core::{Diagnostics, TargetError};
 use std::fmt;
-
-/// The exit status of `kiln`. Documented in `docs/cli.md`; scripts and CI rely on the numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Code {
-    /// Success.
-    Ok = 0,
-    /// An error that fits no other class (a file could not be written, ...).
-    Failure = 1,
-    /// Usage error: bad arguments, an unknown or ambiguous revision, a bad URL, no database URL.
-    Usage = 2,
-    /// The migration directory or its lock file is invalid.
-    Invalid = 3,
-    /// The database could not be reached or a statement failed.
-    Database = 4,
-    /// `check --locked`: some revisions are drafts (not in `kiln.lock`).
-    Drafts = 5,
-    /// The database is behind: revisions are pending.
-    Pending = 6,
-    /// The database disagrees with the directory: an applied revision was edited, or the
-    /// database has revisions the directory does not know.
-    Drift = 7,
-    /// A revision stopped part-way; the database is marked dirty.
-    Dirty = 8,
-    /// Stopped by Ctrl-C after a completed revision.
-    Interrupted = 130,
-}
-
-impl From<Code> for std::process::ExitCode {
-    fn from(c: Code) -> Self {
-        std::process::ExitCode::from(c as u8)
-    }
-}
 
 /// A failure the CLI itself detected, with its exit code and the next step.
 #[derive(Debug)]

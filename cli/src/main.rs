@@ -6,10 +6,14 @@
 //! prints every failure as `kiln: ...` on stderr with a next step. Nothing here panics on a
 //! user-caused path: every failure is a value.
 
+mod action;
+mod alembic;
 mod args;
 mod cmd;
 mod error;
+mod exit;
 mod graph_text;
+mod lenient;
 mod out;
 mod range;
 mod repo;

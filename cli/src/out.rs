@@ -6,7 +6,7 @@
 //! on undisturbed. On a terminal, runs draw a one-line progress bar on stderr that is erased before
 //! each result line; when stderr is piped, no bar is drawn and the output is plain lines.
 
-use crate::error::Code;
+use crate::exit::Code;
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;

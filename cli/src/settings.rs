@@ -7,11 +7,11 @@
 //!
 //! `.env` is read without changing the process environment, and only from the working directory.
 
-use crate::args::{self, Cli, Command, DialectArg, GlobalArgs, RunArgs, TransactionArg};
+use crate::args::{Cli, GlobalArgs, RunArgs, TransactionArg};
 use crate::error::Fail;
-use crate::{out, range, time};
+use crate::out;
 use anyhow::Context as _;
-use kiln_core::{Dialect, MigrationDir, Target};
+use kiln_core::{Dialect, MigrationDir};
 use kiln_runtime::{Options, TransactionMode};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -70,102 +70,7 @@ pub struct Settings {
     /// Runtime options from the global flags (table names, schema).
     pub options: Options,
     /// What to do.
-    pub action: Action,
-}
-
-/// A command with its arguments checked.
-#[derive(Debug)]
-pub enum Action {
-    Init {
-        dir: MigrationDir,
-        write_build_rs: bool,
-    },
-    Revision(args::RevisionArgs),
-    Merge(args::MergeArgs),
-    Move(MoveSettings),
-    Current(args::CurrentArgs),
-    History(HistorySettings),
-    Heads(args::ListArgs),
-    Branches(args::ListArgs),
-    Show(args::ShowArgs),
-    Stamp(StampSettings),
-    Check(args::CheckArgs),
-    Lock(args::LockArgs),
-    Graph(args::GraphFormat),
-    Audit(AuditSettings),
-}
-
-/// Which way `upgrade`/`downgrade` go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Up,
-    Down,
-}
-
-impl Direction {
-    pub fn verb(self) -> &'static str {
-        match self {
-            Direction::Up => "upgrade",
-            Direction::Down => "downgrade",
-        }
-    }
-}
-
-/// `upgrade` and `downgrade`.
-#[derive(Debug)]
-pub struct MoveSettings {
-    pub direction: Direction,
-    pub mode: MoveMode,
-    /// Options for this run (global ones plus the run flags).
-    pub options: Options,
-}
-
-#[derive(Debug)]
-pub enum MoveMode {
-    /// Run against the database (or only list with `dry_run`).
-    Run {
-        target: String,
-        dry_run: bool,
-        json: bool,
-    },
-    /// Print the SQL of `from` → `to`.
-    Sql {
-        dialect: Dialect,
-        from: Option<String>,
-        to: String,
-    },
-}
-
-/// `history`.
-#[derive(Debug)]
-pub struct HistorySettings {
-    pub range: range::Range,
-    pub verbose: bool,
-    pub indicate_current: bool,
-    pub graph: bool,
-    pub json: bool,
-}
-
-/// `stamp`.
-#[derive(Debug)]
-pub struct StampSettings {
-    pub revisions: Vec<String>,
-    pub purge: bool,
-    pub options: Options,
-}
-
-/// `audit`.
-#[derive(Debug)]
-pub struct AuditSettings {
-    pub revision: Option<String>,
-    /// Inclusive lower bound, canonical UTC text.
-    pub since: Option<String>,
-    /// Exclusive upper bound, canonical UTC text.
-    pub until: Option<String>,
-    pub action: Option<&'static str>,
-    pub failed: bool,
-    pub limit: Option<usize>,
-    pub json: bool,
+    pub action: crate::action::Action,
 }
 
 impl Settings {
@@ -201,87 +106,8 @@ impl Settings {
                 "pick shorter names with --version-table, --audit-table and --schema (the same ones as your binary's `Options`)",
             ));
         }
-        let action = match command {
-            Command::Init(a) => Action::Init {
-                dir: match &a.path {
-                    Some(p) => kiln_core::resolve_dir(&cwd, Some(p)),
-                    None => dir.clone(),
-                },
-                write_build_rs: a.write_build_rs,
-            },
-            Command::Revision(a) => Action::Revision(a),
-            Command::Merge(a) => Action::Merge(a),
-            Command::Upgrade(a) => Action::Move(move_settings(
-                Direction::Up,
-                a,
-                &options,
-                database.as_ref(),
-            )?),
-            Command::Downgrade(a) => Action::Move(move_settings(
-                Direction::Down,
-                a,
-                &options,
-                database.as_ref(),
-            )?),
-            Command::Current(a) => Action::Current(a),
-            Command::History(a) => Action::History(HistorySettings {
-                range: range::Range::parse(a.range.as_deref().unwrap_or(":"))?,
-                verbose: a.verbose,
-                indicate_current: a.indicate_current,
-                graph: !a.no_graph && (a.graph || out::stdout_is_terminal()),
-                json: a.json,
-            }),
-            Command::Heads(a) => Action::Heads(a),
-            Command::Branches(a) => Action::Branches(a),
-            Command::Show(a) => Action::Show(a),
-            Command::Stamp(a) => {
-                if a.revisions.is_empty() && !a.purge {
-                    return Err(Fail::usage(
-                        "stamp needs at least one revision",
-                        "name the state to record, e.g. `kiln stamp heads`, `kiln stamp a1b2c3`, or `kiln stamp --purge` to forget every row",
-                    ));
-                }
-                for r in &a.revisions {
-                    Target::parse(r)?;
-                }
-                Action::Stamp(StampSettings {
-                    revisions: a.revisions,
-                    purge: a.purge,
-                    options: run_options(options.clone(), &a.run, None),
-                })
-            }
-            Command::Check(a) => Action::Check(a),
-            Command::Lock(a) => Action::Lock(a),
-            Command::Graph(a) => Action::Graph(a.format),
-            Command::Audit(a) => {
-                let now = time::now_unix_micros();
-                let parse = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<String>> {
-                    v.as_deref()
-                        .map(|s| {
-                            time::parse_user_time(s, now).map_err(|reason| {
-                                Fail::usage(
-                                    format!("--{flag} `{s}` is not a time: {reason}"),
-                                    "write an RFC 3339 time (2026-11-23T21:00:00Z), a date (2026-11-23) or an age (30m, 12h, 7d, 2w)",
-                                )
-                            })
-                        })
-                        .transpose()
-                };
-                Action::Audit(AuditSettings {
-                    since: parse("since", &a.since)?,
-                    until: parse("until", &a.until)?,
-                    revision: a.revision,
-                    action: a.action.map(|x| match x {
-                        args::ActionArg::Upgrade => "upgrade",
-                        args::ActionArg::Downgrade => "downgrade",
-                        args::ActionArg::Stamp => "stamp",
-                    }),
-                    failed: a.failed,
-                    limit: a.limit,
-                    json: a.json,
-                })
-            }
-        };
+        let action =
+            crate::action::Action::from_command(command, &cwd, &dir, database.as_ref(), &options)?;
         Ok(Settings {
             cwd,
             dir,
@@ -419,78 +245,4 @@ pub fn run_options(mut o: Options, run: &RunArgs, tx: Option<TransactionArg>) ->
         });
     }
     o
-}
-
-fn move_settings(
-    direction: Direction,
-    a: args::MoveArgs,
-    global: &Options,
-    database: Option<&DbUrl>,
-) -> anyhow::Result<MoveSettings> {
-    let options = run_options(global.clone(), &a.run, a.transaction);
-    let mode = if a.sql {
-        let dialect = match a.dialect {
-            Some(DialectArg::Sqlite) => Dialect::Sqlite,
-            Some(DialectArg::Postgres) => Dialect::Postgres,
-            Some(DialectArg::Mysql) => Dialect::MySql,
-            None => match database {
-                Some(db) => db.dialect().ok_or_else(|| {
-                    Fail::usage(
-                        format!(
-                            "cannot tell the SQL dialect from the database URL `{}`",
-                            db.shown()
-                        ),
-                        "pass --dialect sqlite|postgres|mysql",
-                    )
-                })?,
-                None => {
-                    return Err(Fail::usage(
-                        "--sql needs to know the SQL dialect",
-                        "pass --dialect sqlite|postgres|mysql, or configure a database URL (it is not connected to)",
-                    ));
-                }
-            },
-        };
-        let (from, to) = match a.target.split_once(':') {
-            Some((f, t)) => {
-                let f = f.trim();
-                let t = t.trim();
-                if t.is_empty() {
-                    return Err(Fail::usage(
-                        format!("`{}` has no end revision after `:`", a.target),
-                        format!("write FROM:TO, e.g. `base:head` or `a1b2:{}`", "heads"),
-                    ));
-                }
-                ((!f.is_empty()).then(|| f.to_owned()), t.to_owned())
-            }
-            None => (None, a.target.trim().to_owned()),
-        };
-        if let Some(f) = &from {
-            Target::parse(f)?;
-        }
-        Target::parse(&to)?;
-        MoveMode::Sql { dialect, from, to }
-    } else {
-        if a.target.contains(':') {
-            return Err(Fail::usage(
-                format!("`{}` is a range; ranges only work with --sql", a.target),
-                format!(
-                    "run `kiln {} {} --sql`, or name a single target",
-                    direction.verb(),
-                    a.target
-                ),
-            ));
-        }
-        Target::parse(&a.target)?;
-        MoveMode::Run {
-            target: a.target.trim().to_owned(),
-            dry_run: a.dry_run,
-            json: a.json,
-        }
-    };
-    Ok(MoveSettings {
-        direction,
-        mode,
-        options,
-    })
 }

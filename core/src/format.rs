@@ -169,6 +169,24 @@ pub fn parse_file_with(
     Parser::new(path, file, text, readings).run()
 }
 
+/// Like [`parse_file_with`], but a revision whose upgrade section has no SQL yet (a draft just
+/// written by `kiln revision`) is returned instead of refused. Only for tools that read the graph
+/// without running SQL; the macro, `kiln check` and every run use [`parse_file_with`].
+pub fn parse_draft_with(
+    path: &str,
+    file: &str,
+    bytes: &[u8],
+    readings: &Readings,
+) -> Result<ParsedFile, Vec<Diagnostic>> {
+    let Ok(text) = checksum::normalize(bytes) else {
+        // The strict parse reports the encoding problem; a draft parse only adds leniency.
+        return parse_file_with(path, file, bytes, readings);
+    };
+    let mut parser = Parser::new(path, file, text, readings);
+    parser.allow_empty_upgrade = true;
+    parser.run()
+}
+
 /// A directive or marker line: `-- kiln:name value`.
 struct DirectiveLine<'a> {
     name: String,
@@ -196,6 +214,8 @@ struct Parser<'r> {
     text: String,
     readings: &'r Readings,
     errors: Vec<Diagnostic>,
+    /// Set by [`parse_draft_with`]: an upgrade section without SQL is not an error.
+    allow_empty_upgrade: bool,
 }
 
 #[derive(Default)]
@@ -217,6 +237,7 @@ impl<'r> Parser<'r> {
             text,
             readings,
             errors: Vec::new(),
+            allow_empty_upgrade: false,
         }
     }
 
@@ -388,7 +409,11 @@ impl<'r> Parser<'r> {
         };
         // A merge only joins heads, so it is the one kind of revision that may have no SQL.
         let is_merge = header.revises.as_ref().is_some_and(|r| r.value.len() > 1);
-        if upgrade.is_some() && !is_merge && !has_sql_in(&self.text[up.clone()], self.readings) {
+        if upgrade.is_some()
+            && !is_merge
+            && !self.allow_empty_upgrade
+            && !has_sql_in(&self.text[up.clone()], self.readings)
+        {
             self.error(
                 up_line - 1,
                 Problem::EmptyUpgrade {
@@ -633,6 +658,28 @@ mod tests {
 
     fn parse(text: &str) -> Result<ParsedFile, Vec<Diagnostic>> {
         parse_file("m/a1_x.sql", "a1_x.sql", text.as_bytes())
+    }
+
+    #[test]
+    fn a_draft_parse_accepts_an_empty_upgrade_and_nothing_else() {
+        let empty = "-- kiln:revision a1\n-- kiln:upgrade\n-- write SQL here\n-- kiln:downgrade\n";
+        let draft = |t: &str| {
+            parse_draft_with("m/a1_x.sql", "a1_x.sql", t.as_bytes(), &Readings::default())
+        };
+        assert!(matches!(
+            &problems(empty)[..],
+            [Problem::EmptyUpgrade { .. }]
+        ));
+        let f = draft(empty).expect("a draft parses");
+        assert_eq!((f.up_sql().trim(), f.up_line), ("-- write SQL here", 3));
+        assert_eq!(f.checksum, checksum::checksum(&f.text));
+        // Every other problem is still reported.
+        let errs = draft("-- kiln:revision a1\n-- kiln:upgrade\n-- kiln:upgrade\n").unwrap_err();
+        assert!(
+            errs.iter()
+                .all(|d| !matches!(d.problem, Problem::EmptyUpgrade { .. }))
+                && !errs.is_empty()
+        );
     }
 
     fn problems(text: &str) -> Vec<Problem> {

@@ -3,9 +3,10 @@
 //! on the migration directory, so an auditor needs only the database URL.
 
 use super::db::{block_on, connect};
+use crate::action::AuditSettings;
 use crate::error::Code;
 use crate::out;
-use crate::settings::{AuditSettings, Settings};
+use crate::settings::Settings;
 use kiln_runtime::Migrator;
 use serde_json::{Value, json};
 

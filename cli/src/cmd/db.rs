@@ -70,14 +70,15 @@ pub fn migrator(set: MigrationSet, options: Options) -> Migrator {
     Migrator::from_set(set).with_options(options)
 }
 
-/// Loads the directory, connects, and hands both to `f`; closes the pool afterwards.
+/// Loads the directory for a command that only reads (see [`crate::lenient`]), connects, and
+/// hands both to `f`; closes the pool afterwards.
 pub fn with_db<T>(
     s: &Settings,
     why: &str,
     options: Options,
     f: impl AsyncFnOnce(&Migrator, &Db) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    let set = crate::repo::load(&s.dir)?;
+    let set = crate::lenient::load(&s.dir, crate::lenient::Tolerate::READ)?;
     let url = s.require_database(why)?;
     let m = migrator(set, options);
     block_on(async {

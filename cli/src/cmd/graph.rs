@@ -3,13 +3,13 @@
 //! Edges point from parent to child (the direction of an upgrade); `depends-on` edges are dashed.
 //! Heads are drawn bold, drafts dashed, irreversible revisions as hexagons, labels in the node text.
 
-use crate::args::GraphFormat;
+use crate::action::GraphFormat;
 use crate::error::Code;
 use crate::out;
 use crate::settings::Settings;
 
 pub fn graph(s: &Settings, format: GraphFormat) -> anyhow::Result<Code> {
-    let set = crate::repo::load(&s.dir)?;
+    let set = crate::lenient::load(&s.dir, crate::lenient::Tolerate::READ)?;
     let is_head = |id: &str| set.heads().iter().any(|h| h == id);
     let label = |r: &kiln_core::Revision| {
         let mut t = r.id().to_owned();

@@ -4,13 +4,13 @@
 //! facts as JSON values built here, so kiln-core and kiln-runtime need no serde.
 
 use super::db::with_db;
-use crate::args::{CurrentArgs, ListArgs, ShowArgs};
+use crate::action::{CurrentSettings, HistorySettings, ListSettings, ShowSettings};
 use crate::error::Code;
 use crate::graph_text;
 use crate::out;
 use crate::range::resolve_one;
-use crate::settings::{HistorySettings, Settings};
-use kiln_core::{MigrationSet, Plan, Revision, RevisionGraph, Target};
+use crate::settings::Settings;
+use kiln_core::{MigrationSet, Plan, Revision, RevisionGraph};
 use kiln_runtime::Status;
 use serde_json::{Value, json};
 
@@ -215,7 +215,7 @@ fn warn_status(st: &Status) {
     }
 }
 
-pub fn current(s: &Settings, a: &CurrentArgs) -> anyhow::Result<Code> {
+pub fn current(s: &Settings, a: &CurrentSettings) -> anyhow::Result<Code> {
     with_db(s, "current", s.options.clone(), async |m, db| {
         let st = m.current(db).await?;
         let view = View::new(m.set());
@@ -310,7 +310,7 @@ pub fn current(s: &Settings, a: &CurrentArgs) -> anyhow::Result<Code> {
 }
 
 pub fn history(s: &Settings, h: &HistorySettings) -> anyhow::Result<Code> {
-    let set = crate::repo::load(&s.dir)?;
+    let set = crate::lenient::load(&s.dir, crate::lenient::Tolerate::READ)?;
     let needs_db = h.indicate_current || h.range.needs_database();
     let status = if needs_db {
         let why = if h.indicate_current {
@@ -404,8 +404,8 @@ pub fn history(s: &Settings, h: &HistorySettings) -> anyhow::Result<Code> {
     Ok(Code::Ok)
 }
 
-pub fn heads(s: &Settings, a: &ListArgs) -> anyhow::Result<Code> {
-    let set = crate::repo::load(&s.dir)?;
+pub fn heads(s: &Settings, a: &ListSettings) -> anyhow::Result<Code> {
+    let set = crate::lenient::load(&s.dir, crate::lenient::Tolerate::READ)?;
     let view = View::new(&set);
     let heads = crate::range::heads(&set);
     if a.json {
@@ -428,8 +428,8 @@ pub fn heads(s: &Settings, a: &ListArgs) -> anyhow::Result<Code> {
     Ok(Code::Ok)
 }
 
-pub fn branches(s: &Settings, a: &ListArgs) -> anyhow::Result<Code> {
-    let set = crate::repo::load(&s.dir)?;
+pub fn branches(s: &Settings, a: &ListSettings) -> anyhow::Result<Code> {
+    let set = crate::lenient::load(&s.dir, crate::lenient::Tolerate::READ)?;
     let view = View::new(&set);
     let plan = Plan::new(&set);
     let points: Vec<usize> = (0..set.len())
@@ -491,10 +491,10 @@ pub fn branches(s: &Settings, a: &ListArgs) -> anyhow::Result<Code> {
     Ok(Code::Ok)
 }
 
-pub fn show(s: &Settings, a: &ShowArgs) -> anyhow::Result<Code> {
-    let set = crate::repo::load(&s.dir)?;
+pub fn show(s: &Settings, a: &ShowSettings) -> anyhow::Result<Code> {
+    let set = crate::lenient::load(&s.dir, crate::lenient::Tolerate::READ)?;
     let plan = Plan::new(&set);
-    let i = resolve_one(&plan, &Target::parse(&a.revision)?)?;
+    let i = resolve_one(&plan, &a.revision)?;
     let view = View::new(&set);
     let r = view.rev(i);
     if a.json {

@@ -5,13 +5,13 @@
 //! deliberate way out: it re-records a locked revision whose file changed (or drops one whose file
 //! was deleted), prints both checksums on stderr in capitals, and touches nothing else.
 
-use crate::args::LockArgs;
+use crate::action::LockSettings;
 use crate::error::{Code, Fail};
 use crate::settings::Settings;
 use crate::{out, repo};
 use kiln_core::diag::closest;
 
-pub fn lock(s: &Settings, a: &LockArgs) -> anyhow::Result<Code> {
+pub fn lock(s: &Settings, a: &LockSettings) -> anyhow::Result<Code> {
     if a.accept.is_empty() {
         lock_drafts(s)
     } else {

@@ -4,6 +4,7 @@
 mod audit;
 mod check;
 mod db;
+mod edit;
 mod graph;
 mod init;
 mod inspect;
@@ -11,17 +12,15 @@ mod lock;
 mod new;
 mod run;
 
+use crate::action::Action;
 use crate::error::Code;
-use crate::settings::{Action, Settings};
+use crate::settings::Settings;
 
 /// Runs the command and returns the exit code for a run that did not fail outright (`check`
 /// returns its finding's code this way).
 pub fn run(s: Settings) -> anyhow::Result<Code> {
     match &s.action {
-        Action::Init {
-            dir,
-            write_build_rs,
-        } => init::init(&s, dir, *write_build_rs),
+        Action::Init(i) => init::init(&s, &i.dir, i.write_build_rs),
         Action::Revision(a) => new::revision(&s, a),
         Action::Merge(a) => new::merge(&s, a),
         Action::Move(m) => run::movement(&s, m),
@@ -31,6 +30,7 @@ pub fn run(s: Settings) -> anyhow::Result<Code> {
         Action::Heads(a) => inspect::heads(&s, a),
         Action::Branches(a) => inspect::branches(&s, a),
         Action::Show(a) => inspect::show(&s, a),
+        Action::Edit(e) => edit::edit(&s, e),
         Action::Check(a) => check::check(&s, a),
         Action::Lock(a) => lock::lock(&s, a),
         Action::Graph(f) => graph::graph(&s, *f),

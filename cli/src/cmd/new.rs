@@ -4,8 +4,9 @@
 //! revision never writes a file that breaks the graph), and only then create it, never replacing
 //! an existing file. The lock is touched only with `--lock`, and only for the new revision.
 
-use crate::args::{MergeArgs, RevisionArgs};
+use crate::action::{MergeSettings, RevisionSettings};
 use crate::error::{Code, Fail};
+use crate::lenient::{self, Tolerate};
 use crate::range::resolve_one;
 use crate::settings::Settings;
 use crate::{out, repo, time};
@@ -172,10 +173,16 @@ fn write(
     Ok(shown)
 }
 
-pub fn revision(s: &Settings, a: &RevisionArgs) -> anyhow::Result<Code> {
+pub fn revision(s: &Settings, a: &RevisionSettings) -> anyhow::Result<Code> {
     let dir = &s.dir;
-    let set = repo::load(dir)?;
-    let scan = repo::scan(dir)?;
+    // An empty draft (the previous `kiln revision`, not yet filled in) does not stop the next.
+    let (scan, tolerated) = lenient::scan(dir, Tolerate::WRITE);
+    let set = kiln_core::build_set(dir, scan.clone()).map_err(|d| {
+        let mut all = tolerated.clone();
+        d.0.into_iter().for_each(|x| all.push(x));
+        Fail::invalid(&dir.display, &all)
+    })?;
+    lenient::warn(dir, &tolerated);
     let plan = Plan::new(&set);
     let message = one_line(&a.message)?;
     let ids: Vec<&str> = set.revisions().iter().map(|r| r.id()).collect();
@@ -192,7 +199,7 @@ pub fn revision(s: &Settings, a: &RevisionArgs) -> anyhow::Result<Code> {
         None => repo::random_id(&ids)?,
     };
 
-    let parents: Vec<String> = match a.head.as_deref().map(str::trim) {
+    let parents: Vec<String> = match &a.head {
         None => match set.heads() {
             [] => Vec::new(),
             [one] => vec![one.to_string()],
@@ -207,8 +214,8 @@ pub fn revision(s: &Settings, a: &RevisionArgs) -> anyhow::Result<Code> {
                 ));
             }
         },
-        Some("base") => {
-            if !set.is_empty() && a.branch_label.is_empty() {
+        Some(Target::Base) => {
+            if !set.is_empty() && a.branch_labels.is_empty() {
                 return Err(Fail::usage(
                     "a new base next to existing revisions needs a branch label",
                     "add --branch-label NAME so the new base starts its own labelled branch",
@@ -217,7 +224,7 @@ pub fn revision(s: &Settings, a: &RevisionArgs) -> anyhow::Result<Code> {
             Vec::new()
         }
         Some(h) => {
-            let i = resolve_one(&plan, &Target::parse(h)?)?;
+            let i = resolve_one(&plan, h)?;
             let r = &set.revisions()[i];
             let is_head = set.heads().iter().any(|x| x == r.id());
             if !is_head && !a.splice {
@@ -229,7 +236,7 @@ pub fn revision(s: &Settings, a: &RevisionArgs) -> anyhow::Result<Code> {
             vec![r.id().to_owned()]
         }
     };
-    check_labels(&a.branch_label, &id, &ids, &labels)?;
+    check_labels(&a.branch_labels, &id, &ids, &labels)?;
     let mut depends_on: Vec<String> = Vec::new();
     for d in &a.depends_on {
         let d = d.trim();
@@ -248,7 +255,7 @@ pub fn revision(s: &Settings, a: &RevisionArgs) -> anyhow::Result<Code> {
         id: &id,
         parents: &parents,
         depends_on: &depends_on,
-        labels: &a.branch_label,
+        labels: &a.branch_labels,
         message: &message,
         created: &created,
     };
@@ -380,18 +387,21 @@ impl Lite<'_> {
     }
 }
 
-pub fn merge(s: &Settings, a: &MergeArgs) -> anyhow::Result<Code> {
+pub fn merge(s: &Settings, a: &MergeSettings) -> anyhow::Result<Code> {
     let dir = &s.dir;
-    let scan = repo::scan(dir)?;
-    // A directory with several unlabelled heads does not validate, and merging is the fix; any
-    // other problem must be fixed first.
+    // A directory with several unlabelled heads does not validate, and merging is the fix; an
+    // empty draft does not matter to a merge either. Any other problem must be fixed first.
+    let (scan, tolerated) = lenient::scan(dir, Tolerate::WRITE);
     if let Err(d) = kiln_core::build_set(dir, scan.clone())
         && !d
             .iter()
             .all(|x| matches!(x.problem, Problem::MultipleHeads { .. }))
     {
-        return Err(Fail::invalid(&dir.display, &d));
+        let mut all = tolerated.clone();
+        d.0.into_iter().for_each(|x| all.push(x));
+        return Err(Fail::invalid(&dir.display, &all));
     }
+    lenient::warn(dir, &tolerated);
     let lite = Lite { files: &scan.files };
     let message = one_line(&a.message)?;
     let mut parents: Vec<String> = Vec::new();
@@ -432,13 +442,13 @@ pub fn merge(s: &Settings, a: &MergeArgs) -> anyhow::Result<Code> {
         }
         None => repo::random_id(&ids)?,
     };
-    check_labels(&a.branch_label, &id, &ids, &labels)?;
+    check_labels(&a.branch_labels, &id, &ids, &labels)?;
     let created = time::now_rfc3339_seconds();
     let header = Header {
         id: &id,
         parents: &parents,
         depends_on: &[],
-        labels: &a.branch_label,
+        labels: &a.branch_labels,
         message: &message,
         created: &created,
     };

@@ -6,10 +6,12 @@
 //! (exit 130); a second Ctrl-C exits at once, which the database treats like a dropped connection.
 
 use super::db::{block_on, connect, migrator};
+use crate::action::{MoveMode, MoveSettings, StampSettings, verb};
 use crate::error::{Code, Fail};
 use crate::out;
-use crate::settings::{Direction, MoveMode, MoveSettings, Settings, StampSettings};
+use crate::settings::Settings;
 use kiln_core::MigrationSet;
+use kiln_runtime::Direction;
 use kiln_runtime::{Event, Hooks, Migrator, Report, Step};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,13 +19,15 @@ use std::time::Instant;
 
 pub fn movement(s: &Settings, m: &MoveSettings) -> anyhow::Result<Code> {
     let set = crate::repo::load(&s.dir)?;
-    refuse_empty(s, &set, m.direction.verb())?;
+    refuse_empty(s, &set, verb(m.direction))?;
     match &m.mode {
         MoveMode::Sql { dialect, from, to } => {
             let mig = migrator(set, m.options.clone());
+            let from = from.as_ref().map(ToString::to_string);
+            let (from, to) = (from.as_deref(), to.to_string());
             let script = match m.direction {
-                Direction::Up => mig.upgrade_sql(*dialect, from.as_deref(), to)?,
-                Direction::Down => mig.downgrade_sql(*dialect, from.as_deref(), to)?,
+                Direction::Upgrade => mig.upgrade_sql(*dialect, from, &to)?,
+                _ => mig.downgrade_sql(*dialect, from, &to)?,
             };
             out::line(script.trim_end());
             Ok(Code::Ok)
@@ -33,13 +37,14 @@ pub fn movement(s: &Settings, m: &MoveSettings) -> anyhow::Result<Code> {
             dry_run: true,
             json,
         } => {
-            let url = s.require_database(&format!("{} --dry-run", m.direction.verb()))?;
+            let target = &target.to_string();
+            let url = s.require_database(&format!("{} --dry-run", verb(m.direction)))?;
             let mig = migrator(set, m.options.clone());
             let ids = block_on(async {
                 let db = connect(url).await?;
                 let r = match m.direction {
-                    Direction::Up => mig.plan_upgrade(&db, target).await,
-                    Direction::Down => mig.plan_downgrade(&db, target).await,
+                    Direction::Upgrade => mig.plan_upgrade(&db, target).await,
+                    _ => mig.plan_downgrade(&db, target).await,
                 };
                 db.close().await;
                 anyhow::Ok(r?)
@@ -48,7 +53,8 @@ pub fn movement(s: &Settings, m: &MoveSettings) -> anyhow::Result<Code> {
             Ok(Code::Ok)
         }
         MoveMode::Run { target, .. } => {
-            let url = s.require_database(m.direction.verb())?;
+            let target = &target.to_string();
+            let url = s.require_database(verb(m.direction))?;
             let mig = migrator(set, m.options.clone());
             let started = Instant::now();
             let report = block_on(run_with_signals(&mig, url, m.direction, target))??;
@@ -89,7 +95,7 @@ fn print_plan(set: &MigrationSet, d: Direction, target: &str, ids: &[String], js
             })
             .collect();
         out::json(&serde_json::json!({
-            "direction": d.verb(),
+            "direction": verb(d),
             "target": target,
             "revisions": steps,
         }));
@@ -98,18 +104,18 @@ fn print_plan(set: &MigrationSet, d: Direction, target: &str, ids: &[String], js
     if ids.is_empty() {
         out::line(format!(
             "nothing to {}: the database is already at `{target}`",
-            d.verb()
+            verb(d)
         ));
         return;
     }
     out::line(format!(
         "would {} {} to reach `{target}`:",
-        d.verb(),
+        verb(d),
         out::count(ids.len(), "revision")
     ));
     for id in ids {
         let msg = set.get(id).and_then(|r| r.message()).unwrap_or("");
-        out::line(format!("  {} {id}  {msg}", d.verb()));
+        out::line(format!("  {} {id}  {msg}", verb(d)));
     }
 }
 
@@ -151,8 +157,8 @@ async fn run_with_signals(
                 stop: Some(&stop),
             };
             let r = match direction {
-                Direction::Up => mig.upgrade_with(&db, target, hooks).await,
-                Direction::Down => mig.downgrade_with(&db, target, hooks).await,
+                Direction::Upgrade => mig.upgrade_with(&db, target, hooks).await,
+                _ => mig.downgrade_with(&db, target, hooks).await,
             };
             db.close().await;
             r.map_err(anyhow::Error::new)
@@ -244,14 +250,14 @@ fn summary(report: &Report, d: Direction, target: &str, started: Instant) {
     if report.is_noop() {
         out::line(format!(
             "nothing to {}: the database is already at `{target}`",
-            d.verb()
+            verb(d)
         ));
     } else {
         out::line(format!(
             "{} {} in {}",
             match d {
-                Direction::Up => "applied",
-                Direction::Down => "reverted",
+                Direction::Upgrade => "applied",
+                _ => "reverted",
             },
             out::count(report.steps.len(), "revision"),
             out::duration(started.elapsed())
@@ -264,7 +270,8 @@ pub fn stamp(s: &Settings, st: &StampSettings) -> anyhow::Result<Code> {
     refuse_empty(s, &set, "stamp")?;
     let url = s.require_database("stamp")?;
     let mig = migrator(set, st.options.clone());
-    let targets: Vec<&str> = st.revisions.iter().map(String::as_str).collect();
+    let targets: Vec<String> = st.revisions.iter().map(ToString::to_string).collect();
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
     let report = block_on(async {
         let db = connect(url).await?;
         let r = mig.stamp(&db, &targets, st.purge).await;
