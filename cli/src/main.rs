@@ -10,6 +10,7 @@ mod args;
 mod cmd;
 mod error;
 mod graph_text;
+mod layers;
 mod out;
 mod range;
 mod repo;
