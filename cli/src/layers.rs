@@ -119,21 +119,25 @@ pub fn resolve(cwd: &Path, g: &GlobalArgs) -> anyhow::Result<Layers> {
     let dotenv = crate::settings::DotEnv::read(cwd, &wanted)?;
     let env = |var: &str| -> Option<(String, Origin)> {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-            return Some((v.to_string_lossy().into_owned(), Origin::Env(var.to_owned())));
+            return Some((
+                v.to_string_lossy().into_owned(),
+                Origin::Env(var.to_owned()),
+            ));
         }
         dotenv
             .get(var)
             .filter(|v| !v.is_empty())
             .map(|v| (v.to_owned(), Origin::DotEnv(var.to_owned())))
     };
-    let pick = |flag: (&'static str, &Option<String>), var: &str, file: Option<(String, Origin)>| {
-        flag.1
-            .clone()
-            .map(|v| (v, Origin::Flag(flag.0)))
-            .or_else(|| env(var))
-            .or(file)
-            .map(|(value, origin)| Layered { value, origin })
-    };
+    let pick =
+        |flag: (&'static str, &Option<String>), var: &str, file: Option<(String, Origin)>| {
+            flag.1
+                .clone()
+                .map(|v| (v, Origin::Flag(flag.0)))
+                .or_else(|| env(var))
+                .or(file)
+                .map(|(value, origin)| Layered { value, origin })
+        };
     let or_default = |l: Option<Layered<String>>, d: &str| {
         l.unwrap_or_else(|| Layered {
             value: d.to_owned(),
@@ -223,8 +227,18 @@ pub fn resolve(cwd: &Path, g: &GlobalArgs) -> anyhow::Result<Layers> {
             },
         })
     };
-    let lock_timeout = seconds(("--lock-timeout", None), "KILN_LOCK_TIMEOUT", config.lock_timeout, 60)?;
-    let io_timeout = seconds(("--io-timeout", g.io_timeout), "KILN_IO_TIMEOUT", config.io_timeout, 30)?;
+    let lock_timeout = seconds(
+        ("--lock-timeout", None),
+        "KILN_LOCK_TIMEOUT",
+        config.lock_timeout,
+        60,
+    )?;
+    let io_timeout = seconds(
+        ("--io-timeout", g.io_timeout),
+        "KILN_IO_TIMEOUT",
+        config.io_timeout,
+        30,
+    )?;
     if let Some(l) = &database_url {
         warn_password_in_file(l, &database_url_env.value);
     }

@@ -293,9 +293,7 @@ impl Settings {
 
     /// Describes where the database URL came from, for verbose output.
     pub fn database_source(&self) -> Option<String> {
-        self.database
-            .as_ref()
-            .map(|d| d.source.describe())
+        self.database.as_ref().map(|d| d.source.describe())
     }
 }
 

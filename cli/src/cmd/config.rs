@@ -51,9 +51,7 @@ pub fn config(s: &Settings, a: &ConfigArgs) -> anyhow::Result<Code> {
         ),
         (
             "app_version",
-            l.app_version
-                .as_ref()
-                .map_or_else(|| unset("(none)"), text),
+            l.app_version.as_ref().map_or_else(|| unset("(none)"), text),
         ),
     ];
     if a.json {
