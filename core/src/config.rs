@@ -561,7 +561,9 @@ mod tests {
 
     #[test]
     fn shared_settings_of_the_wrong_type_name_the_fix() {
-        let p = problems("schema = \"ops\"\nlock_timeout = \"60\"\ntransaction = \"each\"\nschema_name = \"x\"\nio_timeout = -1\nversion_table = \"\"\n");
+        let p = problems(
+            "schema = \"ops\"\nlock_timeout = \"60\"\ntransaction = \"each\"\nschema_name = \"x\"\nio_timeout = -1\nversion_table = \"\"\n",
+        );
         assert_eq!(p.len(), 5, "{p:?}");
         assert!(
             matches!(&p[0], (Some(2), Problem::ConfigInvalid { key, expected }) if key == "lock_timeout" && expected.contains("`lock_timeout = 60`")),

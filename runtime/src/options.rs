@@ -254,7 +254,10 @@ mod tests {
         };
         let shown = path.display().to_string();
         assert!(text.contains(&format!("{shown}:2: kiln.toml key `lock_timeout` must be a whole number of seconds, 0 or more (no quotes), e.g. `lock_timeout = 60`")), "{text}");
-        assert!(text.contains(&format!("{shown}:3: unknown key `shema`")), "{text}");
+        assert!(
+            text.contains(&format!("{shown}:3: unknown key `shema`")),
+            "{text}"
+        );
         assert!(text.contains("did you mean `schema`?"), "{text}");
         let missing = Options::from_kiln_toml(path.with_file_name("nope.toml"));
         assert!(matches!(missing, Err(Error::Config(t)) if t.contains("nope.toml")));
