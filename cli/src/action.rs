@@ -28,6 +28,13 @@ pub enum Action {
     Lock(LockSettings),
     Graph(GraphFormat),
     Audit(AuditSettings),
+    Config(ConfigSettings),
+}
+
+/// `config`.
+#[derive(Debug)]
+pub struct ConfigSettings {
+    pub json: bool,
 }
 
 /// `init`.
@@ -265,6 +272,7 @@ impl Action {
                 json: a.json,
             }),
             Command::Lock(a) => Action::Lock(LockSettings { accept: a.accept }),
+            Command::Config(a) => Action::Config(ConfigSettings { json: a.json }),
             Command::Graph(a) => Action::Graph(match a.format {
                 args::GraphFormat::Dot => GraphFormat::Dot,
                 args::GraphFormat::Mermaid => GraphFormat::Mermaid,

@@ -17,21 +17,22 @@ pub struct Cli {
 /// Options every command accepts.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Database URL: sqlite:, postgres:, postgresql:, mysql: or mariadb: [default: $DATABASE_URL,
-    /// then DATABASE_URL in ./.env]
+    /// Database URL: sqlite:, postgres:, postgresql:, mysql: or mariadb: [default: $DATABASE_URL
+    /// (or kiln.toml's database_url_env), then ./.env, then kiln.toml's database_url]
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
     /// Migration directory, relative to the working directory [default: $KILN_DIR, then
-    /// `migrations`]
+    /// kiln.toml's dir (relative to kiln.toml), then `migrations`]
     #[arg(long, global = true, value_name = "DIR")]
     pub dir: Option<String>,
-    /// Name of the version table [default: kiln_version]
+    /// Name of the version table [default: $KILN_VERSION_TABLE, kiln.toml, kiln_version]
     #[arg(long, global = true, value_name = "NAME")]
     pub version_table: Option<String>,
-    /// Name of the audit table [default: kiln_audit]
+    /// Name of the audit table [default: $KILN_AUDIT_TABLE, kiln.toml, kiln_audit]
     #[arg(long, global = true, value_name = "NAME")]
     pub audit_table: Option<String>,
-    /// Schema (PostgreSQL) or database (MySQL) of kiln's tables [default: the connection's]
+    /// Schema (PostgreSQL) or database (MySQL) of kiln's tables [default: $KILN_SCHEMA,
+    /// kiln.toml, the connection's]
     #[arg(long, global = true, value_name = "NAME")]
     pub schema: Option<String>,
     /// Seconds without a reply from PostgreSQL/MySQL before kiln checks, over a second
@@ -75,6 +76,15 @@ pub enum Command {
     Graph(GraphArgs),
     /// Show the database's audit trail
     Audit(AuditArgs),
+    /// Show the effective settings and where each came from (flag, env, .env, kiln.toml, default)
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ mod cmd;
 mod error;
 mod exit;
 mod graph_text;
+mod layers;
 mod lenient;
 mod out;
 mod range;

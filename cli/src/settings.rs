@@ -1,9 +1,8 @@
 //! From parsed arguments to typed settings: configuration order, the database URL, runtime
 //! options, and per-command values checked before anything touches the disk or the network.
 //!
-//! Configuration order (documented in `docs/cli.md`):
-//! - database URL: `--database-url`, else `DATABASE_URL`, else `DATABASE_URL` in `./.env`;
-//! - migration directory: `--dir`, else `KILN_DIR`, else `KILN_DIR` in `./.env`, else `migrations`.
+//! Where each global setting comes from (flag, environment, `./.env`, kiln.toml, default) is
+//! decided in [`crate::layers`]; this module turns the result into typed settings.
 //!
 //! `.env` is read without changing the process environment, and only from the working directory.
 
@@ -17,24 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Where a setting came from, for messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Flag,
-    Env,
-    DotEnv,
-    Default,
-}
-
-impl Source {
-    fn describe(self, flag: &str, var: &str) -> String {
-        match self {
-            Source::Flag => format!("--{flag}"),
-            Source::Env => format!("the {var} environment variable"),
-            Source::DotEnv => format!("{var} in ./.env"),
-            Source::Default => "the default".to_owned(),
-        }
-    }
-}
+pub type Source = crate::layers::Origin;
 
 /// The database URL and where it came from. The URL itself is never printed; see [`Self::shown`].
 #[derive(Debug, Clone)]
@@ -67,8 +49,10 @@ pub struct Settings {
     pub dir: MigrationDir,
     /// The database, when one is configured.
     pub database: Option<DbUrl>,
-    /// Runtime options from the global flags (table names, schema).
+    /// Runtime options from the global settings (table names, schema, timeouts).
     pub options: Options,
+    /// Every global setting and where it came from.
+    pub layers: crate::layers::Layers,
     /// What to do.
     pub action: crate::action::Action,
 }
@@ -77,24 +61,24 @@ impl Settings {
     /// Validates the parsed command line.
     pub fn from_args(cli: Cli) -> anyhow::Result<Settings> {
         let cwd = std::env::current_dir().context("cannot read the working directory")?;
-        let dotenv = DotEnv::read(&cwd)?;
         let Cli { global, command } = cli;
-        let (dir_text, _) = pick(global.dir.clone(), "KILN_DIR", &dotenv)
-            .unwrap_or_else(|| ("migrations".to_owned(), Source::Default));
-        if dir_text.trim().is_empty() {
+        check_flags(&global)?;
+        let layers = crate::layers::resolve(&cwd, &global)?;
+        if layers.dir.value.trim().is_empty() {
             return Err(Fail::usage(
                 "the migration directory is empty",
                 "pass --dir DIR or set KILN_DIR to a directory",
             ));
         }
-        let dir = kiln_core::resolve_dir(&cwd, Some(&dir_text));
-        let database = pick(global.database_url.clone(), "DATABASE_URL", &dotenv)
-            .filter(|(u, _)| !u.trim().is_empty())
-            .map(|(url, source)| {
-                out::protect_url(&url);
-                DbUrl { url, source }
-            });
-        let options = global_options(&global)?;
+        let dir = layers.migration_dir(&cwd);
+        let database = layers.database_url.clone().map(|l| {
+            out::protect_url(&l.value);
+            DbUrl {
+                url: l.value,
+                source: l.origin,
+            }
+        });
+        let options = layers.options();
         // Names the engine cannot hold (a `_state` table over PostgreSQL's 63 bytes) are a usage
         // error before anything connects.
         if let Err(e) = options.validate(database.as_ref().and_then(DbUrl::dialect)) {
@@ -103,7 +87,7 @@ impl Settings {
                     kiln_runtime::Error::Config(reason) => reason,
                     other => other.to_string(),
                 },
-                "pick shorter names with --version-table, --audit-table and --schema (the same ones as your binary's `Options`)",
+                "pick shorter names with --version-table, --audit-table and --schema, or in kiln.toml (which your binary's `Options::from_kiln_toml` reads too)",
             ));
         }
         let action =
@@ -113,6 +97,7 @@ impl Settings {
             dir,
             database,
             options,
+            layers,
             action,
         })
     }
@@ -122,38 +107,29 @@ impl Settings {
         self.database.as_ref().ok_or_else(|| {
             Fail::usage(
                 format!("{why} needs a database, and none is configured"),
-                "pass --database-url URL, set DATABASE_URL, or put DATABASE_URL=... in ./.env",
+                format!(
+                    "pass --database-url URL, set {var}, put {var}=... in ./.env, or name the variable in kiln.toml (`database_url_env = \"{var}\"`)",
+                    var = self.layers.database_url_env.value
+                ),
             )
         })
     }
 
     /// Describes where the database URL came from, for verbose output.
     pub fn database_source(&self) -> Option<String> {
-        self.database
-            .as_ref()
-            .map(|d| d.source.describe("database-url", "DATABASE_URL"))
+        self.database.as_ref().map(|d| d.source.describe())
     }
-}
-
-/// The first of: the flag, the environment variable, the `.env` entry.
-fn pick(flag: Option<String>, var: &str, dotenv: &DotEnv) -> Option<(String, Source)> {
-    if let Some(v) = flag {
-        return Some((v, Source::Flag));
-    }
-    if let Some(v) = std::env::var_os(var) {
-        return Some((v.to_string_lossy().into_owned(), Source::Env));
-    }
-    dotenv.get(var).map(|v| (v.to_owned(), Source::DotEnv))
 }
 
 /// The entries of `./.env` that kiln reads.
 #[derive(Debug, Default)]
-struct DotEnv {
+pub struct DotEnv {
     entries: Vec<(String, String)>,
 }
 
 impl DotEnv {
-    fn read(cwd: &std::path::Path) -> anyhow::Result<DotEnv> {
+    /// The entries of `cwd/.env` named in `wanted`.
+    pub fn read(cwd: &std::path::Path, wanted: &[&str]) -> anyhow::Result<DotEnv> {
         let path = cwd.join(".env");
         let iter = match dotenvy::from_path_iter(&path) {
             Ok(it) => it,
@@ -165,7 +141,7 @@ impl DotEnv {
         let mut entries = Vec::new();
         for item in iter {
             match item {
-                Ok((k, v)) if k == "DATABASE_URL" || k == "KILN_DIR" => entries.push((k, v)),
+                Ok((k, v)) if wanted.contains(&k.as_str()) => entries.push((k, v)),
                 Ok(_) => {}
                 Err(e) => return Err(dotenv_error(&e)),
             }
@@ -173,7 +149,8 @@ impl DotEnv {
         Ok(DotEnv { entries })
     }
 
-    fn get(&self, key: &str) -> Option<&str> {
+    /// The last value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
         self.entries
             .iter()
             .rev()
@@ -197,8 +174,8 @@ fn dotenv_error(e: &dotenvy::Error) -> anyhow::Error {
     )
 }
 
-fn global_options(g: &GlobalArgs) -> anyhow::Result<Options> {
-    let mut o = Options::default();
+/// Empty name flags are usage errors (an empty variable is treated as unset instead).
+fn check_flags(g: &GlobalArgs) -> anyhow::Result<()> {
     let check = |flag: &str, v: &str| -> anyhow::Result<()> {
         if v.trim().is_empty() {
             return Err(Fail::usage(
@@ -208,22 +185,16 @@ fn global_options(g: &GlobalArgs) -> anyhow::Result<Options> {
         }
         Ok(())
     };
-    if let Some(t) = &g.version_table {
-        check("version-table", t)?;
-        o = o.version_table(t.clone());
+    for (flag, v) in [
+        ("version-table", &g.version_table),
+        ("audit-table", &g.audit_table),
+        ("schema", &g.schema),
+    ] {
+        if let Some(v) = v {
+            check(flag, v)?;
+        }
     }
-    if let Some(t) = &g.audit_table {
-        check("audit-table", t)?;
-        o = o.audit_table(t.clone());
-    }
-    if let Some(s) = &g.schema {
-        check("schema", s)?;
-        o = o.schema(s.clone());
-    }
-    if let Some(secs) = g.io_timeout {
-        o = o.io_timeout((secs > 0).then(|| Duration::from_secs(secs)));
-    }
-    Ok(o)
+    Ok(())
 }
 
 /// Global options plus the flags of a command that changes the database.

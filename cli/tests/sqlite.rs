@@ -176,7 +176,7 @@ fn database_url_comes_from_flag_then_env_then_dotenv() {
     );
     let v = ok(&sb, &env, &["current", "-v"]);
     assert!(
-        v.contains("(from the DATABASE_URL environment variable)"),
+        v.contains("(from env DATABASE_URL)"),
         "{v}"
     );
 

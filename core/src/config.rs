@@ -8,6 +8,15 @@
 //!
 //! ```toml
 //! dialect = "postgres"              # postgres | mysql | sqlite; how kiln reads the SQL files
+//! dir = "migrations"                # relative to this file's directory (the CLI's default)
+//! database_url_env = "DATABASE_URL" # the variable holding the URL (never a password here)
+//! schema = "ops"                    # where kiln's tables live; the CLI and `Options` agree
+//! version_table = "kiln_version"
+//! audit_table = "kiln_audit"
+//! transaction = "per-revision"      # per-revision | all
+//! lock_timeout = 60                 # seconds
+//! io_timeout = 30                   # seconds; 0 waits forever
+//! app_version = "1.4.2"
 //!
 //! [postgres]
 //! standard_conforming_strings = true  # false: `\` escapes in every '...' literal
@@ -26,7 +35,8 @@ use std::path::{Path, PathBuf};
 /// The configuration file's name.
 pub const CONFIG_FILE: &str = "kiln.toml";
 
-/// What `kiln.toml` says; every field is `None` when the file does not set it.
+/// What `kiln.toml` says; every field is `None` when the file does not set it. Settings the CLI
+/// and the runtime share carry their line, so `kiln config` can say where each came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
@@ -36,6 +46,58 @@ pub struct Config {
     pub standard_conforming_strings: Option<bool>,
     /// `[mysql] backslash_escapes`.
     pub backslash_escapes: Option<bool>,
+    /// `dir`: the migration directory, relative to the directory holding kiln.toml. Read by the
+    /// CLI; the `migrations!` macro names its directory in its own argument.
+    pub dir: Option<(String, usize)>,
+    /// `database_url`: the URL itself. Prefer [`Config::database_url_env`]: this file is
+    /// usually committed, and a URL here should carry no password.
+    pub database_url: Option<(String, usize)>,
+    /// `database_url_env`: the name of the environment variable holding the URL (default
+    /// `DATABASE_URL`).
+    pub database_url_env: Option<(String, usize)>,
+    /// `schema`: schema (PostgreSQL) or database (MySQL) of kiln's tables.
+    pub schema: Option<(String, usize)>,
+    /// `version_table`.
+    pub version_table: Option<(String, usize)>,
+    /// `audit_table`.
+    pub audit_table: Option<(String, usize)>,
+    /// `transaction`: `per-revision` or `all`.
+    pub transaction: Option<(Transaction, usize)>,
+    /// `lock_timeout`, in seconds.
+    pub lock_timeout: Option<(u64, usize)>,
+    /// `io_timeout`, in seconds; 0 waits forever.
+    pub io_timeout: Option<(u64, usize)>,
+    /// `app_version`: recorded in the audit trail.
+    pub app_version: Option<(String, usize)>,
+}
+
+/// `transaction` in kiln.toml (the runtime's `TransactionMode`, which core cannot name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Transaction {
+    /// `per-revision`: one transaction per revision.
+    PerRevision,
+    /// `all`: one transaction for the whole run.
+    All,
+}
+
+impl Transaction {
+    /// The spelling kiln.toml, `KILN_TRANSACTION` and `--transaction` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transaction::PerRevision => "per-revision",
+            Transaction::All => "all",
+        }
+    }
+
+    /// The mode spelled `name`, if any.
+    pub fn from_name(name: &str) -> Option<Transaction> {
+        match name {
+            "per-revision" => Some(Transaction::PerRevision),
+            "all" => Some(Transaction::All),
+            _ => None,
+        }
+    }
 }
 
 /// The type a key's value must have.
@@ -45,6 +107,12 @@ pub enum ValueKind {
     Bool,
     /// One of `postgres`, `mysql`, `sqlite`.
     Dialect,
+    /// A non-empty string.
+    Text,
+    /// A whole number of seconds, 0 or more.
+    Seconds,
+    /// `per-revision` or `all`.
+    Transaction,
 }
 
 /// One setting kiln.toml may hold.
@@ -60,11 +128,59 @@ pub struct Key {
     apply: fn(&mut Config, Value, usize),
 }
 
+impl ValueKind {
+    /// A value of this kind, for help texts.
+    fn example(self) -> &'static str {
+        match self {
+            ValueKind::Bool => "true",
+            ValueKind::Dialect => "\"postgres\"",
+            ValueKind::Text => "\"name\"",
+            ValueKind::Seconds => "60",
+            ValueKind::Transaction => "\"per-revision\"",
+        }
+    }
+}
+
 /// A checked value, already of the key's [`ValueKind`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Value {
     Bool(bool),
     Dialect(Dialect),
+    Text(String),
+    Seconds(u64),
+    Transaction(Transaction),
+}
+
+/// A top-level key holding a string, with the field it fills.
+macro_rules! text_key {
+    ($name:literal, $field:ident) => {
+        Key {
+            table: None,
+            name: $name,
+            kind: ValueKind::Text,
+            apply: |c, v, line| {
+                if let Value::Text(t) = v {
+                    c.$field = Some((t, line));
+                }
+            },
+        }
+    };
+}
+
+/// A top-level key holding seconds, with the field it fills.
+macro_rules! seconds_key {
+    ($name:literal, $field:ident) => {
+        Key {
+            table: None,
+            name: $name,
+            kind: ValueKind::Seconds,
+            apply: |c, v, line| {
+                if let Value::Seconds(n) = v {
+                    c.$field = Some((n, line));
+                }
+            },
+        }
+    };
 }
 
 /// Every key kiln.toml may hold. Add new settings here.
@@ -99,6 +215,25 @@ pub const KEYS: &[Key] = &[
             }
         },
     },
+    text_key!("dir", dir),
+    text_key!("database_url", database_url),
+    text_key!("database_url_env", database_url_env),
+    text_key!("schema", schema),
+    text_key!("version_table", version_table),
+    text_key!("audit_table", audit_table),
+    Key {
+        table: None,
+        name: "transaction",
+        kind: ValueKind::Transaction,
+        apply: |c, v, line| {
+            if let Value::Transaction(t) = v {
+                c.transaction = Some((t, line));
+            }
+        },
+    },
+    seconds_key!("lock_timeout", lock_timeout),
+    seconds_key!("io_timeout", io_timeout),
+    text_key!("app_version", app_version),
 ];
 
 /// The nearest `kiln.toml` in `base` or one of its ancestors.
@@ -193,7 +328,7 @@ impl Config {
         };
         let invalid = |expected: &str| Problem::ConfigInvalid {
             key: full.clone(),
-            expected: expected.to_owned(),
+            expected: format!("{expected}, e.g. `{full} = {}`", key.kind.example()),
         };
         let checked = match (key.kind, value) {
             (ValueKind::Bool, toml::de::DeValue::Boolean(b)) => Value::Bool(*b),
@@ -205,6 +340,26 @@ impl Config {
             (ValueKind::Dialect, _) => {
                 return Err(invalid("one of \"postgres\", \"mysql\", \"sqlite\""));
             }
+            (ValueKind::Text, toml::de::DeValue::String(s)) if !s.trim().is_empty() => {
+                Value::Text(s.to_string())
+            }
+            (ValueKind::Text, _) => return Err(invalid("a non-empty string in double quotes")),
+            (ValueKind::Seconds, toml::de::DeValue::Integer(i)) => {
+                match u64::from_str_radix(i.as_str(), i.radix()) {
+                    Ok(n) => Value::Seconds(n),
+                    Err(_) => return Err(invalid("a whole number of seconds, 0 or more")),
+                }
+            }
+            (ValueKind::Seconds, _) => {
+                return Err(invalid("a whole number of seconds, 0 or more (no quotes)"));
+            }
+            (ValueKind::Transaction, toml::de::DeValue::String(s)) => {
+                match Transaction::from_name(s) {
+                    Some(t) => Value::Transaction(t),
+                    None => return Err(invalid("\"per-revision\" or \"all\"")),
+                }
+            }
+            (ValueKind::Transaction, _) => return Err(invalid("\"per-revision\" or \"all\"")),
         };
         (key.apply)(self, checked, line);
         Ok(())
@@ -248,6 +403,43 @@ impl Config {
     }
 }
 
+/// The text of the kiln.toml at `path` (shown as `shown`), newlines normalized.
+fn read_text(path: &Path, shown: &str) -> Result<String, Diagnostic> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Diagnostic::new(
+            shown,
+            Problem::Io {
+                path: shown.to_owned(),
+                reason: e.to_string(),
+            },
+        )
+    })?;
+    crate::checksum::normalize(&bytes).map_err(|e| {
+        Diagnostic::new(
+            shown,
+            Problem::ConfigSyntax {
+                path: shown.to_owned(),
+                reason: format!(
+                    "not UTF-8 text (invalid byte at line {}, column {})",
+                    e.line, e.column
+                ),
+            },
+        )
+    })
+}
+
+impl Config {
+    /// Reads and parses the kiln.toml at `path`, shown as `shown` in messages.
+    ///
+    /// # Errors
+    ///
+    /// Every problem, each with the file and (where there is one) the line and the fix.
+    pub fn read(path: &Path, shown: &str) -> Result<Config, Vec<Diagnostic>> {
+        let text = read_text(path, shown).map_err(|d| vec![d])?;
+        Config::parse(shown, &text)
+    }
+}
+
 /// Reads the kiln.toml at `path` (shown as `shown`), returning the readings for a set whose
 /// caller declared `declared`, plus every problem found.
 pub fn load(
@@ -263,38 +455,9 @@ pub fn load(
     let Some(path) = path else {
         return (fallback(), Vec::new());
     };
-    let text = match std::fs::read(path) {
-        Ok(bytes) => match crate::checksum::normalize(&bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                let reason = format!(
-                    "not UTF-8 text (invalid byte at line {}, column {})",
-                    e.line, e.column
-                );
-                return (
-                    fallback(),
-                    vec![Diagnostic::new(
-                        shown,
-                        Problem::ConfigSyntax {
-                            path: shown.to_owned(),
-                            reason,
-                        },
-                    )],
-                );
-            }
-        },
-        Err(e) => {
-            return (
-                fallback(),
-                vec![Diagnostic::new(
-                    shown,
-                    Problem::Io {
-                        path: shown.to_owned(),
-                        reason: e.to_string(),
-                    },
-                )],
-            );
-        }
+    let text = match read_text(path, shown) {
+        Ok(t) => t,
+        Err(d) => return (fallback(), vec![d]),
     };
     match Config::parse(shown, &text) {
         Ok(config) => match config.readings(declared) {
@@ -371,6 +534,55 @@ mod tests {
         let p = problems("\n\ndialect = \n");
         assert!(
             matches!(&p[0], (Some(3), Problem::ConfigSyntax { .. })),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn reads_the_shared_settings_with_their_lines() {
+        let c = Config::parse(
+            "kiln.toml",
+            "dir = \"db/migrations\"\ndatabase_url_env = \"APP_DB\"\nschema = \"ops\"\nversion_table = \"v\"\naudit_table = \"a\"\ntransaction = \"all\"\nlock_timeout = 5\nio_timeout = 0\napp_version = \"1.2\"\ndatabase_url = \"sqlite::memory:\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.dir, Some(("db/migrations".to_owned(), 1)));
+        assert_eq!(c.database_url_env, Some(("APP_DB".to_owned(), 2)));
+        assert_eq!(c.schema, Some(("ops".to_owned(), 3)));
+        assert_eq!(c.version_table, Some(("v".to_owned(), 4)));
+        assert_eq!(c.audit_table, Some(("a".to_owned(), 5)));
+        assert_eq!(c.transaction, Some((Transaction::All, 6)));
+        assert_eq!(c.lock_timeout, Some((5, 7)));
+        assert_eq!(c.io_timeout, Some((0, 8)));
+        assert_eq!(c.app_version, Some(("1.2".to_owned(), 9)));
+        assert_eq!(c.database_url, Some(("sqlite::memory:".to_owned(), 10)));
+        // The macro's reading of the same file is unchanged by the shared settings.
+        assert_eq!(c.readings(None).unwrap().declared(), None);
+    }
+
+    #[test]
+    fn shared_settings_of_the_wrong_type_name_the_fix() {
+        let p = problems(
+            "schema = \"ops\"\nlock_timeout = \"60\"\ntransaction = \"each\"\nschema_name = \"x\"\nio_timeout = -1\nversion_table = \"\"\n",
+        );
+        assert_eq!(p.len(), 5, "{p:?}");
+        assert!(
+            matches!(&p[0], (Some(2), Problem::ConfigInvalid { key, expected }) if key == "lock_timeout" && expected.contains("`lock_timeout = 60`")),
+            "{p:?}"
+        );
+        assert!(
+            matches!(&p[1], (Some(3), Problem::ConfigInvalid { key, expected }) if key == "transaction" && expected.contains("\"all\"")),
+            "{p:?}"
+        );
+        assert!(
+            matches!(&p[2], (Some(4), Problem::ConfigUnknownKey { suggestion: Some(s), .. }) if s == "schema"),
+            "{p:?}"
+        );
+        assert!(
+            matches!(&p[3], (Some(5), Problem::ConfigInvalid { key, .. }) if key == "io_timeout"),
+            "{p:?}"
+        );
+        assert!(
+            matches!(&p[4], (Some(6), Problem::ConfigInvalid { key, .. }) if key == "version_table"),
             "{p:?}"
         );
     }

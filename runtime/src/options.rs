@@ -147,8 +147,119 @@ impl Options {
     }
 }
 
+/// Building [`Options`] from `kiln.toml`, the file the `kiln` command reads, so a service and the
+/// CLI find kiln's tables in the same place.
+impl Options {
+    /// The defaults with every setting `config` makes: `schema`, `version_table`,
+    /// `audit_table`, `transaction`, `lock_timeout`, `io_timeout` (0: wait forever) and
+    /// `app_version`. Keys only the CLI uses (`dir`, the database URL) and the dialect keys are
+    /// left alone.
+    pub fn from_config(config: &kiln_core::config::Config) -> Options {
+        let mut o = Options::default();
+        if let Some((s, _)) = &config.schema {
+            o = o.schema(s.clone());
+        }
+        if let Some((t, _)) = &config.version_table {
+            o = o.version_table(t.clone());
+        }
+        if let Some((t, _)) = &config.audit_table {
+            o = o.audit_table(t.clone());
+        }
+        if let Some((t, _)) = config.transaction {
+            o = o.transaction_mode(match t {
+                kiln_core::config::Transaction::All => TransactionMode::All,
+                _ => TransactionMode::PerRevision,
+            });
+        }
+        if let Some((secs, _)) = config.lock_timeout {
+            o = o.lock_timeout(Duration::from_secs(secs));
+        }
+        if let Some((secs, _)) = config.io_timeout {
+            o = o.io_timeout((secs > 0).then(|| Duration::from_secs(secs)));
+        }
+        if let Some((v, _)) = &config.app_version {
+            o = o.app_version(v.clone());
+        }
+        o
+    }
+
+    /// [`Options::from_config`] of the kiln.toml at `path`, typically
+    /// `concat!(env!("CARGO_MANIFEST_DIR"), "/kiln.toml")` or a path shipped with the service.
+    ///
+    /// ```no_run
+    /// let options = kiln_runtime::Options::from_kiln_toml("kiln.toml")?;
+    /// # Ok::<(), kiln_runtime::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the file cannot be read or has a problem (an unknown key, a value
+    /// of the wrong type), with the file, line and fix of each.
+    pub fn from_kiln_toml(path: impl AsRef<std::path::Path>) -> Result<Options> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        match kiln_core::config::Config::read(path, &shown) {
+            Ok(config) => Ok(Options::from_config(&config)),
+            Err(problems) => Err(Error::Config(
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )),
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options::DEFAULT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiln.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn options_from_kiln_toml_match_the_file() {
+        let (_dir, path) = write(
+            "dialect = \"postgres\"\ndir = \"db\"\ndatabase_url_env = \"APP_DB\"\nschema = \"ops\"\nversion_table = \"app_version\"\naudit_table = \"app_audit\"\ntransaction = \"all\"\nlock_timeout = 7\nio_timeout = 0\napp_version = \"2.0\"\n",
+        );
+        let expected = Options::default()
+            .schema("ops")
+            .version_table("app_version")
+            .audit_table("app_audit")
+            .transaction_mode(TransactionMode::All)
+            .lock_timeout(Duration::from_secs(7))
+            .io_timeout(None)
+            .app_version("2.0");
+        assert_eq!(Options::from_kiln_toml(&path).unwrap(), expected);
+        let (_dir, empty) = write("dialect = \"sqlite\"\n");
+        assert_eq!(Options::from_kiln_toml(&empty).unwrap(), Options::DEFAULT);
+    }
+
+    #[test]
+    fn a_bad_kiln_toml_names_file_line_and_fix() {
+        let (_dir, path) = write("schema = \"ops\"\nlock_timeout = \"60\"\nshema = \"x\"\n");
+        let Err(Error::Config(text)) = Options::from_kiln_toml(&path) else {
+            panic!("a bad kiln.toml must be refused");
+        };
+        let shown = path.display().to_string();
+        assert!(text.contains(&format!("{shown}:2: kiln.toml key `lock_timeout` must be a whole number of seconds, 0 or more (no quotes), e.g. `lock_timeout = 60`")), "{text}");
+        assert!(
+            text.contains(&format!("{shown}:3: unknown key `shema`")),
+            "{text}"
+        );
+        assert!(text.contains("did you mean `schema`?"), "{text}");
+        let missing = Options::from_kiln_toml(path.with_file_name("nope.toml"));
+        assert!(matches!(missing, Err(Error::Config(t)) if t.contains("nope.toml")));
     }
 }

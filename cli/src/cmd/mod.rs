@@ -3,6 +3,7 @@
 
 mod audit;
 mod check;
+mod config;
 mod db;
 mod edit;
 mod graph;
@@ -35,5 +36,6 @@ pub fn run(s: Settings) -> anyhow::Result<Code> {
         Action::Lock(a) => lock::lock(&s, a),
         Action::Graph(f) => graph::graph(&s, *f),
         Action::Audit(a) => audit::audit(&s, a),
+        Action::Config(a) => config::config(&s, a),
     }
 }

@@ -4,6 +4,18 @@
 
 use std::path::{Path, PathBuf};
 
+/// Every `KILN_*` setting variable, removed from each run so a developer's shell cannot leak in.
+pub const KILN_VARIABLES: &[&str] = &[
+    "KILN_DIR",
+    "KILN_SCHEMA",
+    "KILN_VERSION_TABLE",
+    "KILN_AUDIT_TABLE",
+    "KILN_TRANSACTION",
+    "KILN_LOCK_TIMEOUT",
+    "KILN_IO_TIMEOUT",
+    "KILN_APP_VERSION",
+];
+
 /// A temporary working directory with a `migrations/` directory in it.
 pub struct Sandbox {
     dir: tempfile::TempDir,
@@ -34,18 +46,20 @@ impl Sandbox {
     /// `kiln` run in the sandbox, with no configuration inherited from the test's environment.
     pub fn kiln(&self) -> assert_cmd::Command {
         let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_kiln"));
-        c.current_dir(self.path())
-            .env_remove("DATABASE_URL")
-            .env_remove("KILN_DIR");
+        c.current_dir(self.path()).env_remove("DATABASE_URL");
+        for var in KILN_VARIABLES {
+            c.env_remove(var);
+        }
         c
     }
 
     /// The same as a `std::process::Command`, for tests that need to signal or re-parent it.
     pub fn kiln_std(&self) -> std::process::Command {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"));
-        c.current_dir(self.path())
-            .env_remove("DATABASE_URL")
-            .env_remove("KILN_DIR");
+        c.current_dir(self.path()).env_remove("DATABASE_URL");
+        for var in KILN_VARIABLES {
+            c.env_remove(var);
+        }
         c
     }
 
