@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   --dir, else KILN_DIR, else `migrations`.\n\
                   Exit codes: 0 ok, 1 other error, 2 usage, 3 invalid migration directory, \
                   4 database error, 5 drafts (check --locked), 6 pending, 7 drift, 8 dirty, \
-                  130 interrupted. See docs/cli.md."
+                  9 lint errors, 130 interrupted. See docs/cli.md."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -82,6 +82,8 @@ pub enum Command {
     Graph(GraphArgs),
     /// Show the database's audit trail
     Audit(AuditArgs),
+    /// Find statements that lock, rewrite or break a busy database (default: draft revisions)
+    Lint(crate::cmd::lint::LintArgs),
 }
 
 #[derive(Debug, Args)]

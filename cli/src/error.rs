@@ -32,6 +32,8 @@ pub enum Code {
     Drift = 7,
     /// A revision stopped part-way; the database is marked dirty.
     Dirty = 8,
+    /// `kiln lint` found error-level problems (warnings and notes alone exit 0).
+    LintErrors = 9,
     /// Stopped by Ctrl-C after a completed revision.
     Interrupted = 130,
 }

@@ -93,6 +93,7 @@ pub enum Action {
     Lock(args::LockArgs),
     Graph(args::GraphFormat),
     Audit(AuditSettings),
+    Lint(crate::cmd::lint::LintArgs),
 }
 
 /// Which way `upgrade`/`downgrade` go.
@@ -253,6 +254,7 @@ impl Settings {
             Command::Check(a) => Action::Check(a),
             Command::Lock(a) => Action::Lock(a),
             Command::Graph(a) => Action::Graph(a.format),
+            Command::Lint(a) => Action::Lint(a),
             Command::Audit(a) => {
                 let now = time::now_unix_micros();
                 let parse = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<String>> {

@@ -765,7 +765,9 @@ mod tests {
         );
         assert_eq!(directive_value("-- kiln:allowed x", "allow"), None);
         // A waiver alone is not SQL.
-        assert!(parse("-- kiln:revision a1\n-- kiln:upgrade\n-- kiln:allow drop-table x\n").is_err());
+        assert!(
+            parse("-- kiln:revision a1\n-- kiln:upgrade\n-- kiln:allow drop-table x\n").is_err()
+        );
     }
 
     const PG_ATTACK: &str = "-- kiln:revision a1\n-- kiln:upgrade\nUPDATE users SET greeting = E'it\\'s new';\n-- kiln:downgrade\nUPDATE users SET greeting = E'it\\'s old';\nDROP TABLE users;\n";

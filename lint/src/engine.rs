@@ -134,7 +134,9 @@ fn find_word(sql: &str, word: &str) -> Option<(usize, usize)> {
 }
 
 fn first_word_len(sql: &str) -> usize {
-    sql.find(|c: char| c.is_whitespace() || c == '(').unwrap_or(sql.len()).max(1)
+    sql.find(|c: char| c.is_whitespace() || c == '(')
+        .unwrap_or(sql.len())
+        .max(1)
 }
 
 /// Lints a whole set: `path` gives each revision's display path and `header` its header text;
@@ -161,7 +163,7 @@ pub fn lint(
 
 /// Lints revisions given in graph order (parents first).
 pub fn lint_revisions(inputs: &[Input<'_>], opts: &Options) -> Vec<Finding> {
-    let syntax = Syntax::new(opts.dialect);
+    let syntax = opts.syntax;
     let mut summaries: HashMap<&str, Summary> = HashMap::new();
     let mut draft_tables: HashSet<String> = HashSet::new();
     let mut out = Vec::new();
@@ -283,10 +285,17 @@ fn resolve(input: &Input<'_>, raws: Vec<Raw>, stmts: &[&Stmt<'_>]) -> Vec<Findin
     let mut out = Vec::new();
     let mut invalid = |w: &Waiver, section: Section, text: &str, first_line: usize| {
         if let Some(problem) = waiver::problem(w) {
-            out.push(place(input, section, text, first_line, (w.offset, w.end), {
-                let rule = rules::rule("invalid-waiver");
-                (rule, problem)
-            }));
+            out.push(place(
+                input,
+                section,
+                text,
+                first_line,
+                (w.offset, w.end),
+                {
+                    let rule = rules::rule("invalid-waiver");
+                    (rule, problem)
+                },
+            ));
         }
     };
     for w in &header {

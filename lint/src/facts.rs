@@ -369,9 +369,7 @@ fn ops_of(stmt: &Ast) -> Vec<Op> {
         {
             vec![Op::SetLockTimeout]
         }
-        Ast::Pragma {
-            name: n, value, ..
-        } => vec![Op::Pragma {
+        Ast::Pragma { name: n, value, .. } => vec![Op::Pragma {
             name: name(n),
             value: value
                 .as_ref()
@@ -494,9 +492,7 @@ fn alter(table: &str, op: &AlterTableOperation) -> Op {
             from: ident(old_column_name),
             to: ident(new_column_name),
         },
-        AlterTableOperation::RenameTable { .. } => {
-            Op::RenameTable { table }
-        }
+        AlterTableOperation::RenameTable { .. } => Op::RenameTable { table },
         AlterTableOperation::ChangeColumn {
             old_name,
             new_name,
@@ -631,7 +627,9 @@ fn fallback(sql: &str) -> Option<Vec<Op>> {
                 primary: w.iter().any(|x| x == "PRIMARY"),
             }])
         }
-        ("SET", _) if w.iter().take(3).any(|x| x == "LOCK_TIMEOUT") => Some(vec![Op::SetLockTimeout]),
+        ("SET", _) if w.iter().take(3).any(|x| x == "LOCK_TIMEOUT") => {
+            Some(vec![Op::SetLockTimeout])
+        }
         ("PRAGMA", n) if !n.is_empty() => Some(vec![Op::Pragma {
             name: n.rsplit('.').next().unwrap_or(n).to_lowercase(),
             value: w.get(2).map(|v| v.to_lowercase()),
@@ -652,25 +650,61 @@ mod tests {
 
     #[test]
     fn postgres_forms_are_understood() {
-        assert!(matches!(&pg("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)")[0],
-            Op::CreateIndex { concurrently: true, if_not_exists: true, table, columns } if table == "t" && columns == &["a"]));
-        assert!(matches!(&pg("DROP INDEX CONCURRENTLY IF EXISTS i")[0],
-            Op::DropIndex { concurrently: true, if_exists: true }));
-        assert!(matches!(&pg("DROP INDEX i")[0], Op::DropIndex { concurrently: false, if_exists: false }));
-        assert!(matches!(&pg("ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES u (id) NOT VALID")[0],
-            Op::AddForeignKey { not_valid: true, .. }));
-        assert!(matches!(&pg("ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX i")[0],
-            Op::AddUnique { using_index: true, primary: false, table } if table == "t"));
-        assert!(matches!(&pg("ALTER TABLE t ALTER COLUMN a TYPE bigint")[0], Op::TypeChange { .. }));
-        assert!(matches!(&pg("ALTER TABLE t ALTER COLUMN a SET NOT NULL")[0], Op::SetNotNull { .. }));
+        assert!(
+            matches!(&pg("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)")[0],
+            Op::CreateIndex { concurrently: true, if_not_exists: true, table, columns } if table == "t" && columns == &["a"])
+        );
+        assert!(matches!(
+            &pg("DROP INDEX CONCURRENTLY IF EXISTS i")[0],
+            Op::DropIndex {
+                concurrently: true,
+                if_exists: true
+            }
+        ));
+        assert!(matches!(
+            &pg("DROP INDEX i")[0],
+            Op::DropIndex {
+                concurrently: false,
+                if_exists: false
+            }
+        ));
+        assert!(matches!(
+            &pg("ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES u (id) NOT VALID")[0],
+            Op::AddForeignKey {
+                not_valid: true,
+                ..
+            }
+        ));
+        assert!(
+            matches!(&pg("ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX i")[0],
+            Op::AddUnique { using_index: true, primary: false, table } if table == "t")
+        );
+        assert!(matches!(
+            &pg("ALTER TABLE t ALTER COLUMN a TYPE bigint")[0],
+            Op::TypeChange { .. }
+        ));
+        assert!(matches!(
+            &pg("ALTER TABLE t ALTER COLUMN a SET NOT NULL")[0],
+            Op::SetNotNull { .. }
+        ));
         assert_eq!(pg("SET lock_timeout = '2s'"), vec![Op::SetLockTimeout]);
-        assert_eq!(pg("SET LOCAL lock_timeout TO '2s'"), vec![Op::SetLockTimeout]);
+        assert_eq!(
+            pg("SET LOCAL lock_timeout TO '2s'"),
+            vec![Op::SetLockTimeout]
+        );
         assert_eq!(pg("BEGIN"), vec![Op::Begin]);
-        assert!(matches!(&pg("ALTER TABLE t VALIDATE CONSTRAINT f")[0], Op::OtherAlter { locks: false, .. }));
+        assert!(matches!(
+            &pg("ALTER TABLE t VALIDATE CONSTRAINT f")[0],
+            Op::OtherAlter { locks: false, .. }
+        ));
         let ops = pg("ALTER TABLE t ADD COLUMN c uuid NOT NULL DEFAULT gen_random_uuid()");
-        assert!(matches!(&ops[0], Op::AddColumn { column, .. } if column.default == Some(Default::Volatile) && column.not_null));
+        assert!(
+            matches!(&ops[0], Op::AddColumn { column, .. } if column.default == Some(Default::Volatile) && column.not_null)
+        );
         let ops = pg("ALTER TABLE t ADD COLUMN c bigserial");
-        assert!(matches!(&ops[0], Op::AddColumn { column, .. } if column.default == Some(Default::Volatile)));
+        assert!(
+            matches!(&ops[0], Op::AddColumn { column, .. } if column.default == Some(Default::Volatile))
+        );
     }
 
     #[test]

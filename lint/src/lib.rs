@@ -17,9 +17,7 @@ pub mod waiver;
 
 mod engine;
 
-
 pub use kiln_core::Dialect;
-
 
 use std::fmt;
 
@@ -61,6 +59,8 @@ pub struct Options {
     /// 11 stopped rewriting tables for constant defaults, 12 lets a validated `CHECK` skip
     /// `SET NOT NULL`'s scan).
     pub postgres_version: u32,
+    /// The lexical settings statements are split with (kiln.toml's `[postgres]`/`[mysql]`).
+    pub syntax: kiln_core::Syntax,
 }
 
 impl Options {
@@ -69,6 +69,7 @@ impl Options {
         Options {
             dialect,
             postgres_version: DEFAULT_POSTGRES_VERSION,
+            syntax: kiln_core::Syntax::new(dialect),
         }
     }
 }

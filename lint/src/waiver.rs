@@ -79,7 +79,10 @@ mod tests {
         assert_eq!(w[0].reason, "nobody reads it");
         assert_eq!(&text[w[0].offset..w[0].offset + 2], "--");
         assert_eq!(problem(&w[0]), None);
-        assert_eq!(problem(&w[1]).as_deref(), Some("`-- kiln:allow` names no rule"));
+        assert_eq!(
+            problem(&w[1]).as_deref(),
+            Some("`-- kiln:allow` names no rule")
+        );
     }
 
     #[test]

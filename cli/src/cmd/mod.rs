@@ -7,6 +7,7 @@ mod db;
 mod graph;
 mod init;
 mod inspect;
+pub mod lint;
 mod lock;
 mod new;
 mod run;
@@ -35,5 +36,6 @@ pub fn run(s: Settings) -> anyhow::Result<Code> {
         Action::Lock(a) => lock::lock(&s, a),
         Action::Graph(f) => graph::graph(&s, *f),
         Action::Audit(a) => audit::audit(&s, a),
+        Action::Lint(a) => lint::lint(&s, a),
     }
 }

@@ -2,9 +2,9 @@
 //! statements, its downgrade, and what its parent revision used. Plus the engine-neutral
 //! statement rules (renames, drops, type changes) whose exemptions come from that context.
 
+use crate::Section;
 use crate::engine::{Checker, Stmt};
 use crate::facts::{Column, Op};
-use crate::Section;
 use kiln_core::Dialect;
 
 /// Engine-neutral statement rules.
@@ -20,7 +20,9 @@ pub(crate) fn statement(c: &mut Checker<'_>, s: &Stmt<'_>) {
             | Op::DropIndex {
                 concurrently: true, ..
             } if transactional => {
-                let m = "CONCURRENTLY cannot run inside the transaction kiln opens for this revision".to_owned();
+                let m =
+                    "CONCURRENTLY cannot run inside the transaction kiln opens for this revision"
+                        .to_owned();
                 c.hit("concurrently-in-transaction", None, "CONCURRENTLY", m);
             }
             Op::Begin | Op::Commit if transactional && dialect != Dialect::MySql => {
@@ -55,7 +57,9 @@ pub(crate) fn statement(c: &mut Checker<'_>, s: &Stmt<'_>) {
                 }
             }
             Op::AddForeignKey { table, .. } if dialect == Dialect::MySql => {
-                let m = format!("foreign key added to `{table}`: with foreign_key_checks on, the table is copied");
+                let m = format!(
+                    "foreign key added to `{table}`: with foreign_key_checks on, the table is copied"
+                );
                 c.hit("foreign-key-not-valid", Some(table), "FOREIGN", m);
             }
             Op::CreateTable { columns, .. } if dialect != Dialect::Sqlite => {
@@ -81,8 +85,17 @@ fn bigint_pk(c: &mut Checker<'_>, col: &Column) {
     let head = t.split('(').next().unwrap_or("").trim();
     if matches!(
         head,
-        "INT" | "INTEGER" | "INT4" | "SERIAL" | "SERIAL4" | "SMALLINT" | "INT2" | "SMALLSERIAL"
-            | "SERIAL2" | "MEDIUMINT" | "TINYINT"
+        "INT"
+            | "INTEGER"
+            | "INT4"
+            | "SERIAL"
+            | "SERIAL4"
+            | "SMALLINT"
+            | "INT2"
+            | "SMALLSERIAL"
+            | "SERIAL2"
+            | "MEDIUMINT"
+            | "TINYINT"
     ) {
         let m = format!("primary key `{}` is {}", col.name, col.ty);
         c.hit("prefer-bigint-pk", None, &col.name, m);
@@ -95,8 +108,7 @@ fn two_phase(c: &mut Checker<'_>, table: &str, column: &str, what: &str) -> bool
     let key = (table.to_owned(), column.to_owned());
     let short = table.rsplit('.').next().unwrap_or(table);
     let used = c.parents.iter().any(|p| {
-        p.columns.contains(&key)
-            || p.data_words.contains(column) && p.data_words.contains(short)
+        p.columns.contains(&key) || p.data_words.contains(column) && p.data_words.contains(short)
     });
     if used && !c.is_new(table) {
         let m = format!("`{table}.{column}` is {what}, but the previous revision uses it");
@@ -116,7 +128,9 @@ pub(crate) fn revision<'a>(
     // Data and DDL together.
     let has_ddl = up.iter().any(|s| s.ops.iter().any(Op::is_ddl));
     if has_ddl
-        && let Some(s) = up.iter().find(|s| s.ops.iter().any(|o| matches!(o, Op::Data)))
+        && let Some(s) = up
+            .iter()
+            .find(|s| s.ops.iter().any(|o| matches!(o, Op::Data)))
     {
         c.at(index(s), s);
         let m = "data change in a revision that also changes the schema".to_owned();
@@ -128,7 +142,11 @@ pub(crate) fn revision<'a>(
             .iter()
             .enumerate()
             .find(|(i, s)| *i > 0 && s.ops.iter().any(Op::is_ddl))
-            .or_else(|| up.first().filter(|s| s.ops.iter().any(Op::is_ddl)).map(|s| (0, s)));
+            .or_else(|| {
+                up.first()
+                    .filter(|s| s.ops.iter().any(Op::is_ddl))
+                    .map(|s| (0, s))
+            });
         if let Some((_, s)) = ddl {
             c.at(index(s), s);
             let m = format!(
@@ -158,7 +176,9 @@ pub(crate) fn revision<'a>(
             } else if let (Op::DropColumn { table, column, .. }, Some(d)) = (op, down)
                 && !readds(d, table, column)
             {
-                let m = format!("`{table}.{column}` is dropped, and the downgrade does not add it back");
+                let m = format!(
+                    "`{table}.{column}` is dropped, and the downgrade does not add it back"
+                );
                 c.hit("downgrade-misses-column", None, column, m);
             }
         }
@@ -167,10 +187,14 @@ pub(crate) fn revision<'a>(
 
 fn readds(down: &[Stmt<'_>], table: &str, column: &str) -> bool {
     down.iter().flat_map(|s| &s.ops).any(|op| match op {
-        Op::AddColumn { table: t, column: col, .. } => t == table && col.name == column,
-        Op::CreateTable { table: t, columns, .. } => {
-            t == table && columns.iter().any(|col| col.name == column)
-        }
+        Op::AddColumn {
+            table: t,
+            column: col,
+            ..
+        } => t == table && col.name == column,
+        Op::CreateTable {
+            table: t, columns, ..
+        } => t == table && columns.iter().any(|col| col.name == column),
         Op::RenameColumn { table: t, to, .. } => t == table && to == column,
         _ => false,
     })

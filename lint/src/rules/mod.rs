@@ -387,7 +387,11 @@ mod tests {
     #[test]
     fn ids_are_unique_and_kebab_case() {
         for (i, a) in RULES.iter().enumerate() {
-            assert!(a.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{}", a.id);
+            assert!(
+                a.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{}",
+                a.id
+            );
             assert!(RULES[i + 1..].iter().all(|b| b.id != a.id), "{}", a.id);
         }
     }

@@ -16,7 +16,10 @@ pub(crate) fn check(c: &mut Checker<'_>, s: &Stmt<'_>) {
         Op::Algorithm(a) => Some(a.as_str()),
         _ => None,
     });
-    let lock_none = s.ops.iter().any(|o| matches!(o, Op::Lock(l) if l == "NONE"));
+    let lock_none = s
+        .ops
+        .iter()
+        .any(|o| matches!(o, Op::Lock(l) if l == "NONE"));
     let adds_pk = s
         .ops
         .iter()
@@ -27,19 +30,30 @@ pub(crate) fn check(c: &mut Checker<'_>, s: &Stmt<'_>) {
         // permits concurrent writes (LOCK=NONE).
         let (needs, why, lock_ok) = match op {
             Op::TypeChange { column, .. } => (2, format!("changing the type of `{column}`"), false),
-            Op::DropConstraint { primary: true, .. } if !adds_pk => {
-                (2, "dropping the primary key without adding one".to_owned(), false)
-            }
+            Op::DropConstraint { primary: true, .. } if !adds_pk => (
+                2,
+                "dropping the primary key without adding one".to_owned(),
+                false,
+            ),
             Op::DropConstraint { primary: true, .. } => {
                 (1, "replacing the primary key".to_owned(), true)
             }
             Op::AddUnique { primary, .. } => (
                 1,
-                if *primary { "adding a primary key" } else { "adding a unique key" }.to_owned(),
+                if *primary {
+                    "adding a primary key"
+                } else {
+                    "adding a unique key"
+                }
+                .to_owned(),
                 true,
             ),
             Op::CreateIndex { .. } => (1, "adding an index".to_owned(), true),
-            Op::AddForeignKey { .. } => (2, "adding a foreign key with foreign_key_checks on".to_owned(), false),
+            Op::AddForeignKey { .. } => (
+                2,
+                "adding a foreign key with foreign_key_checks on".to_owned(),
+                false,
+            ),
             Op::AddCheck { .. } => (2, "adding a CHECK constraint".to_owned(), false),
             Op::SetNotNull { column, .. } => (1, format!("making `{column}` NOT NULL"), true),
             _ => continue,
@@ -51,10 +65,13 @@ pub(crate) fn check(c: &mut Checker<'_>, s: &Stmt<'_>) {
         };
         if let Some(a) = asked.filter(|a| *a < needs) {
             let alg = if a == 0 { "INSTANT" } else { "INPLACE" };
-            let m = format!("ALGORITHM={alg} is not possible for {why}: the server refuses the statement");
+            let m = format!(
+                "ALGORITHM={alg} is not possible for {why}: the server refuses the statement"
+            );
             c.hit("mysql-lock-none-impossible", table, "ALGORITHM", m);
         } else if lock_none && !lock_ok {
-            let m = format!("LOCK=NONE is not possible for {why}: the server refuses the statement");
+            let m =
+                format!("LOCK=NONE is not possible for {why}: the server refuses the statement");
             c.hit("mysql-lock-none-impossible", table, "LOCK", m);
         }
         if needs == 2 && !matches!(op, Op::TypeChange { .. } | Op::AddForeignKey { .. }) {

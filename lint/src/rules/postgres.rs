@@ -1,8 +1,8 @@
 //! PostgreSQL's statement rules: locks, rewrites, types, retry safety, lock_timeout.
 
+use crate::Section;
 use crate::engine::{Checker, Stmt};
 use crate::facts::{Column, Default, Op};
-use crate::Section;
 use kiln_core::Dialect;
 
 pub(crate) fn check(c: &mut Checker<'_>, s: &Stmt<'_>) {
@@ -103,11 +103,15 @@ pub(crate) fn check(c: &mut Checker<'_>, s: &Stmt<'_>) {
                 } else {
                     ("UNIQUE", "UNIQUE")
                 };
-                let m = format!("{what} constraint on `{table}` builds its index under an ACCESS EXCLUSIVE lock");
+                let m = format!(
+                    "{what} constraint on `{table}` builds its index under an ACCESS EXCLUSIVE lock"
+                );
                 c.hit("unique-without-index", Some(table), word, m);
             }
             Op::SetNotNull { table, column } => {
-                let m = format!("SET NOT NULL on `{table}.{column}` scans the table under an ACCESS EXCLUSIVE lock");
+                let m = format!(
+                    "SET NOT NULL on `{table}.{column}` scans the table under an ACCESS EXCLUSIVE lock"
+                );
                 c.hit("set-not-null", Some(table), "NOT", m);
             }
             _ => {}
@@ -125,16 +129,22 @@ fn add_column(c: &mut Checker<'_>, table: &str, col: &Column) {
     let name = &col.name;
     match col.default {
         None | Some(Default::Null) if col.not_null && !col.primary_key => {
-            let m = format!("`{table}.{name}` is NOT NULL without a default: fails if `{table}` has rows");
+            let m = format!(
+                "`{table}.{name}` is NOT NULL without a default: fails if `{table}` has rows"
+            );
             c.hit("add-column-required", Some(table), name, m);
         }
         Some(Default::Volatile) => {
-            let m = format!("`{table}.{name}` gets a volatile default: every row of `{table}` is rewritten");
+            let m = format!(
+                "`{table}.{name}` gets a volatile default: every row of `{table}` is rewritten"
+            );
             c.hit("volatile-default", Some(table), name, m);
         }
         Some(Default::Constant) if c.opts.postgres_version < 11 => {
             let v = c.opts.postgres_version;
-            let m = format!("`{table}.{name}` gets a default: PostgreSQL {v} rewrites every row of `{table}` (11 and later do not)");
+            let m = format!(
+                "`{table}.{name}` gets a default: PostgreSQL {v} rewrites every row of `{table}` (11 and later do not)"
+            );
             c.hit("volatile-default", Some(table), name, m);
         }
         _ => {}
@@ -146,8 +156,10 @@ fn types(c: &mut Checker<'_>, col: &Column, ty: &str) {
     let name = &col.name;
     let t = ty.to_ascii_uppercase();
     let head = t.split('(').next().unwrap_or("").trim();
-    if matches!(head, "VARCHAR" | "CHARACTER VARYING" | "CHAR" | "CHARACTER" | "BPCHAR")
-        && (t.contains('(') || head.starts_with("CHAR") && !head.contains("VARYING"))
+    if matches!(
+        head,
+        "VARCHAR" | "CHARACTER VARYING" | "CHAR" | "CHARACTER" | "BPCHAR"
+    ) && (t.contains('(') || head.starts_with("CHAR") && !head.contains("VARYING"))
     {
         let m = format!("`{name}` is {ty}; prefer text");
         c.hit("prefer-text", None, name, m);
@@ -165,7 +177,11 @@ fn lock_timeout(c: &mut Checker<'_>, s: &Stmt<'_>, op: &Op) {
         c.lock_timeout = true;
         return;
     }
-    if s.section != Section::Upgrade || c.lock_timeout || c.lock_timeout_reported || !op.takes_lock() {
+    if s.section != Section::Upgrade
+        || c.lock_timeout
+        || c.lock_timeout_reported
+        || !op.takes_lock()
+    {
         return;
     }
     if let Some(t) = op.table() {

@@ -20,18 +20,20 @@ pub(crate) fn check(c: &mut Checker<'_>, s: &Stmt<'_>) {
             Op::AddUnique { .. } => Some("adding a UNIQUE or PRIMARY KEY constraint".into()),
             Op::DropConstraint { .. } => Some("dropping a constraint".into()),
             Op::OtherAlter { what, .. } if *what != "VALIDATE CONSTRAINT" => Some((*what).into()),
-            Op::AddColumn { column, .. } if column.primary_key || column.unique => Some(format!(
-                "adding `{}` as PRIMARY KEY or UNIQUE",
-                column.name
-            )),
+            Op::AddColumn { column, .. } if column.primary_key || column.unique => {
+                Some(format!("adding `{}` as PRIMARY KEY or UNIQUE", column.name))
+            }
             Op::AddColumn { column, .. }
                 if column.not_null && matches!(column.default, None | Some(Default::Null)) =>
             {
-                Some(format!("adding `{}` NOT NULL without a default", column.name))
+                Some(format!(
+                    "adding `{}` NOT NULL without a default",
+                    column.name
+                ))
             }
-            Op::AddColumn { column, .. } if column.default == Some(Default::Volatile) => {
-                Some(format!("adding `{}` with a non-constant default", column.name))
-            }
+            Op::AddColumn { column, .. } if column.default == Some(Default::Volatile) => Some(
+                format!("adding `{}` with a non-constant default", column.name),
+            ),
             _ => None,
         };
         if let Some(what) = unsupported {
