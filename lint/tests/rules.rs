@@ -434,3 +434,21 @@ fn unparsed_statements_are_visible() {
     let f = pg("CREATE FROBNICATOR x;");
     assert_eq!(f, ["unparsed-statement"]);
 }
+
+#[test]
+fn every_rule_is_documented() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/lint.md")).unwrap();
+    for r in kiln_lint::RULES {
+        assert!(
+            doc.contains(&format!("### `{}`", r.id)),
+            "{} is not in docs/lint.md",
+            r.id
+        );
+        assert!(
+            doc.contains(r.note),
+            "the note of {} differs from docs/lint.md",
+            r.id
+        );
+    }
+}

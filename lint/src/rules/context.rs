@@ -34,22 +34,12 @@ pub(crate) fn statement(c: &mut Checker<'_>, s: &Stmt<'_>) {
                 let m = format!("the type of `{table}.{column}` changes");
                 c.hit("column-type-change", Some(table), column, m);
             }
-            Op::RenameColumn { table, from, to } if up => {
-                if !two_phase(c, table, from, "renamed") {
-                    let m = format!("`{table}.{from}` is renamed to `{to}`");
-                    c.hit("rename-column", Some(table), from, m);
-                }
-            }
+            Op::RenameColumn { table, from, to } if up => column_gone(c, table, from, Some(to)),
             Op::RenameTable { table } if up => {
                 let m = format!("table `{table}` is renamed");
                 c.hit("rename-table", Some(table), "RENAME", m);
             }
-            Op::DropColumn { table, column, .. } if up => {
-                if !two_phase(c, table, column, "dropped") {
-                    let m = format!("column `{table}.{column}` is dropped");
-                    c.hit("drop-column", Some(table), column, m);
-                }
-            }
+            Op::DropColumn { table, column, .. } if up => column_gone(c, table, column, None),
             Op::DropTable { tables, .. } if up => {
                 for t in tables {
                     let m = format!("table `{t}` is dropped");
@@ -99,6 +89,25 @@ fn bigint_pk(c: &mut Checker<'_>, col: &Column) {
     ) {
         let m = format!("primary key `{}` is {}", col.name, col.ty);
         c.hit("prefer-bigint-pk", None, &col.name, m);
+    }
+}
+
+/// A rename (to `Some(new)`) or drop of `table.column`: the two-phase rule when the parent used
+/// the column, else the plain rename or drop rule.
+fn column_gone(c: &mut Checker<'_>, table: &str, column: &str, to: Option<&str>) {
+    let what = if to.is_some() { "renamed" } else { "dropped" };
+    if two_phase(c, table, column, what) {
+        return;
+    }
+    match to {
+        Some(to) => {
+            let m = format!("`{table}.{column}` is renamed to `{to}`");
+            c.hit("rename-column", Some(table), column, m);
+        }
+        None => {
+            let m = format!("column `{table}.{column}` is dropped");
+            c.hit("drop-column", Some(table), column, m);
+        }
     }
 }
 

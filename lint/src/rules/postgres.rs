@@ -184,15 +184,12 @@ fn lock_timeout(c: &mut Checker<'_>, s: &Stmt<'_>, op: &Op) {
     {
         return;
     }
-    if let Some(t) = op.table() {
-        if c.is_new(t) {
-            return;
-        }
-    }
-    if let Op::DropTable { tables, .. } = op {
-        if tables.iter().all(|t| c.is_new(t)) {
-            return;
-        }
+    let new = match op {
+        Op::DropTable { tables, .. } => tables.iter().all(|t| c.is_new(t)),
+        _ => op.table().is_some_and(|t| c.is_new(t)),
+    };
+    if new {
+        return;
     }
     c.lock_timeout_reported = true;
     let m = "this statement waits for a lock with no lock_timeout set in the revision".to_owned();
