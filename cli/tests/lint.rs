@@ -219,3 +219,28 @@ fn the_sample_migrations_lint_clean_of_errors_on_every_engine() {
         assert_eq!(rules, expected, "{dialect}");
     }
 }
+
+#[test]
+fn check_lints_the_drafts_and_ranks_lint_errors_below_the_rest() {
+    let sb = sandbox();
+    let out = sb.kiln().arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("lint: 4 findings in 1 draft (3 errors); `kiln lint` shows them"),
+        "{stdout}"
+    );
+    assert!(text(&out.stderr).contains("kiln: 3 lint errors in draft revisions"));
+    // Drafts refused by --locked (5) outrank lint errors.
+    let out = sb.kiln().args(["check", "--locked"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let out = sb.kiln().args(["check", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(v["lint"]["errors"], 3);
+    assert_eq!(v["exit_code"], 9);
+    // Locked: nothing to lint, check passes.
+    sb.kiln().arg("lock").output().unwrap();
+    let out = sb.kiln().arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("lint:"));
+}

@@ -95,6 +95,49 @@ pub fn lint(s: &Settings, a: &LintArgs) -> anyhow::Result<Code> {
     })
 }
 
+/// What `kiln check` reports of lint: the drafts' findings, when the dialect is declared in
+/// kiln.toml or given by the database URL (check has no `--dialect`). `None`: nothing to lint,
+/// or no dialect known.
+pub struct CheckLint {
+    /// Error-level findings.
+    pub errors: usize,
+    /// All findings.
+    pub total: usize,
+    /// Drafts linted.
+    pub drafts: usize,
+}
+
+pub fn for_check(s: &Settings, set: &MigrationSet) -> Option<CheckLint> {
+    let dialect = set
+        .syntax()
+        .map(|x| x.dialect)
+        .or_else(|| s.database.as_ref().and_then(|db| db.dialect()))?;
+    let drafts = set.drafts().count();
+    if drafts == 0 {
+        return None;
+    }
+    let mut opts = Options::new(dialect);
+    opts.syntax = set
+        .syntax()
+        .filter(|x| x.dialect == dialect)
+        .unwrap_or(Syntax::new(dialect));
+    let findings = kiln_lint::lint(
+        set,
+        &opts,
+        |r| s.dir.display_file(r.file()),
+        |r| header(s, r),
+        Revision::is_draft,
+    );
+    Some(CheckLint {
+        errors: findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count(),
+        total: findings.len(),
+        drafts,
+    })
+}
+
 fn dialect(s: &Settings, a: &LintArgs, set: &MigrationSet) -> anyhow::Result<Dialect> {
     if let Some(d) = a.dialect {
         return Ok(match d {
