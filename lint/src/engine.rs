@@ -61,8 +61,10 @@ pub(crate) struct Summary {
 pub(crate) struct Checker<'a> {
     pub opts: &'a Options,
     pub input: &'a Input<'a>,
-    /// Tables no deployed code uses yet: created by this revision so far or by a draft before it.
+    /// Tables created by this revision so far: no deployed code uses them yet.
     pub new_tables: HashSet<String>,
+    /// Tables created by drafts before this revision: not deployed anywhere either.
+    pub draft_tables: &'a HashSet<String>,
     /// The parents' summaries.
     pub parents: Vec<&'a Summary>,
     /// A `SET lock_timeout` ran earlier in the revision.
@@ -101,11 +103,10 @@ impl<'a> Checker<'a> {
 
     /// Whether `table` was created where no deployed code uses it yet.
     pub fn is_new(&self, table: &str) -> bool {
-        self.new_tables.contains(table)
-            || table
-                .rsplit('.')
-                .next()
-                .is_some_and(|t| self.new_tables.contains(t))
+        let short = table.rsplit('.').next().unwrap_or(table);
+        [table, short]
+            .iter()
+            .any(|t| self.new_tables.contains(*t) || self.draft_tables.contains(*t))
     }
 
     pub(crate) fn at(&mut self, idx: usize, stmt: &Stmt<'a>) {
@@ -183,7 +184,8 @@ pub fn lint_revisions(inputs: &[Input<'_>], opts: &Options) -> Vec<Finding> {
             let mut c = Checker {
                 opts,
                 input,
-                new_tables: draft_tables.clone(),
+                new_tables: HashSet::new(),
+                draft_tables: &draft_tables,
                 parents,
                 lock_timeout: false,
                 lock_timeout_reported: false,

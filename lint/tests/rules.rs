@@ -141,6 +141,10 @@ fn constraints_need_not_valid_or_an_index() {
         ["unique-without-index"]
     );
     assert!(pg("ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX i;").is_empty());
+    assert_eq!(
+        pg("ALTER TABLE t ADD COLUMN u_id bigint REFERENCES u (id);"),
+        ["foreign-key-not-valid"]
+    );
 }
 
 #[test]

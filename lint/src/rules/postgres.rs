@@ -60,6 +60,13 @@ pub(crate) fn check(c: &mut Checker<'_>, s: &Stmt<'_>) {
                 if_not_exists,
             } => {
                 add_column(c, table, column);
+                if column.references {
+                    let m = format!(
+                        "`{table}.{}` is added with REFERENCES: the foreign key is validated at once",
+                        column.name
+                    );
+                    c.hit("foreign-key-not-valid", Some(table), "REFERENCES", m);
+                }
                 if !transactional && !if_not_exists {
                     robust(c, "ADD COLUMN without IF NOT EXISTS", "ADD");
                 }
