@@ -6,6 +6,7 @@
 
 pub mod bigscript;
 pub mod db;
+pub mod lint;
 pub mod scenarios;
 pub mod scratch;
 pub mod sets;

@@ -29,6 +29,8 @@ pub enum Action {
     Graph(GraphFormat),
     Audit(AuditSettings),
     Config(ConfigSettings),
+    /// `lint`: its arguments are declared with the command, in `cmd/lint.rs`.
+    Lint(crate::cmd::lint::LintArgs),
 }
 
 /// `config`.
@@ -273,6 +275,7 @@ impl Action {
             }),
             Command::Lock(a) => Action::Lock(LockSettings { accept: a.accept }),
             Command::Config(a) => Action::Config(ConfigSettings { json: a.json }),
+            Command::Lint(a) => Action::Lint(a),
             Command::Graph(a) => Action::Graph(match a.format {
                 args::GraphFormat::Dot => GraphFormat::Dot,
                 args::GraphFormat::Mermaid => GraphFormat::Mermaid,

@@ -78,6 +78,8 @@ pub enum Command {
     Audit(AuditArgs),
     /// Show the effective settings and where each came from (flag, env, .env, kiln.toml, default)
     Config(ConfigArgs),
+    /// Find statements that lock, rewrite or break a busy database (default: draft revisions)
+    Lint(crate::cmd::lint::LintArgs),
 }
 
 #[derive(Debug, Args)]

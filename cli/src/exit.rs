@@ -23,6 +23,8 @@ pub enum Code {
     Drift = 7,
     /// A revision stopped part-way; the database is marked dirty.
     Dirty = 8,
+    /// `kiln lint` (or `check`) found error-level problems; warnings and notes alone exit 0.
+    LintErrors = 9,
     /// Stopped by Ctrl-C after a completed revision.
     Interrupted = 130,
 }
@@ -38,6 +40,7 @@ pub const TABLE: &[(Code, &str)] = &[
     (Code::Pending, "pending"),
     (Code::Drift, "drift"),
     (Code::Dirty, "dirty"),
+    (Code::LintErrors, "lint errors"),
     (Code::Interrupted, "interrupted"),
 ];
 
@@ -72,7 +75,7 @@ mod tests {
         assert_eq!(
             help_line(),
             "Exit codes: 0 ok, 1 other error, 2 usage, 3 invalid migration directory, 4 database error, \
-             5 drafts (check --locked), 6 pending, 7 drift, 8 dirty, 130 interrupted. See docs/cli.md."
+             5 drafts (check --locked), 6 pending, 7 drift, 8 dirty, 9 lint errors, 130 interrupted. See docs/cli.md."
         );
     }
 

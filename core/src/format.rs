@@ -46,6 +46,10 @@ pub const HEADER_DIRECTIVES: &[&str] = &[
     "created",
     "transaction",
 ];
+/// `-- kiln:allow RULE reason`: a lint waiver, allowed in the header (for the whole revision)
+/// and in sections (for the next statement), any number of times. The format only lets it
+/// through; what it means, and whether its rule and reason are valid, is kiln-lint's business.
+pub const WAIVER_DIRECTIVE: &str = "allow";
 /// Section markers.
 pub const SECTION_MARKERS: &[&str] = &["upgrade", "downgrade"];
 
@@ -193,6 +197,13 @@ struct DirectiveLine<'a> {
     value: &'a str,
 }
 
+/// The value of a `-- kiln:<name> value` line (the name in any case), or `None` if `line` is
+/// not that directive. For tools that read directives the format itself only lets through,
+/// such as [`WAIVER_DIRECTIVE`].
+pub fn directive_value<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    directive(line).filter(|d| d.name == name).map(|d| d.value)
+}
+
 /// Recognises `-- kiln:name value` (any spacing after `--`, the `kiln:` prefix in any case).
 fn directive(line: &str) -> Option<DirectiveLine<'_>> {
     let rest = line.trim_start().strip_prefix("--")?.trim_start();
@@ -336,6 +347,9 @@ impl<'r> Parser<'r> {
                 }
                 continue;
             }
+            if d.name == WAIVER_DIRECTIVE {
+                continue;
+            }
             if HEADER_DIRECTIVES.contains(&d.name.as_str()) {
                 if in_section {
                     self.error(
@@ -349,7 +363,11 @@ impl<'r> Parser<'r> {
                 }
                 continue;
             }
-            let mut known = HEADER_DIRECTIVES.iter().chain(SECTION_MARKERS).copied();
+            let mut known = HEADER_DIRECTIVES
+                .iter()
+                .chain(SECTION_MARKERS)
+                .copied()
+                .chain([WAIVER_DIRECTIVE]);
             let suggestion = if d.name.is_empty() {
                 // `-- kiln: revision a1`: a space after the colon.
                 let word = d.value.split_whitespace().next().unwrap_or("");
@@ -781,6 +799,24 @@ mod tests {
     }
 
     /// Issue 9's data-loss file: the downgrade ran as part of the upgrade on PostgreSQL.
+    #[test]
+    fn waivers_pass_in_the_header_and_in_sections_and_count_in_the_checksum() {
+        let text = "-- kiln:revision a1\n-- kiln:allow drop-table legacy\n-- kiln:allow x y\n-- kiln:upgrade\n-- kiln:allow drop-column gone\nALTER TABLE t DROP COLUMN c;\n-- kiln:downgrade\n-- KILN:allow drop-column back\nSELECT 1;\n";
+        let p = parse(text).unwrap();
+        assert!(p.up_sql().contains("-- kiln:allow drop-column gone"));
+        let other = parse(&text.replace("gone", "old")).unwrap();
+        assert_ne!(p.checksum, other.checksum);
+        assert_eq!(
+            directive_value("  --KILN:allow rule why", "allow"),
+            Some("rule why")
+        );
+        assert_eq!(directive_value("-- kiln:allowed x", "allow"), None);
+        // A waiver alone is not SQL.
+        assert!(
+            parse("-- kiln:revision a1\n-- kiln:upgrade\n-- kiln:allow drop-table x\n").is_err()
+        );
+    }
+
     const PG_ATTACK: &str = "-- kiln:revision a1\n-- kiln:upgrade\nUPDATE users SET greeting = E'it\\'s new';\n-- kiln:downgrade\nUPDATE users SET greeting = E'it\\'s old';\nDROP TABLE users;\n";
     /// The MariaDB variant: backslash escapes are MySQL's default.
     const MY_ATTACK: &str = "-- kiln:revision a1\n-- kiln:upgrade\nUPDATE users SET greeting = 'it\\'s new';\n-- kiln:downgrade\nUPDATE users SET greeting = 'it\\'s old';\nDROP TABLE users;\n";

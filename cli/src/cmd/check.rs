@@ -3,7 +3,9 @@
 //! Validates the directory and the lock exactly as the macro does (exit 3 with the macro's text).
 //! Drafts are reported, and fail with `--locked` (exit 5). With a database (unless `--offline`),
 //! pending revisions (or a revision another runner is applying right now) fail with exit 6,
-//! drift or revisions the directory does not know with 7, and a dirty database with 8. When several fail, the exit code is the most serious one; every
+//! drift or revisions the directory does not know with 7, and a dirty database with 8. When the
+//! dialect is known (kiln.toml or the URL), the drafts are linted too: error-level findings exit 9
+//! when nothing else fails. When several fail, the exit code is the most serious one; every
 //! finding is printed.
 
 use super::db::{block_on, connect, migrator};
@@ -64,6 +66,36 @@ pub fn check(s: &Settings, a: &CheckSettings) -> anyhow::Result<Code> {
         });
     }
 
+    // Lint the drafts when the dialect is known; its errors fail check only when nothing more
+    // serious (pending, drift, dirty) does.
+    let lint = super::lint::for_check(s, &set);
+    if let Some(l) = &lint {
+        if !a.json {
+            out::line(format!(
+                "lint: {} in {} ({} errors){}",
+                out::count(l.total, "finding"),
+                out::count(l.drafts, "draft"),
+                l.errors,
+                if l.total > 0 {
+                    "; `kiln lint` shows them"
+                } else {
+                    ""
+                }
+            ));
+        }
+        if l.errors > 0 {
+            findings.push(Finding {
+                code: Code::LintErrors,
+                kind: "lint",
+                message: format!(
+                    "{} in draft revisions",
+                    out::count(l.errors, "lint error")
+                ),
+                help: "run `kiln lint` to see them; fix each statement or waive it with `-- kiln:allow RULE reason`".into(),
+            });
+        }
+    }
+
     let use_db = !a.offline && s.database.is_some();
     let status = if use_db {
         let url = s.require_database("check")?;
@@ -87,14 +119,26 @@ pub fn check(s: &Settings, a: &CheckSettings) -> anyhow::Result<Code> {
         None
     };
 
-    let code = findings.iter().map(|f| f.code).max().unwrap_or(Code::Ok);
+    // Lint errors (9) rank below every other finding: a deploy gate must still see 6, 7 or 8.
+    let code = findings
+        .iter()
+        .map(|f| f.code)
+        .filter(|c| *c != Code::LintErrors)
+        .max()
+        .or_else(|| {
+            findings
+                .iter()
+                .any(|f| f.code == Code::LintErrors)
+                .then_some(Code::LintErrors)
+        })
+        .unwrap_or(Code::Ok);
     if a.json {
         let database = if use_db {
             s.database.as_ref().map(|d| d.shown())
         } else {
             None
         };
-        out::json(&valid_json(
+        let mut v = valid_json(
             s,
             &set,
             &dir,
@@ -102,7 +146,14 @@ pub fn check(s: &Settings, a: &CheckSettings) -> anyhow::Result<Code> {
             status.as_ref(),
             &findings,
             code,
-        ));
+        );
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert(
+                "lint".into(),
+                json!(lint.as_ref().map(|l| json!({"findings": l.total, "errors": l.errors}))),
+            );
+        }
+        out::json(&v);
     }
     for f in &findings {
         out::error_text(&format!("kiln: {}\n  help: {}", f.message, f.help));

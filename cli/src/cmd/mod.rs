@@ -9,6 +9,7 @@ mod edit;
 mod graph;
 mod init;
 mod inspect;
+pub mod lint;
 mod lock;
 mod new;
 mod run;
@@ -37,5 +38,6 @@ pub fn run(s: Settings) -> anyhow::Result<Code> {
         Action::Graph(f) => graph::graph(&s, *f),
         Action::Audit(a) => audit::audit(&s, a),
         Action::Config(a) => config::config(&s, a),
+        Action::Lint(a) => lint::lint(&s, a),
     }
 }

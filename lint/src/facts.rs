@@ -1,0 +1,734 @@
+//! What a statement does, as far as the rules care: the parser's syntax tree reduced to facts.
+//!
+//! Rules never look at `sqlparser`'s tree themselves, so a parser upgrade (its tree changes
+//! often) touches this one file. A statement the parser does not accept is still classified by
+//! its leading words where that is unambiguous (`DROP INDEX CONCURRENTLY`, `SET lock_timeout`,
+//! `BEGIN`), and otherwise reported as [`Op::Unparsed`] so a gap in coverage is visible.
+
+use kiln_core::Dialect;
+use sqlparser::ast::{
+    AlterColumnOperation, AlterTableAlgorithm, AlterTableLock, AlterTableOperation, ColumnDef,
+    ColumnOption, CreateIndex, CreateTable, DataType, Expr, ObjectName, ObjectType, Set,
+    Statement as Ast, TableConstraint,
+};
+use sqlparser::dialect::{Dialect as SqlDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::parser::Parser;
+
+/// One column as declared by `CREATE TABLE` or `ADD COLUMN`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    /// The column's name, unquoted and lower-cased.
+    pub name: String,
+    /// The declared type as written by the parser, upper-case (`VARCHAR(100)`, `SERIAL`).
+    pub ty: String,
+    /// `NOT NULL` (or `PRIMARY KEY`).
+    pub not_null: bool,
+    /// The `DEFAULT`, if any.
+    pub default: Option<Default>,
+    /// `PRIMARY KEY` on the column.
+    pub primary_key: bool,
+    /// `UNIQUE` on the column.
+    pub unique: bool,
+    /// `REFERENCES` on the column.
+    pub references: bool,
+}
+
+/// What kind of default a column has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Default {
+    /// A constant, or a function evaluated once per statement (`now()`).
+    Constant,
+    /// `NULL`.
+    Null,
+    /// A volatile function (`random()`, `gen_random_uuid()`, `clock_timestamp()`,
+    /// `nextval(...)`), evaluated per row, so adding the column rewrites the table.
+    Volatile,
+}
+
+/// One thing a statement does. An `ALTER TABLE` with several actions yields several ops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Op {
+    /// `CREATE TABLE`.
+    CreateTable {
+        /// The table.
+        table: String,
+        /// Its columns.
+        columns: Vec<Column>,
+        /// It declares a foreign key (column or table constraint).
+        foreign_key: bool,
+        /// `IF NOT EXISTS`.
+        if_not_exists: bool,
+    },
+    /// `CREATE [UNIQUE] INDEX`.
+    CreateIndex {
+        /// The table.
+        table: String,
+        /// `CONCURRENTLY`.
+        concurrently: bool,
+        /// `IF NOT EXISTS`.
+        if_not_exists: bool,
+        /// The indexed columns (plain column references only).
+        columns: Vec<String>,
+    },
+    /// `DROP INDEX`.
+    DropIndex {
+        /// `CONCURRENTLY`.
+        concurrently: bool,
+        /// `IF EXISTS`.
+        if_exists: bool,
+    },
+    /// `DROP TABLE`.
+    DropTable {
+        /// The tables.
+        tables: Vec<String>,
+        /// `IF EXISTS`.
+        if_exists: bool,
+    },
+    /// `ALTER TABLE ... ADD COLUMN`.
+    AddColumn {
+        /// The table.
+        table: String,
+        /// The column.
+        column: Column,
+        /// `IF NOT EXISTS`.
+        if_not_exists: bool,
+    },
+    /// `ALTER TABLE ... DROP COLUMN`.
+    DropColumn {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// `IF EXISTS`.
+        if_exists: bool,
+    },
+    /// `ALTER TABLE ... RENAME COLUMN` (or MySQL's `CHANGE` to a new name).
+    RenameColumn {
+        /// The table.
+        table: String,
+        /// The old name.
+        from: String,
+        /// The new name.
+        to: String,
+    },
+    /// `ALTER TABLE ... RENAME TO`.
+    RenameTable {
+        /// The table.
+        table: String,
+    },
+    /// A column's type changes (`ALTER COLUMN ... TYPE`, MySQL's `MODIFY`/`CHANGE`).
+    TypeChange {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The new type, upper-case.
+        ty: String,
+    },
+    /// `ALTER COLUMN ... SET NOT NULL`.
+    SetNotNull {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+    },
+    /// `ADD [CONSTRAINT] FOREIGN KEY`.
+    AddForeignKey {
+        /// The table.
+        table: String,
+        /// `NOT VALID`.
+        not_valid: bool,
+    },
+    /// `ADD [CONSTRAINT] CHECK`.
+    AddCheck {
+        /// The table.
+        table: String,
+        /// `NOT VALID`.
+        not_valid: bool,
+    },
+    /// `ADD [CONSTRAINT] UNIQUE` / `PRIMARY KEY`.
+    AddUnique {
+        /// The table.
+        table: String,
+        /// Built from an existing index (`USING INDEX`).
+        using_index: bool,
+        /// `PRIMARY KEY` rather than `UNIQUE`.
+        primary: bool,
+    },
+    /// `DROP CONSTRAINT` / `DROP PRIMARY KEY` / `DROP FOREIGN KEY`.
+    DropConstraint {
+        /// The table.
+        table: String,
+        /// `DROP PRIMARY KEY`.
+        primary: bool,
+    },
+    /// Any other `ALTER TABLE` action (`ALTER COLUMN ... SET DEFAULT`, `VALIDATE CONSTRAINT`,
+    /// ...), with the words that name it for SQLite's support check.
+    OtherAlter {
+        /// The table.
+        table: String,
+        /// What it is, e.g. `ALTER COLUMN SET DEFAULT`.
+        what: &'static str,
+        /// Whether it takes a lock worth a `lock_timeout` (everything but `VALIDATE`).
+        locks: bool,
+    },
+    /// MySQL `ALGORITHM=...` (upper-case).
+    Algorithm(String),
+    /// MySQL `LOCK=...` (upper-case).
+    Lock(String),
+    /// `INSERT`, `UPDATE`, `DELETE`, `MERGE`, `TRUNCATE`, `COPY`.
+    Data,
+    /// `BEGIN` / `START TRANSACTION`.
+    Begin,
+    /// `COMMIT` / `ROLLBACK` / `END`.
+    Commit,
+    /// `SET [LOCAL] lock_timeout`.
+    SetLockTimeout,
+    /// `PRAGMA name`.
+    Pragma {
+        /// The pragma's name, lower-case.
+        name: String,
+        /// Its value, lower-case, if set.
+        value: Option<String>,
+    },
+    /// Any other DDL (`CREATE VIEW`, `CREATE FUNCTION`, `COMMENT ON`, ...).
+    OtherDdl,
+    /// Anything else that changes nothing lint cares about (`SELECT`, `SET x`).
+    Other,
+    /// The parser did not accept the statement.
+    Unparsed {
+        /// The parser's message.
+        error: String,
+    },
+}
+
+impl Op {
+    /// The table this op locks, if it works on one existing table.
+    pub fn table(&self) -> Option<&str> {
+        match self {
+            Op::CreateIndex { table, .. }
+            | Op::AddColumn { table, .. }
+            | Op::DropColumn { table, .. }
+            | Op::RenameColumn { table, .. }
+            | Op::RenameTable { table }
+            | Op::TypeChange { table, .. }
+            | Op::SetNotNull { table, .. }
+            | Op::AddForeignKey { table, .. }
+            | Op::AddCheck { table, .. }
+            | Op::AddUnique { table, .. }
+            | Op::DropConstraint { table, .. }
+            | Op::OtherAlter { table, .. } => Some(table),
+            _ => None,
+        }
+    }
+
+    /// Schema changes (which commit implicitly on MySQL).
+    pub fn is_ddl(&self) -> bool {
+        !matches!(
+            self,
+            Op::Data
+                | Op::Begin
+                | Op::Commit
+                | Op::SetLockTimeout
+                | Op::Pragma { .. }
+                | Op::Other
+                | Op::Unparsed { .. }
+                | Op::Algorithm(_)
+                | Op::Lock(_)
+        )
+    }
+
+    /// Takes a lock on an existing object that waits behind (and blocks) running queries.
+    pub fn takes_lock(&self) -> bool {
+        match self {
+            Op::CreateTable { .. } | Op::OtherDdl => false,
+            Op::CreateIndex { concurrently, .. } | Op::DropIndex { concurrently, .. } => {
+                !concurrently
+            }
+            Op::OtherAlter { locks, .. } => *locks,
+            Op::DropTable { .. } => true,
+            op => op.table().is_some(),
+        }
+    }
+}
+
+/// The facts of one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// What it does; empty for nothing of interest.
+    pub ops: Vec<Op>,
+}
+
+/// Parses one statement (as cut by kiln's splitter) with `dialect`'s grammar.
+pub fn analyze(sql: &str, dialect: Dialect) -> Facts {
+    let parsed = match dialect {
+        Dialect::Postgres => parse(&PostgreSqlDialect {}, sql),
+        Dialect::MySql => parse(&MySqlDialect {}, sql),
+        _ => parse(&SQLiteDialect {}, sql),
+    };
+    let ops = match parsed {
+        Ok(stmts) => stmts.iter().flat_map(ops_of).collect(),
+        Err(error) => fallback(sql).unwrap_or_else(|| vec![Op::Unparsed { error }]),
+    };
+    Facts { ops }
+}
+
+fn parse(d: &dyn SqlDialect, sql: &str) -> Result<Vec<Ast>, String> {
+    Parser::parse_sql(d, sql).map_err(|e| e.to_string())
+}
+
+/// Normalizes an identifier or qualified name: unquoted, lower-case.
+fn name(n: &ObjectName) -> String {
+    n.0.iter()
+        .map(|p| match p.as_ident() {
+            Some(i) => i.value.to_lowercase(),
+            None => p.to_string().to_lowercase(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn ident(i: &sqlparser::ast::Ident) -> String {
+    i.value.to_lowercase()
+}
+
+fn ops_of(stmt: &Ast) -> Vec<Op> {
+    match stmt {
+        Ast::CreateTable(CreateTable {
+            name: n,
+            columns,
+            constraints,
+            if_not_exists,
+            ..
+        }) => {
+            let columns: Vec<Column> = columns.iter().map(column).collect();
+            let mut foreign_key = columns.iter().any(|c| c.references);
+            foreign_key |= constraints
+                .iter()
+                .any(|c| matches!(c, TableConstraint::ForeignKey { .. }));
+            vec![Op::CreateTable {
+                table: name(n),
+                columns,
+                foreign_key,
+                if_not_exists: *if_not_exists,
+            }]
+        }
+        Ast::CreateIndex(CreateIndex {
+            table_name,
+            concurrently,
+            if_not_exists,
+            columns,
+            ..
+        }) => vec![Op::CreateIndex {
+            table: name(table_name),
+            concurrently: *concurrently,
+            if_not_exists: *if_not_exists,
+            columns: columns
+                .iter()
+                .filter_map(|c| match &c.column.expr {
+                    Expr::Identifier(i) => Some(ident(i)),
+                    _ => None,
+                })
+                .collect(),
+        }],
+        Ast::Drop {
+            object_type,
+            if_exists,
+            names,
+            ..
+        } => match object_type {
+            ObjectType::Table => vec![Op::DropTable {
+                tables: names.iter().map(name).collect(),
+                if_exists: *if_exists,
+            }],
+            ObjectType::Index => vec![Op::DropIndex {
+                concurrently: false,
+                if_exists: *if_exists,
+            }],
+            _ => vec![Op::OtherDdl],
+        },
+        Ast::AlterTable {
+            name: n,
+            operations,
+            ..
+        } => {
+            let table = name(n);
+            operations.iter().map(|o| alter(&table, o)).collect()
+        }
+        Ast::Insert(_)
+        | Ast::Update { .. }
+        | Ast::Delete(_)
+        | Ast::Merge { .. }
+        | Ast::Truncate { .. }
+        | Ast::Copy { .. } => vec![Op::Data],
+        Ast::StartTransaction { .. } => vec![Op::Begin],
+        Ast::Commit { .. } | Ast::Rollback { .. } => vec![Op::Commit],
+        Ast::Set(Set::SingleAssignment { variable, .. })
+            if name(variable).ends_with("lock_timeout") =>
+        {
+            vec![Op::SetLockTimeout]
+        }
+        Ast::Pragma { name: n, value, .. } => vec![Op::Pragma {
+            name: name(n),
+            value: value
+                .as_ref()
+                .map(|v| v.to_string().trim_matches('\'').to_lowercase()),
+        }],
+        Ast::Query(_)
+        | Ast::Set(_)
+        | Ast::ShowVariable { .. }
+        | Ast::Explain { .. }
+        | Ast::Analyze { .. } => vec![Op::Other],
+        _ => vec![Op::OtherDdl],
+    }
+}
+
+fn column(c: &ColumnDef) -> Column {
+    let mut col = Column {
+        name: ident(&c.name),
+        ty: c.data_type.to_string().to_uppercase(),
+        not_null: false,
+        default: None,
+        primary_key: false,
+        unique: false,
+        references: false,
+    };
+    if matches!(c.data_type, DataType::Custom(..)) && is_serial(&col.ty) {
+        col.default = Some(Default::Volatile);
+    }
+    for o in &c.options {
+        match &o.option {
+            ColumnOption::NotNull => col.not_null = true,
+            ColumnOption::Default(e) => col.default = Some(default_kind(e)),
+            ColumnOption::Unique { is_primary, .. } => {
+                if *is_primary {
+                    col.primary_key = true;
+                    col.not_null = true;
+                } else {
+                    col.unique = true;
+                }
+            }
+            ColumnOption::ForeignKey { .. } => col.references = true,
+            _ => {}
+        }
+    }
+    col
+}
+
+/// `serial`, `bigserial`, `smallserial` (and `serial4`/`serial8`): a sequence default.
+pub fn is_serial(ty: &str) -> bool {
+    let t = ty.to_ascii_uppercase();
+    t.ends_with("SERIAL") || t == "SERIAL4" || t == "SERIAL8" || t == "SERIAL2"
+}
+
+const VOLATILE: &[&str] = &[
+    "random",
+    "gen_random_uuid",
+    "uuid_generate_v1",
+    "uuid_generate_v1mc",
+    "uuid_generate_v4",
+    "uuidv4",
+    "uuidv7",
+    "clock_timestamp",
+    "timeofday",
+    "nextval",
+    "uuid",
+    "rand",
+    "random_bytes",
+];
+
+fn default_kind(e: &Expr) -> Default {
+    match e {
+        Expr::Value(v) if v.to_string().eq_ignore_ascii_case("null") => Default::Null,
+        _ => {
+            // The expression as the parser prints it: a call is `name(`, lower-cased.
+            let text = e.to_string().to_lowercase();
+            let volatile = VOLATILE.iter().any(|f| {
+                text.match_indices(&format!("{f}(")).any(|(i, _)| {
+                    i == 0 || !text[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+                })
+            });
+            if volatile {
+                Default::Volatile
+            } else {
+                Default::Constant
+            }
+        }
+    }
+}
+
+fn alter(table: &str, op: &AlterTableOperation) -> Op {
+    let table = table.to_owned();
+    let other = |what, locks| Op::OtherAlter {
+        table: table.clone(),
+        what,
+        locks,
+    };
+    match op {
+        AlterTableOperation::AddColumn {
+            column_def,
+            if_not_exists,
+            ..
+        } => Op::AddColumn {
+            table,
+            column: column(column_def),
+            if_not_exists: *if_not_exists,
+        },
+        AlterTableOperation::DropColumn {
+            column_names,
+            if_exists,
+            ..
+        } => Op::DropColumn {
+            table,
+            column: column_names.first().map(ident).unwrap_or_default(),
+            if_exists: *if_exists,
+        },
+        AlterTableOperation::RenameColumn {
+            old_column_name,
+            new_column_name,
+        } => Op::RenameColumn {
+            table,
+            from: ident(old_column_name),
+            to: ident(new_column_name),
+        },
+        AlterTableOperation::RenameTable { .. } => Op::RenameTable { table },
+        AlterTableOperation::ChangeColumn {
+            old_name,
+            new_name,
+            data_type,
+            ..
+        } => {
+            if ident(old_name) != ident(new_name) {
+                Op::RenameColumn {
+                    table,
+                    from: ident(old_name),
+                    to: ident(new_name),
+                }
+            } else {
+                Op::TypeChange {
+                    table,
+                    column: ident(old_name),
+                    ty: data_type.to_string().to_uppercase(),
+                }
+            }
+        }
+        AlterTableOperation::ModifyColumn {
+            col_name,
+            data_type,
+            ..
+        } => Op::TypeChange {
+            table,
+            column: ident(col_name),
+            ty: data_type.to_string().to_uppercase(),
+        },
+        AlterTableOperation::AlterColumn { column_name, op } => match op {
+            AlterColumnOperation::SetDataType { data_type, .. } => Op::TypeChange {
+                table,
+                column: ident(column_name),
+                ty: data_type.to_string().to_uppercase(),
+            },
+            AlterColumnOperation::SetNotNull => Op::SetNotNull {
+                table,
+                column: ident(column_name),
+            },
+            AlterColumnOperation::DropNotNull => other("ALTER COLUMN DROP NOT NULL", true),
+            AlterColumnOperation::SetDefault { .. } => other("ALTER COLUMN SET DEFAULT", true),
+            AlterColumnOperation::DropDefault => other("ALTER COLUMN DROP DEFAULT", true),
+            _ => other("ALTER COLUMN", true),
+        },
+        AlterTableOperation::AddConstraint {
+            constraint,
+            not_valid,
+        } => match constraint {
+            TableConstraint::ForeignKey { .. } => Op::AddForeignKey {
+                table,
+                not_valid: *not_valid,
+            },
+            TableConstraint::Check { .. } => Op::AddCheck {
+                table,
+                not_valid: *not_valid,
+            },
+            TableConstraint::Unique { .. } => Op::AddUnique {
+                table,
+                using_index: false,
+                primary: false,
+            },
+            TableConstraint::PrimaryKey { .. } => Op::AddUnique {
+                table,
+                using_index: false,
+                primary: true,
+            },
+            _ => other("ADD CONSTRAINT", true),
+        },
+        AlterTableOperation::DropConstraint { .. } | AlterTableOperation::DropForeignKey { .. } => {
+            Op::DropConstraint {
+                table,
+                primary: false,
+            }
+        }
+        AlterTableOperation::DropPrimaryKey { .. } => Op::DropConstraint {
+            table,
+            primary: true,
+        },
+        AlterTableOperation::ValidateConstraint { .. } => other("VALIDATE CONSTRAINT", false),
+        AlterTableOperation::Algorithm { algorithm, .. } => Op::Algorithm(
+            match algorithm {
+                AlterTableAlgorithm::Default => "DEFAULT",
+                AlterTableAlgorithm::Instant => "INSTANT",
+                AlterTableAlgorithm::Inplace => "INPLACE",
+                AlterTableAlgorithm::Copy => "COPY",
+            }
+            .into(),
+        ),
+        AlterTableOperation::Lock { lock, .. } => Op::Lock(
+            match lock {
+                AlterTableLock::Default => "DEFAULT",
+                AlterTableLock::None => "NONE",
+                AlterTableLock::Shared => "SHARED",
+                AlterTableLock::Exclusive => "EXCLUSIVE",
+            }
+            .into(),
+        ),
+        _ => other("ALTER TABLE", true),
+    }
+}
+
+/// The upper-case words of `sql` outside quotes, for the few forms the parser lacks.
+fn words(sql: &str) -> Vec<String> {
+    sql.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '"' || c == '.'))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.trim_matches('"').to_uppercase())
+        .collect()
+}
+
+/// Forms `sqlparser` does not accept but whose meaning is plain from the leading words.
+fn fallback(sql: &str) -> Option<Vec<Op>> {
+    let w = words(sql);
+    let at = |i: usize| w.get(i).map(String::as_str).unwrap_or("");
+    match (at(0), at(1)) {
+        ("DROP", "INDEX") => {
+            let concurrently = at(2) == "CONCURRENTLY";
+            let rest = if concurrently { 3 } else { 2 };
+            let if_exists = at(rest) == "IF" && at(rest + 1) == "EXISTS";
+            Some(vec![Op::DropIndex {
+                concurrently,
+                if_exists,
+            }])
+        }
+        ("ALTER", "TABLE") if w.windows(2).any(|p| p[0] == "USING" && p[1] == "INDEX") => {
+            let mut i = 2;
+            while matches!(at(i), "IF" | "EXISTS" | "ONLY") {
+                i += 1;
+            }
+            Some(vec![Op::AddUnique {
+                table: at(i).to_lowercase(),
+                using_index: true,
+                primary: w.iter().any(|x| x == "PRIMARY"),
+            }])
+        }
+        ("SET", _) if w.iter().take(3).any(|x| x == "LOCK_TIMEOUT") => {
+            Some(vec![Op::SetLockTimeout])
+        }
+        ("PRAGMA", n) if !n.is_empty() => Some(vec![Op::Pragma {
+            name: n.rsplit('.').next().unwrap_or(n).to_lowercase(),
+            value: w.get(2).map(|v| v.to_lowercase()),
+        }]),
+        ("BEGIN", _) | ("START", "TRANSACTION") => Some(vec![Op::Begin]),
+        ("COMMIT", _) | ("ROLLBACK", _) | ("END", _) => Some(vec![Op::Commit]),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pg(sql: &str) -> Vec<Op> {
+        analyze(sql, Dialect::Postgres).ops
+    }
+
+    #[test]
+    fn postgres_forms_are_understood() {
+        assert!(
+            matches!(&pg("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)")[0],
+            Op::CreateIndex { concurrently: true, if_not_exists: true, table, columns } if table == "t" && columns == &["a"])
+        );
+        assert!(matches!(
+            &pg("DROP INDEX CONCURRENTLY IF EXISTS i")[0],
+            Op::DropIndex {
+                concurrently: true,
+                if_exists: true
+            }
+        ));
+        assert!(matches!(
+            &pg("DROP INDEX i")[0],
+            Op::DropIndex {
+                concurrently: false,
+                if_exists: false
+            }
+        ));
+        assert!(matches!(
+            &pg("ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES u (id) NOT VALID")[0],
+            Op::AddForeignKey {
+                not_valid: true,
+                ..
+            }
+        ));
+        assert!(
+            matches!(&pg("ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX i")[0],
+            Op::AddUnique { using_index: true, primary: false, table } if table == "t")
+        );
+        assert!(matches!(
+            &pg("ALTER TABLE t ALTER COLUMN a TYPE bigint")[0],
+            Op::TypeChange { .. }
+        ));
+        assert!(matches!(
+            &pg("ALTER TABLE t ALTER COLUMN a SET NOT NULL")[0],
+            Op::SetNotNull { .. }
+        ));
+        assert_eq!(pg("SET lock_timeout = '2s'"), vec![Op::SetLockTimeout]);
+        assert_eq!(
+            pg("SET LOCAL lock_timeout TO '2s'"),
+            vec![Op::SetLockTimeout]
+        );
+        assert_eq!(pg("BEGIN"), vec![Op::Begin]);
+        assert!(matches!(
+            &pg("ALTER TABLE t VALIDATE CONSTRAINT f")[0],
+            Op::OtherAlter { locks: false, .. }
+        ));
+        let ops = pg("ALTER TABLE t ADD COLUMN c uuid NOT NULL DEFAULT gen_random_uuid()");
+        assert!(
+            matches!(&ops[0], Op::AddColumn { column, .. } if column.default == Some(Default::Volatile) && column.not_null)
+        );
+        let ops = pg("ALTER TABLE t ADD COLUMN c bigserial");
+        assert!(
+            matches!(&ops[0], Op::AddColumn { column, .. } if column.default == Some(Default::Volatile))
+        );
+    }
+
+    #[test]
+    fn mysql_forms_are_understood() {
+        let ops = analyze(
+            "ALTER TABLE t MODIFY COLUMN a BIGINT, ALGORITHM=INPLACE, LOCK=NONE",
+            Dialect::MySql,
+        )
+        .ops;
+        assert!(matches!(&ops[0], Op::TypeChange { .. }));
+        assert!(ops.contains(&Op::Algorithm("INPLACE".into())));
+        assert!(ops.contains(&Op::Lock("NONE".into())));
+        let ops = analyze("ALTER TABLE t CHANGE a b INT", Dialect::MySql).ops;
+        assert!(matches!(&ops[0], Op::RenameColumn { from, to, .. } if from == "a" && to == "b"));
+    }
+
+    #[test]
+    fn sqlite_pragma() {
+        assert_eq!(
+            analyze("PRAGMA foreign_keys = ON", Dialect::Sqlite).ops,
+            vec![Op::Pragma {
+                name: "foreign_keys".into(),
+                value: Some("on".into())
+            }]
+        );
+    }
+}
