@@ -117,9 +117,15 @@ fn classify_runtime(e: &kiln_runtime::Error) -> (Code, Option<&'static str>) {
                 "run `kiln current` to see where it stopped; run the same command again to continue",
             ),
         ),
-        E::Database { .. } => (
+        E::Database { source, .. } if is_connection_problem(source) => (
             Code::Database,
             Some("check that the server is running and that the URL, user and database are right"),
+        ),
+        E::Database { .. } => (
+            Code::Database,
+            Some(
+                "the server was reached and refused a statement kiln sent; the message above says why. Behind a connection pooler, see --lock-mode",
+            ),
         ),
         E::ConnectionLost { .. } => (
             Code::Database,
@@ -131,6 +137,25 @@ fn classify_runtime(e: &kiln_runtime::Error) -> (Code, Option<&'static str>) {
             (Code::Database, None)
         }
         _ => (Code::Database, None),
+    }
+}
+
+/// `true` when a driver error means kiln could not reach or log in to the database, the only case
+/// in which the URL is worth checking: a statement the server refused says nothing about it.
+fn is_connection_problem(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => matches!(
+            d.code().as_deref(),
+            // Authentication, unknown database or role, too many connections.
+            Some("28P01" | "28000" | "3D000" | "53300" | "1045" | "1049" | "1040" | "1044")
+        ),
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Configuration(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Protocol(_) => true,
+        _ => false,
     }
 }
 
@@ -222,4 +247,27 @@ pub fn report(err: &anyhow::Error) -> Code {
     }
     out::error_text(&text);
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db_error(source: sqlx::Error) -> kiln_runtime::Error {
+        kiln_runtime::Error::Database {
+            context: "creating kiln's bookkeeping tables".into(),
+            source,
+        }
+    }
+
+    #[test]
+    fn only_connection_problems_point_at_the_url() {
+        let (_, help) = classify_runtime(&db_error(sqlx::Error::PoolTimedOut));
+        assert!(help.is_some_and(|h| h.contains("URL")), "{help:?}");
+        let (_, help) = classify_runtime(&db_error(sqlx::Error::RowNotFound));
+        assert!(
+            help.is_some_and(|h| !h.contains("URL") && h.contains("refused")),
+            "{help:?}"
+        );
+    }
 }
