@@ -304,6 +304,25 @@ pub(crate) fn driver_text(e: &sqlx::Error) -> String {
     }
 }
 
+/// `true` when a driver error means kiln could not reach or log in to the database, the only case
+/// in which the URL is worth checking: a statement the server refused says nothing about it.
+fn is_connection_problem(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => matches!(
+            d.code().as_deref(),
+            // Authentication, unknown database or role, too many connections.
+            Some("28P01" | "28000" | "3D000" | "53300" | "1045" | "1049" | "1040" | "1044")
+        ),
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Configuration(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Protocol(_) => true,
+        _ => false,
+    }
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{self}")?;
@@ -335,8 +354,11 @@ impl Error {
             Error::Interrupted { .. } => {
                 "run `kiln current` to see where it stopped; run the same command again to continue"
             }
-            Error::Database { .. } => {
+            Error::Database { source, .. } if is_connection_problem(source) => {
                 "check that the server is running and that the URL, user and database are right"
+            }
+            Error::Database { .. } => {
+                "the server was reached and refused a statement kiln sent; the message above says why"
             }
             Error::ConnectionLost { .. } => {
                 "run `kiln current` once the database is reachable; --io-timeout (`Options::io_timeout`) sets how long kiln waits for a silent server"
@@ -409,6 +431,25 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::Error;
+
+    fn db_error(source: sqlx::Error) -> Error {
+        Error::Database {
+            context: "creating kiln's bookkeeping tables".into(),
+            source,
+        }
+    }
+
+    #[test]
+    fn only_connection_problems_point_at_the_url() {
+        let help = db_error(sqlx::Error::PoolTimedOut).help();
+        assert!(help.as_ref().is_some_and(|h| h.contains("URL")), "{help:?}");
+        let help = db_error(sqlx::Error::RowNotFound).help();
+        assert!(
+            help.as_ref()
+                .is_some_and(|h| !h.contains("URL") && h.contains("refused")),
+            "{help:?}"
+        );
+    }
     use crate::report::{Direction, Report, Step};
     use std::time::Duration;
 

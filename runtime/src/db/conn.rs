@@ -212,3 +212,20 @@ pub(crate) fn is_missing_table(e: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+/// `true` when a driver error says another session created the same object at the same moment.
+///
+/// PostgreSQL's `CREATE TABLE IF NOT EXISTS` checks for the table before inserting its catalog
+/// rows, so two sessions creating it at once both pass the check and the slower one fails on the
+/// catalog's unique index (`pg_type_typname_nsp_index`, code 23505) or with 42P07/42P06/42710.
+/// Once that error is raised the other creator has committed, so the statement run again finds
+/// the object and does nothing.
+pub(crate) fn is_concurrent_create(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => matches!(
+            d.code().as_deref(),
+            Some("23505") | Some("42P07") | Some("42P06") | Some("42710") | Some("1050")
+        ),
+        _ => false,
+    }
+}

@@ -12,7 +12,7 @@ mod lock;
 #[cfg(feature = "sqlite")]
 mod raw_sqlite;
 
-pub(crate) use conn::{Arg, Conn, TextRow, is_missing_table};
+pub(crate) use conn::{Arg, Conn, TextRow, is_concurrent_create, is_missing_table};
 pub(crate) use exec::Exec;
 pub(crate) use lock::RunLock;
 

@@ -7,7 +7,7 @@
 //! `running` first, statements run one at a time, and only success flips it to `applied`, so a
 //! failure or a killed process leaves a dirty marker instead of a silent half-applied revision.
 
-use crate::db::{Db, RunLock, is_missing_table};
+use crate::db::{Db, RunLock, is_concurrent_create, is_missing_table};
 use crate::error::{Error, Result};
 use crate::net::{Watchdog, Watched};
 use crate::options::Options;
@@ -133,12 +133,20 @@ impl<'m> Session<'m> {
         }
     }
 
+    /// Creates kiln's tables if they are missing. The run lock usually serializes this, but not
+    /// always (locking off, a session lock behind a transaction-mode pooler, a lease lock whose
+    /// table is created first), so a concurrent creator is tolerated: the statement is run again
+    /// once the other creator's commit made it a no-op.
     async fn ensure_tables(&mut self) -> Result<()> {
         for stmt in self.sql.create_tables() {
-            self.conn
-                .script(stmt)
-                .await
-                .map_err(Error::db("creating kiln's bookkeeping tables"))?;
+            let mut attempt = 0;
+            loop {
+                match self.conn.script(stmt.clone()).await {
+                    Ok(()) => break,
+                    Err(e) if attempt < 3 && is_concurrent_create(&e) => attempt += 1,
+                    Err(e) => return Err(Error::db("creating kiln's bookkeeping tables")(e)),
+                }
+            }
         }
         Ok(())
     }
