@@ -175,10 +175,7 @@ fn database_url_comes_from_flag_then_env_then_dotenv() {
         "cc33 (draft), add users name\n"
     );
     let v = ok(&sb, &env, &["current", "-v"]);
-    assert!(
-        v.contains("(from env DATABASE_URL)"),
-        "{v}"
-    );
+    assert!(v.contains("(from env DATABASE_URL)"), "{v}");
 
     // No URL anywhere: a usage error that says how to configure one.
     std::fs::remove_file(sb.path().join(".env")).unwrap();

@@ -138,19 +138,14 @@ pub fn check(s: &Settings, a: &CheckSettings) -> anyhow::Result<Code> {
         } else {
             None
         };
-        let mut v = valid_json(
-            s,
-            &set,
-            &dir,
-            database,
-            status.as_ref(),
-            &findings,
-            code,
-        );
+        let mut v = valid_json(s, &set, &dir, database, status.as_ref(), &findings, code);
         if let Some(obj) = v.as_object_mut() {
             obj.insert(
                 "lint".into(),
-                json!(lint.as_ref().map(|l| json!({"findings": l.total, "errors": l.errors}))),
+                json!(
+                    lint.as_ref()
+                        .map(|l| json!({"findings": l.total, "errors": l.errors}))
+                ),
             );
         }
         out::json(&v);
