@@ -403,19 +403,20 @@ impl Config {
     }
 }
 
-/// The text of the kiln.toml at `path` (shown as `shown`), newlines normalized.
-fn read_text(path: &Path, shown: &str) -> Result<String, Diagnostic> {
+/// The text of the kiln.toml at `path` (shown as `shown`), newlines normalized. The error is the
+/// one diagnostic, in the list shape every caller returns.
+fn read_text(path: &Path, shown: &str) -> Result<String, Vec<Diagnostic>> {
     let bytes = std::fs::read(path).map_err(|e| {
-        Diagnostic::new(
+        vec![Diagnostic::new(
             shown,
             Problem::Io {
                 path: shown.to_owned(),
                 reason: e.to_string(),
             },
-        )
+        )]
     })?;
     crate::checksum::normalize(&bytes).map_err(|e| {
-        Diagnostic::new(
+        vec![Diagnostic::new(
             shown,
             Problem::ConfigSyntax {
                 path: shown.to_owned(),
@@ -424,7 +425,7 @@ fn read_text(path: &Path, shown: &str) -> Result<String, Diagnostic> {
                     e.line, e.column
                 ),
             },
-        )
+        )]
     })
 }
 
@@ -435,7 +436,7 @@ impl Config {
     ///
     /// Every problem, each with the file and (where there is one) the line and the fix.
     pub fn read(path: &Path, shown: &str) -> Result<Config, Vec<Diagnostic>> {
-        let text = read_text(path, shown).map_err(|d| vec![d])?;
+        let text = read_text(path, shown)?;
         Config::parse(shown, &text)
     }
 }
@@ -457,7 +458,7 @@ pub fn load(
     };
     let text = match read_text(path, shown) {
         Ok(t) => t,
-        Err(d) => return (fallback(), vec![d]),
+        Err(d) => return (fallback(), d),
     };
     match Config::parse(shown, &text) {
         Ok(config) => match config.readings(declared) {
