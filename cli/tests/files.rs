@@ -198,7 +198,7 @@ fn revision_options_rev_id_labels_depends_empty_and_lock() {
             "--rev-id",
             "ff66",
             "--depends-on",
-            "cd",
+            "cd44",
             "--empty",
             "--lock",
         ])
@@ -590,7 +590,10 @@ fn history_plain_graph_json_and_ranges() {
     assert_eq!(ids(":"), ["ee55", "cd44", "cc33", "bb22", "aa11"]);
     assert_eq!(ids("-1:"), ["ee55", "cd44", "cc33"]);
     assert_eq!(ids("bb22:cc33"), ["cc33", "bb22"]);
-    assert_eq!(ids("cd:"), ["ee55", "cd44"]);
+    assert_eq!(ids("cd44:"), ["ee55", "cd44"]);
+    // A prefix shorter than 4 characters is refused (issue 12 item 4), in ranges too.
+    let out = sb.kiln().args(["history", "-r", "cd:"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
     assert_eq!(ids("base:bb22"), ["bb22", "aa11"]);
     assert_eq!(ids("aa11:+1"), ["bb22", "aa11"]);
     assert_eq!(ids("cc33"), ["cc33"]);
@@ -676,7 +679,7 @@ fn heads_branches_show_and_revision_lookup_errors() {
         "{s}"
     );
     assert!(s.contains("-- kiln:upgrade (line 6)\nSELECT 1;\n"), "{s}");
-    let out = sb.kiln().args(["show", "yb", "--json"]).output().unwrap();
+    let out = sb.kiln().args(["show", "yb1", "--json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["revision"], "yb1");
     assert_eq!(v["upgrade_sql"], "SELECT 1;\n\n");

@@ -126,7 +126,7 @@ fn scope_is_drafts_by_default_and_all_rev_or_range_on_request() {
     assert_eq!(ids(&["aa11"]), Vec::<String>::new());
     assert_eq!(ids(&["--all"]), ["bb22"]);
     assert_eq!(ids(&["aa11:head"]), ["bb22"]);
-    assert_eq!(ids(&["bb2"]), ["bb22"]);
+    assert_eq!(ids(&["bb22"]), ["bb22"]);
     let out = sb.kiln().args(["lint", "aa11"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(

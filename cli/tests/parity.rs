@@ -76,6 +76,66 @@ fn revision_twice_in_a_row() {
     assert_eq!(code, 3);
 }
 
+/// Item 6: Alembic's `revision --head=base --branch-label=billing` beside an unlabelled, locked
+/// history works and touches no existing file; both lines are then applied and addressable. A
+/// second unlabelled head is still refused.
+#[test]
+fn labelled_base_beside_an_unlabelled_history() {
+    let sb = Sandbox::new();
+    sb.standard();
+    let url = sb.sqlite_url("app.db");
+    ok(&sb, &url, &["lock"]);
+    let lock_before = sb.read("migrations/kiln.lock");
+    let (code, stdout, stderr) = run(
+        &sb,
+        &url,
+        &[
+            "revision",
+            "-m",
+            "billing",
+            "--head",
+            "base",
+            "--branch-label",
+            "billing",
+            "--rev-id",
+            "bill1",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(sb.read("migrations/kiln.lock"), lock_before);
+    let file = std::fs::read_dir(sb.migrations())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("bill1")
+        })
+        .expect("the new revision's file");
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(written.contains("-- kiln:branch billing"), "{written}");
+    let filled = written.replacen(
+        "-- kiln:upgrade\n",
+        "-- kiln:upgrade\nCREATE TABLE invoices (id INTEGER PRIMARY KEY);\n",
+        1,
+    );
+    std::fs::write(&file, filled).unwrap();
+    ok(&sb, &url, &["check", "--offline"]);
+    ok(&sb, &url, &["upgrade", "heads"]);
+    let heads = ok(&sb, &url, &["heads"]);
+    assert!(heads.contains("bill1 (billing) (head)"), "{heads}");
+    assert!(heads.contains("ee55"), "{heads}");
+    ok(&sb, &url, &["upgrade", "billing@head"]);
+    // A splice without a label would leave a second unlabelled head: still refused.
+    let (code, _, stderr) = run(
+        &sb,
+        &url,
+        &["revision", "-m", "fork", "--head", "bb22", "--splice"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+}
+
 /// Item 12: `--dir` help names the working directory, as the CLI resolves it.
 #[test]
 fn dir_help_matches_behaviour() {

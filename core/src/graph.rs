@@ -275,12 +275,18 @@ impl<'f> Linkage<'f> {
             }
             inherited[i] = set;
         }
-        let unlabelled = heads.iter().any(|&h| {
-            inherited[h]
-                .iter()
-                .all(|l| heads.iter().any(|&o| o != h && inherited[o].contains(l)))
-        });
-        if unlabelled {
+        // One unlabelled head is the main line; a labelled branch may grow beside it (Alembic's
+        // `revision --head=base --branch-label=...`) without relabelling locked files. Two or
+        // more unlabelled heads are concurrent work nobody ordered.
+        let unlabelled = heads
+            .iter()
+            .filter(|&&h| {
+                inherited[h]
+                    .iter()
+                    .all(|l| heads.iter().any(|&o| o != h && inherited[o].contains(l)))
+            })
+            .count();
+        if unlabelled > 1 {
             diags.push(Diagnostic::new(
                 self.dir(),
                 Problem::MultipleHeads {
@@ -296,7 +302,9 @@ impl<'f> Linkage<'f> {
         if bases.len() > 1
             && bases
                 .iter()
-                .any(|&b| self.files[b].branches.value.is_empty())
+                .filter(|&&b| self.files[b].branches.value.is_empty())
+                .count()
+                > 1
         {
             diags.push(Diagnostic::new(
                 self.dir(),
