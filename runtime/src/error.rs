@@ -122,7 +122,7 @@ pub enum Error {
         "timed out after {:.1} s waiting for the migration lock ({what}); another runner is migrating this database. Wait for it, or raise the timeout (`Options::lock_timeout`; `--lock-timeout SECONDS` on the CLI)", waited.as_secs_f64()
     )]
     LockTimeout {
-        /// How long kiln waited.
+        /// The timeout that expired (not the measured wait, which a loaded machine stretches).
         waited: Duration,
         /// Which lock.
         what: String,

@@ -105,7 +105,7 @@ impl Conn {
             }
             if start.elapsed() >= timeout {
                 return Err(Error::LockTimeout {
-                    waited: start.elapsed(),
+                    waited: timeout,
                     what: match self.dialect() {
                         Dialect::Postgres => format!("PostgreSQL advisory lock {key}"),
                         Dialect::MySql => "MySQL GET_LOCK".to_owned(),
