@@ -56,7 +56,8 @@ pub fn scan(dir: &MigrationDir, t: Tolerate) -> (Scan, Diagnostics) {
     let Ok(cap) = kiln_core::fileread::max_file_size() else {
         return (scan, tolerated);
     };
-    let (readings, _) = kiln_core::dir::readings(dir);
+    // kiln.toml's problems are already in the scan's diagnostics; this reading only re-reads files.
+    let readings = kiln_core::dir::readings(dir, &mut kiln_core::Diagnostics::default());
     for name in scan.unparsed.clone() {
         let shown = dir.display_file(&name);
         let only_empty = {

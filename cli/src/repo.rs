@@ -78,9 +78,17 @@ pub fn parse_text(
     name: &str,
     text: &str,
 ) -> Result<ParsedFile, kiln_core::Diagnostics> {
-    let (readings, _) = kiln_core::dir::readings(dir);
-    kiln_core::format::parse_file_with(&dir.display_file(name), name, text.as_bytes(), &readings)
-        .map_err(kiln_core::Diagnostics)
+    // kiln.toml's own problems are reported by the directory scan, not as this text's.
+    let readings = kiln_core::dir::readings(dir, &mut kiln_core::Diagnostics::default());
+    let mut diags = kiln_core::Diagnostics::default();
+    kiln_core::format::parse_into(
+        &dir.display_file(name),
+        name,
+        text.as_bytes(),
+        &readings,
+        &mut diags,
+    )
+    .ok_or(diags)
 }
 
 /// Creates `path` with `text`, refusing to replace an existing file.

@@ -28,7 +28,7 @@
 //! Problems (a TOML syntax error, an unknown key, a value of the wrong type) are
 //! [`Diagnostic`]s with the file and line, like every other problem kiln reports.
 
-use crate::diag::{Diagnostic, Problem, closest};
+use crate::diag::{Diagnostic, Diagnostics, Problem, closest};
 use crate::lex::{Dialect, Readings, Syntax};
 use std::path::{Path, PathBuf};
 
@@ -441,37 +441,47 @@ impl Config {
     }
 }
 
-/// Reads the kiln.toml at `path` (shown as `shown`), returning the readings for a set whose
-/// caller declared `declared`, plus every problem found.
+/// Reads the kiln.toml at `path` (shown as `shown`) and returns the readings for a set whose
+/// caller declared `declared`. Every problem found goes to `diags`, the one accumulator of the
+/// stage that reads a directory (see `dir::scan_dir`); on a problem the readings fall back to
+/// the undeclared defaults, so the files can still be read and their own problems reported.
 pub fn load(
     path: Option<&Path>,
     shown: &str,
     declared: Option<Dialect>,
-) -> (Readings, Vec<Diagnostic>) {
+    diags: &mut Diagnostics,
+) -> Readings {
     let fallback = || {
         Config::default()
             .readings(declared)
             .unwrap_or_else(|_| Readings::undeclared(Syntax::DEFAULT_READINGS))
     };
     let Some(path) = path else {
-        return (fallback(), Vec::new());
+        return fallback();
     };
     let text = match read_text(path, shown) {
         Ok(t) => t,
-        Err(d) => return (fallback(), d),
+        Err(d) => {
+            diags.extend(d);
+            return fallback();
+        }
     };
     match Config::parse(shown, &text) {
         Ok(config) => match config.readings(declared) {
-            Ok(r) => (r, Vec::new()),
+            Ok(r) => r,
             Err(p) => {
                 let line = match &p {
                     Problem::DialectConflict { line, .. } => *line,
                     _ => 1,
                 };
-                (fallback(), vec![Diagnostic::at(shown, &text, line, p)])
+                diags.push(Diagnostic::at(shown, &text, line, p));
+                fallback()
             }
         },
-        Err(errors) => (fallback(), errors),
+        Err(errors) => {
+            diags.extend(errors);
+            fallback()
+        }
     }
 }
 

@@ -74,15 +74,15 @@ pub fn resolve_dir(base: &Path, given: Option<&str>) -> MigrationDir {
     }
 }
 
-/// How the files of `dir` are read: its kiln.toml (if any) and declared dialect, as
-/// [`Readings`], with the problems found in kiln.toml.
-pub fn readings(dir: &MigrationDir) -> (Readings, Vec<Diagnostic>) {
+/// How the files of `dir` are read: its kiln.toml (if any) and declared dialect. The problems
+/// found in kiln.toml go to `diags`.
+pub fn readings(dir: &MigrationDir, diags: &mut Diagnostics) -> Readings {
     let shown = dir
         .config
         .as_deref()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    config::load(dir.config.as_deref(), &shown, dir.dialect)
+    config::load(dir.config.as_deref(), &shown, dir.dialect, diags)
 }
 
 /// Files kiln tolerates in a migration directory without reading them.
@@ -115,12 +115,11 @@ pub struct Scan {
 /// Reads and parses every file in the directory, reporting every problem.
 pub fn scan_dir(dir: &MigrationDir) -> Scan {
     let mut scan = Scan::default();
-    let (readings, problems) = readings(dir);
+    let readings = readings(dir, &mut scan.diagnostics);
     scan.syntax = readings.declared();
     if let Some(p) = &dir.config {
         scan.read_paths.push(p.clone());
     }
-    scan.diagnostics.extend(problems);
     let entries = match std::fs::read_dir(&dir.path) {
         Ok(e) => e,
         Err(e) => {
@@ -204,12 +203,9 @@ pub fn scan_dir(dir: &MigrationDir) -> Scan {
             }
         };
         scan.read_paths.push(path);
-        match format::parse_file_with(&shown, &name, &bytes, &readings) {
-            Ok(f) => scan.files.push(f),
-            Err(errs) => {
-                scan.diagnostics.extend(errs);
-                scan.unparsed.push(name);
-            }
+        match format::parse_into(&shown, &name, &bytes, &readings, &mut scan.diagnostics) {
+            Some(f) => scan.files.push(f),
+            None => scan.unparsed.push(name),
         }
     }
     let lock_path = dir.lock_path();

@@ -31,7 +31,7 @@
 //! stretch checks are in `stretch.rs`.
 
 use crate::checksum;
-use crate::diag::{Diagnostic, Problem, closest};
+use crate::diag::{Diagnostic, Diagnostics, Problem, closest};
 use crate::lex::{self, Readings};
 use crate::stretch::Stretches;
 use std::ops::Range;
@@ -171,6 +171,24 @@ pub fn parse_file_with(
         }
     };
     Parser::new(path, file, text, readings).run()
+}
+
+/// Parses one file like [`parse_file_with`], adding its problems to `diags`, the accumulator
+/// of the stage that reads a directory; `None` when the file has any.
+pub fn parse_into(
+    path: &str,
+    file: &str,
+    bytes: &[u8],
+    readings: &Readings,
+    diags: &mut Diagnostics,
+) -> Option<ParsedFile> {
+    match parse_file_with(path, file, bytes, readings) {
+        Ok(f) => Some(f),
+        Err(problems) => {
+            diags.extend(problems);
+            None
+        }
+    }
 }
 
 /// Like [`parse_file_with`], but a revision whose upgrade section has no SQL yet (a draft just

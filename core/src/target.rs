@@ -518,30 +518,47 @@ impl Plan<'_> {
         n: i64,
         label: Option<&str>,
     ) -> Result<Vec<usize>, TargetError> {
+        self.steps(applied, target, n.unsigned_abs(), true, |state| {
+            (0..state.len())
+                .filter(|&i| !state[i] && self.graph.requires(i).iter().all(|&p| state[p]))
+                .filter(|&i| label.is_none_or(|l| self.labels[i].contains(l)))
+                .collect()
+        })
+    }
+
+    /// Takes `n` single steps, up (`upgrade`) or down, each of which must have exactly one
+    /// candidate: `candidates` lists them for the state reached so far, and the one candidate
+    /// flips. The errors say how far the walk got, or which revisions it could not choose
+    /// between.
+    fn steps(
+        &self,
+        applied: &[bool],
+        target: &Target,
+        n: u64,
+        upgrade: bool,
+        candidates: impl Fn(&[bool]) -> Vec<usize>,
+    ) -> Result<Vec<usize>, TargetError> {
         let mut state = applied.to_vec();
         let mut plan = Vec::new();
         for step in 0..n {
-            let ready: Vec<usize> = (0..state.len())
-                .filter(|&i| !state[i] && self.graph.requires(i).iter().all(|&p| state[p]))
-                .filter(|&i| label.is_none_or(|l| self.labels[i].contains(l)))
-                .collect();
-            match ready.as_slice() {
+            match candidates(&state).as_slice() {
                 [one] => {
-                    state[*one] = true;
+                    state[*one] = upgrade;
                     plan.push(*one);
                 }
                 [] => {
+                    let verb = if upgrade { "applied" } else { "reverted" };
                     return Err(TargetError::OutOfRange {
                         target: target.to_string(),
-                        reason: format!("only {step} revision(s) can be applied"),
-                        upgrade: true,
+                        reason: format!("only {step} revision(s) can be {verb}"),
+                        upgrade,
                     });
                 }
                 many => {
                     return Err(TargetError::Ambiguous {
                         target: target.to_string(),
                         choices: self.ids(many),
-                        upgrade: true,
+                        upgrade,
                     });
                 }
             }
@@ -607,36 +624,12 @@ impl Plan<'_> {
         n: i64,
         label: Option<&str>,
     ) -> Result<Vec<usize>, TargetError> {
-        let mut state = applied.to_vec();
-        let mut plan = Vec::new();
-        for step in 0..n.unsigned_abs() {
-            let tops: Vec<usize> = self
-                .current_heads(&state)
+        self.steps(applied, target, n.unsigned_abs(), false, |state| {
+            self.current_heads(state)
                 .into_iter()
                 .filter(|&i| label.is_none_or(|l| self.labels[i].contains(l)))
-                .collect();
-            match tops.as_slice() {
-                [one] => {
-                    state[*one] = false;
-                    plan.push(*one);
-                }
-                [] => {
-                    return Err(TargetError::OutOfRange {
-                        target: target.to_string(),
-                        reason: format!("only {step} revision(s) can be reverted"),
-                        upgrade: false,
-                    });
-                }
-                many => {
-                    return Err(TargetError::Ambiguous {
-                        target: target.to_string(),
-                        choices: self.ids(many),
-                        upgrade: false,
-                    });
-                }
-            }
-        }
-        Ok(plan)
+                .collect()
+        })
     }
 
     fn checked(&self, plan: Vec<usize>) -> Result<Vec<usize>, TargetError> {
