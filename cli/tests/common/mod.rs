@@ -4,17 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
-/// Every `KILN_*` setting variable, removed from each run so a developer's shell cannot leak in.
-pub const KILN_VARIABLES: &[&str] = &[
-    "KILN_DIR",
-    "KILN_SCHEMA",
-    "KILN_VERSION_TABLE",
-    "KILN_AUDIT_TABLE",
-    "KILN_TRANSACTION",
-    "KILN_LOCK_TIMEOUT",
-    "KILN_IO_TIMEOUT",
-    "KILN_APP_VERSION",
-];
+/// The `KILN_*` variables of the test's own environment, except the suite's `KILN_TEST_*`
+/// server URLs: each run removes them, so a developer's shell cannot leak a setting in. Read
+/// from the environment rather than listed, so a setting added to the binary is covered too.
+pub fn kiln_variables() -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| k.starts_with("KILN_") && !k.starts_with("KILN_TEST_"))
+        .collect()
+}
 
 /// A temporary working directory with a `migrations/` directory in it.
 pub struct Sandbox {
@@ -47,7 +45,7 @@ impl Sandbox {
     pub fn kiln(&self) -> assert_cmd::Command {
         let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_kiln"));
         c.current_dir(self.path()).env_remove("DATABASE_URL");
-        for var in KILN_VARIABLES {
+        for var in kiln_variables() {
             c.env_remove(var);
         }
         c
@@ -57,7 +55,7 @@ impl Sandbox {
     pub fn kiln_std(&self) -> std::process::Command {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"));
         c.current_dir(self.path()).env_remove("DATABASE_URL");
-        for var in KILN_VARIABLES {
+        for var in kiln_variables() {
             c.env_remove(var);
         }
         c
