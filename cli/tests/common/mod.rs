@@ -14,6 +14,9 @@ pub const KILN_VARIABLES: &[&str] = &[
     "KILN_LOCK_TIMEOUT",
     "KILN_IO_TIMEOUT",
     "KILN_APP_VERSION",
+    "KILN_DDL_LOCK_TIMEOUT",
+    "KILN_DDL_STATEMENT_TIMEOUT",
+    "KILN_DDL_RETRIES",
 ];
 
 /// A temporary working directory with a `migrations/` directory in it.
