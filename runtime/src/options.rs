@@ -319,6 +319,24 @@ mod tests {
     }
 
     #[test]
+    fn the_retry_backoff_doubles_up_to_its_cap() {
+        let o = Options::default().ddl_retry_backoff(Duration::from_millis(500));
+        let waits: Vec<u64> = (1..=9)
+            .map(|n| o.ddl_backoff_before(n).as_millis() as u64)
+            .collect();
+        assert_eq!(
+            waits,
+            [
+                500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000
+            ]
+        );
+        assert_eq!(
+            Options::default().ddl_backoff_before(u32::MAX),
+            Options::MAX_DDL_RETRY_BACKOFF
+        );
+    }
+
+    #[test]
     fn a_bad_kiln_toml_names_file_line_and_fix() {
         let (_dir, path) = write("schema = \"ops\"\nlock_timeout = \"60\"\nshema = \"x\"\n");
         let Err(Error::Config(text)) = Options::from_kiln_toml(&path) else {
