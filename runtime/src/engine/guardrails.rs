@@ -62,6 +62,10 @@ pub(super) struct Rails {
     /// Lock timeouts retried so far in the current transaction (per revision, or per run in
     /// whole-run mode).
     pub retried: u32,
+    /// Session-level limits were set ([`Rails::session`], SQLite's pragma), so the end of the run
+    /// puts the session's values back. `SET LOCAL` alone needs nothing: behind a pooler in
+    /// transaction mode, a session `SET` at the end would land on some other client's session.
+    pub touched: bool,
 }
 
 impl Rails {
@@ -218,6 +222,7 @@ impl Session<'_> {
             saved: Default::default(),
             pending: Vec::new(),
             retried: 0,
+            touched: active && self.dialect == Dialect::Sqlite,
         };
         if !active {
             return Ok(rails);
@@ -305,9 +310,12 @@ impl Session<'_> {
         matches!(self.conn.rows(&sql, &[0]).await, Ok(rows) if rows.first().and_then(|r| r.first()).cloned().flatten().as_deref() == Some("3"))
     }
 
-    /// Gives the session its own values back (end of a run, or after a revision that ran
-    /// outside a transaction). A failure is only logged: the run's outcome is already decided.
+    /// Gives the session its own values back at the end of a run that set session-level limits
+    /// (see [`Rails::touched`]). A failure is only logged: the run's outcome is already decided.
     pub(super) async fn restore_rails(&mut self, rails: &Rails) {
+        if !rails.touched {
+            return;
+        }
         if let Some(sql) = rails.restore()
             && let Err(e) = self.conn.script(sql).await
         {

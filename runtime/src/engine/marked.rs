@@ -37,6 +37,7 @@ impl Session<'_> {
         let limits = rails.limits(rev, self.opts);
         rails.retried = 0;
         if let Some(set) = rails.session(limits) {
+            rails.touched = true;
             self.conn.script(set).await.map_err(Error::db(format!(
                 "setting the lock and statement timeouts of revision `{}`",
                 rev.id()
