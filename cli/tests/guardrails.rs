@@ -114,3 +114,35 @@ async fn a_blocked_revision_gives_up_names_the_blocker_and_retries() {
     drop(blocker);
     db.drop_database().await.unwrap();
 }
+
+/// The directives are shown by `kiln show`, and a bad duration stops `kiln check` with the file,
+/// the line and how to write one (exit 3).
+#[test]
+fn directives_are_shown_and_a_bad_one_is_refused_at_its_line() {
+    let sb = Sandbox::new();
+    sb.write(
+        "migrations/aa11_add.sql",
+        "-- kiln:revision aa11\n-- kiln:lock-timeout 5s\n-- kiln:statement-timeout 10min\n\n-- kiln:upgrade\nCREATE TABLE t (id INTEGER);\n",
+    );
+    let text = ok(&sb, "sqlite::memory:", &["show", "aa11"]);
+    assert!(
+        text.contains("Lock timeout: 5s") && text.contains("Statement timeout: 10min"),
+        "{text}"
+    );
+    let json = ok(&sb, "sqlite::memory:", &["show", "aa11", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["lock_timeout_ms"], 5000);
+    assert_eq!(v["statement_timeout_ms"], 600_000);
+
+    sb.write(
+        "migrations/aa11_add.sql",
+        "-- kiln:revision aa11\n-- kiln:lock-timeout 5 seconds\n\n-- kiln:upgrade\nCREATE TABLE t (id INTEGER);\n",
+    );
+    let (code, _, stderr) = run(&sb, "sqlite::memory:", &["check"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("migrations/aa11_add.sql:2: malformed `-- kiln:lock-timeout` value `5 seconds`")
+            && stderr.contains("help: write a whole number and a unit, e.g. `-- kiln:lock-timeout 5s`"),
+        "{stderr}"
+    );
+}

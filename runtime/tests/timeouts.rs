@@ -367,3 +367,40 @@ async fn sqlite_busy_timeout_gives_up_and_retries() {
     other.close().await;
     t.drop_database().await.unwrap();
 }
+
+/// The offline script (`--sql`) sets the limits the way a run would, for review: inside each
+/// revision's transaction on PostgreSQL, around its statements on MySQL/MariaDB.
+#[test]
+fn offline_scripts_carry_the_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = alter_set(
+        dir.path(),
+        "-- kiln:lock-timeout 200ms\n-- kiln:statement-timeout 10min\n",
+    );
+    let pg = m.upgrade_sql(Dialect::Postgres, None, "heads").unwrap();
+    let r2 = &pg[pg.find("-- upgrade r2").unwrap()..];
+    assert!(
+        r2.contains("BEGIN;\nSET LOCAL lock_timeout = '200ms';\nSET LOCAL statement_timeout = '600000ms';\nALTER TABLE t"),
+        "{r2}"
+    );
+    let r1 = &pg[pg.find("-- upgrade r1").unwrap()..pg.find("-- upgrade r2").unwrap()];
+    assert!(!r1.contains("lock_timeout"), "{r1}");
+    let my = m.upgrade_sql(Dialect::MySql, None, "heads").unwrap();
+    assert!(
+        my.contains("SET SESSION lock_wait_timeout = 1, innodb_lock_wait_timeout = 1;\nSET SESSION max_statement_time = 600.000;"),
+        "{my}"
+    );
+    assert!(
+        my.contains("SET SESSION lock_wait_timeout = DEFAULT"),
+        "{my}"
+    );
+    // The run's options apply to revisions without directives too.
+    let plain = alter_set(tempfile::tempdir().unwrap().path(), "")
+        .with_options(Options::default().ddl_lock_timeout(Some(Duration::from_secs(3))));
+    let sqlite = plain.upgrade_sql(Dialect::Sqlite, None, "heads").unwrap();
+    assert_eq!(
+        sqlite.matches("PRAGMA busy_timeout = 3000;\nBEGIN").count(),
+        2,
+        "{sqlite}"
+    );
+}

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 /// The limits one revision runs with: its directives, else the run's options; zero is "none".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Limits {
+pub(crate) struct Limits {
     pub lock: Option<Duration>,
     pub statement: Option<Duration>,
 }
@@ -181,6 +181,56 @@ impl Rails {
             None => format!("PRAGMA busy_timeout = {};\n", self.saved[0]),
         }
     }
+}
+
+/// The limits of one revision in an offline script (`--sql`), which has no session to read values
+/// from: (SQL before its `BEGIN`, SQL right after it or before its statements when it has no
+/// transaction, SQL after it). Each is empty when there is nothing to say.
+pub(crate) fn offline(dialect: Dialect, limits: Limits, atomic: bool) -> [String; 3] {
+    let mut out: [String; 3] = Default::default();
+    if limits == Limits::default() {
+        return out;
+    }
+    let ms = |d: Duration| d.as_millis();
+    match dialect {
+        Dialect::Postgres => {
+            let set = if atomic { "SET LOCAL" } else { "SET" };
+            for (name, limit) in [
+                ("lock_timeout", limits.lock),
+                ("statement_timeout", limits.statement),
+            ] {
+                if let Some(d) = limit {
+                    out[1] += &format!("{set} {name} = '{}ms';\n", ms(d));
+                    if !atomic {
+                        out[2] += &format!("RESET {name};\n");
+                    }
+                }
+            }
+        }
+        Dialect::MySql => {
+            if let Some(d) = limits.lock {
+                let secs = ms(d).div_ceil(1000).max(1);
+                out[1] += &format!(
+                    "SET SESSION lock_wait_timeout = {secs}, innodb_lock_wait_timeout = {secs};\n"
+                );
+                out[2] += "SET SESSION lock_wait_timeout = DEFAULT, innodb_lock_wait_timeout = DEFAULT;\n";
+            }
+            if let Some(d) = limits.statement {
+                out[1] += &format!(
+                    "SET SESSION max_statement_time = {:.3}; -- MariaDB; on MySQL: SET SESSION max_execution_time = {}\n",
+                    d.as_secs_f64(),
+                    ms(d)
+                );
+                out[2] += "SET SESSION max_statement_time = DEFAULT;\n";
+            }
+        }
+        _ => {
+            if let Some(d) = limits.lock {
+                out[0] += &format!("PRAGMA busy_timeout = {};\n", ms(d));
+            }
+        }
+    }
+    out
 }
 
 /// `true` when the server gave up waiting for a lock: PostgreSQL `lock_not_available` (55P03),

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 mod batch;
 mod book;
-mod guardrails;
+pub(crate) mod guardrails;
 mod lost;
 mod marked;
 mod marker;
