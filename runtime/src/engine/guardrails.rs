@@ -278,16 +278,18 @@ impl Session<'_> {
             return Ok(rails);
         }
         let read = |e| Error::db("reading the session's lock and statement timeouts")(e);
-        let text = |mut row: Vec<Option<String>>, i: usize| {
-            row.get_mut(i).and_then(Option::take).unwrap_or_default()
+        // The first row's columns as text; a missing value is empty, and checked below.
+        let first = |rows: Vec<Vec<Option<String>>>| -> Vec<String> {
+            let row = rows.into_iter().next().unwrap_or_default();
+            row.into_iter().map(Option::unwrap_or_default).collect()
         };
+        let col = |row: &[String], i: usize| row.get(i).cloned().unwrap_or_default();
         match self.dialect {
             Dialect::Postgres => {
                 let sql =
                     "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')";
-                let row = self.conn.rows(sql, &[]).await.map_err(read)?;
-                let row = row.into_iter().next().unwrap_or_default();
-                rails.saved = [text(row.clone(), 0), String::new(), text(row, 1)];
+                let row = first(self.conn.rows(sql, &[]).await.map_err(read)?);
+                rails.saved = [col(&row, 0), String::new(), col(&row, 1)];
             }
             Dialect::MySql => {
                 let row = self
@@ -298,10 +300,8 @@ impl Session<'_> {
                     )
                     .await
                     .map_err(read)?;
-                let row = row.into_iter().next().unwrap_or_default();
-                rails.mariadb = text(row.clone(), 0)
-                    .to_ascii_lowercase()
-                    .contains("mariadb");
+                let row = first(row);
+                rails.mariadb = col(&row, 0).to_ascii_lowercase().contains("mariadb");
                 let statement = if rails.mariadb {
                     "SELECT CAST(@@SESSION.max_statement_time AS CHAR)"
                 } else {
@@ -312,11 +312,7 @@ impl Session<'_> {
                     .first_text(statement.to_owned())
                     .await
                     .map_err(read)?;
-                rails.saved = [
-                    text(row.clone(), 1),
-                    text(row, 2),
-                    value.unwrap_or_default(),
-                ];
+                rails.saved = [col(&row, 1), col(&row, 2), value.unwrap_or_default()];
             }
             _ => {
                 let row = self
@@ -324,8 +320,7 @@ impl Session<'_> {
                     .rows("PRAGMA busy_timeout", &[0])
                     .await
                     .map_err(read)?;
-                let row = row.into_iter().next().unwrap_or_default();
-                rails.saved = [text(row, 0), String::new(), String::new()];
+                rails.saved = [col(&first(row), 0), String::new(), String::new()];
             }
         }
         let read_all = match self.dialect {
@@ -334,10 +329,12 @@ impl Session<'_> {
             _ => !rails.saved[0].is_empty(),
         };
         if !read_all {
-            // A value kiln could not read cannot be put back; better no guardrails than a
-            // session left with a revision's limits.
-            tracing::warn!(target: "kiln", "could not read the session's lock timeout; the DDL guardrails are off for this run");
-            rails.active = false;
+            // Neither running without the limits that were asked for nor leaving a pooled
+            // session with a revision's limits is acceptable.
+            return Err(Error::Config(format!(
+                "the DDL guardrails (lock and statement timeouts) are set, but the server did not report the session's own values ({}), which kiln puts back after the run; nothing was changed. Run without --ddl-lock-timeout/--ddl-statement-timeout and the revisions' `-- kiln:lock-timeout`/`statement-timeout`, or report this with the server's version",
+                rails.saved.join(", ")
+            )));
         }
         Ok(rails)
     }
