@@ -358,6 +358,15 @@ pub(crate) fn driver_text(e: &sqlx::Error) -> String {
     }
 }
 
+/// `true` when a statement's message (as [`driver_text`] shows it) is the server cancelling it for
+/// its statement timeout: PostgreSQL 57014 with that reason, MariaDB 1969 (SQLSTATE 70100),
+/// MySQL 3024.
+fn is_statement_timeout(message: &str) -> bool {
+    message.contains("statement timeout")
+        || message.contains("max_statement_time exceeded")
+        || message.contains("maximum statement execution time exceeded")
+}
+
 /// `true` when a driver error means kiln could not reach or log in to the database, the only case
 /// in which the URL is worth checking: a statement the server refused says nothing about it.
 fn is_connection_problem(e: &sqlx::Error) -> bool {
@@ -416,6 +425,9 @@ impl Error {
             }
             Error::ConnectionLost { .. } => {
                 "run `kiln current` once the database is reachable; --io-timeout (`Options::io_timeout`) sets how long kiln waits for a silent server"
+            }
+            Error::Statement { message, .. } if is_statement_timeout(message) => {
+                "the statement ran longer than its statement timeout (--ddl-statement-timeout, `ddl_statement_timeout`, or the revision's `-- kiln:statement-timeout`); raise it for this revision, or split the work into cheaper statements"
             }
             Error::DdlLockTimeout { .. } => {
                 "to wait and try again by itself, set --ddl-retries N (`ddl_retries` in kiln.toml, `Options::ddl_retries`); to wait longer each time, raise --ddl-lock-timeout or the revision's `-- kiln:lock-timeout`"

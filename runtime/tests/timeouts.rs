@@ -283,6 +283,8 @@ async fn a_statement_timeout_ends_a_long_statement(t: TestDb) -> TestDb {
         shown.contains("statement timeout") || shown.contains("max_statement_time"),
         "{shown}"
     );
+    let help = err.help().unwrap_or_default();
+    assert!(help.contains("-- kiln:statement-timeout"), "{help}");
     let st = m.current(t.db()).await.unwrap();
     if t.dialect() == Dialect::Postgres {
         // Rolled back with its transaction.
