@@ -141,8 +141,10 @@ fn directives_are_shown_and_a_bad_one_is_refused_at_its_line() {
     let (code, _, stderr) = run(&sb, "sqlite::memory:", &["check"]);
     assert_eq!(code, 3, "{stderr}");
     assert!(
-        stderr.contains("migrations/aa11_add.sql:2: malformed `-- kiln:lock-timeout` value `5 seconds`")
-            && stderr.contains("help: write a whole number and a unit, e.g. `-- kiln:lock-timeout 5s`"),
+        stderr.contains(
+            "migrations/aa11_add.sql:2: malformed `-- kiln:lock-timeout` value `5 seconds`"
+        ) && stderr
+            .contains("help: write a whole number and a unit, e.g. `-- kiln:lock-timeout 5s`"),
         "{stderr}"
     );
 }
