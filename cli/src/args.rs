@@ -201,6 +201,21 @@ pub struct RunArgs {
     /// Application version recorded in the audit trail
     #[arg(long, value_name = "VERSION")]
     pub app_version: Option<String>,
+    /// How long each statement of a revision may wait for a lock, e.g. 5s or 200ms; 0 for no
+    /// limit [default: none]
+    #[arg(long, value_name = "DURATION", value_parser = timeout_arg)]
+    pub ddl_lock_timeout: Option<std::time::Duration>,
+    /// How long each statement of a revision may run, e.g. 10min; 0 for no limit [default: none]
+    #[arg(long, value_name = "DURATION", value_parser = timeout_arg)]
+    pub ddl_statement_timeout: Option<std::time::Duration>,
+    /// How many times a revision that gave up waiting for a lock is tried again [default: 0]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=i64::from(kiln_core::config::MAX_RETRIES)))]
+    pub ddl_retries: Option<u32>,
+}
+
+/// A timeout flag's value, in kiln-core's one spelling of a duration.
+fn timeout_arg(s: &str) -> Result<std::time::Duration, String> {
+    kiln_core::time::parse_timeout(s)
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ use crate::error::{Code, Fail};
 use kiln_core::config::{CONFIG_FILE, Config, Transaction};
 use kiln_core::diag::Diagnostics;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +79,10 @@ pub struct Layers {
     pub lock_timeout: Layered<u64>,
     pub io_timeout: Layered<u64>,
     pub app_version: Option<Layered<String>>,
+    /// The DDL guardrails; zero is "no limit". Their flags are run flags, applied after these.
+    pub ddl_lock_timeout: Layered<Duration>,
+    pub ddl_statement_timeout: Layered<Duration>,
+    pub ddl_retries: Layered<u32>,
 }
 
 /// The variables kiln reads, besides the one holding the database URL.
@@ -90,6 +95,9 @@ pub const VARIABLES: &[&str] = &[
     "KILN_LOCK_TIMEOUT",
     "KILN_IO_TIMEOUT",
     "KILN_APP_VERSION",
+    "KILN_DDL_LOCK_TIMEOUT",
+    "KILN_DDL_STATEMENT_TIMEOUT",
+    "KILN_DDL_RETRIES",
 ];
 
 /// Resolves every global setting for a run in `cwd`.
@@ -239,6 +247,57 @@ pub fn resolve(cwd: &Path, g: &GlobalArgs) -> anyhow::Result<Layers> {
         config.io_timeout,
         30,
     )?;
+    // The guardrails' flags are run flags (`settings::run_options`), so here: env, file, default.
+    let typed = |var: &str,
+                 file: Option<(String, usize)>,
+                 parse: &dyn Fn(&str) -> Result<String, String>,
+                 default: &str|
+     -> anyhow::Result<Layered<String>> {
+        if let Some((v, origin)) = env(var) {
+            let value = parse(v.trim()).map_err(|why| bad_var(&origin, &v, &why))?;
+            return Ok(Layered { value, origin });
+        }
+        Ok(match file {
+            Some((value, l)) => Layered {
+                value,
+                origin: at(l),
+            },
+            None => Layered {
+                value: default.to_owned(),
+                origin: Origin::Default,
+            },
+        })
+    };
+    let timeout =
+        |var: &str, file: Option<(Duration, usize)>| -> anyhow::Result<Layered<Duration>> {
+            let parse = |s: &str| {
+                kiln_core::time::parse_timeout(s)
+                    .map(|d| d.as_millis().to_string())
+                    .map_err(|why| format!("a duration such as `5s` or `200ms` ({why})"))
+            };
+            let file = file.map(|(d, l)| (d.as_millis().to_string(), l));
+            let l = typed(var, file, &parse, "0")?;
+            Ok(Layered {
+                value: Duration::from_millis(l.value.parse().unwrap_or(0)),
+                origin: l.origin,
+            })
+        };
+    let ddl_lock_timeout = timeout("KILN_DDL_LOCK_TIMEOUT", config.ddl_lock_timeout)?;
+    let ddl_statement_timeout =
+        timeout("KILN_DDL_STATEMENT_TIMEOUT", config.ddl_statement_timeout)?;
+    let retries = |s: &str| match s.parse::<u32>() {
+        Ok(n) if n <= kiln_core::config::MAX_RETRIES => Ok(n.to_string()),
+        _ => Err(format!(
+            "a whole number from 0 to {}",
+            kiln_core::config::MAX_RETRIES
+        )),
+    };
+    let file_retries = config.ddl_retries.map(|(n, l)| (n.to_string(), l));
+    let l = typed("KILN_DDL_RETRIES", file_retries, &retries, "0")?;
+    let ddl_retries = Layered {
+        value: l.value.parse().unwrap_or(0),
+        origin: l.origin,
+    };
     if let Some(l) = &database_url {
         warn_password_in_file(l, &database_url_env.value);
     }
@@ -255,6 +314,9 @@ pub fn resolve(cwd: &Path, g: &GlobalArgs) -> anyhow::Result<Layers> {
         lock_timeout,
         io_timeout,
         app_version,
+        ddl_lock_timeout,
+        ddl_statement_timeout,
+        ddl_retries,
     })
 }
 
@@ -289,7 +351,10 @@ impl Layers {
         if let Some(v) = &self.app_version {
             o = o.app_version(v.value.clone());
         }
-        o
+        let limit = |l: &Layered<Duration>| (!l.value.is_zero()).then_some(l.value);
+        o.ddl_lock_timeout(limit(&self.ddl_lock_timeout))
+            .ddl_statement_timeout(limit(&self.ddl_statement_timeout))
+            .ddl_retries(self.ddl_retries.value)
     }
 }
 

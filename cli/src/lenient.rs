@@ -182,4 +182,5 @@ fn without_stand_ins(r: &Revision) -> Revision {
         Cow::Owned(r.checksum().to_owned()),
         r.is_draft(),
     )
+    .with_timeouts(r.lock_timeout(), r.statement_timeout())
 }

@@ -209,6 +209,15 @@ pub fn run_options(mut o: Options, run: &RunArgs, tx: Option<TransactionArg>) ->
     if let Some(v) = &run.app_version {
         o = o.app_version(v.clone());
     }
+    if let Some(d) = run.ddl_lock_timeout {
+        o = o.ddl_lock_timeout((!d.is_zero()).then_some(d));
+    }
+    if let Some(d) = run.ddl_statement_timeout {
+        o = o.ddl_statement_timeout((!d.is_zero()).then_some(d));
+    }
+    if let Some(n) = run.ddl_retries {
+        o = o.ddl_retries(n);
+    }
     if let Some(tx) = tx {
         o = o.transaction_mode(match tx {
             TransactionArg::PerRevision => TransactionMode::PerRevision,

@@ -15,7 +15,8 @@ pub fn now_rfc3339_seconds() -> String {
 
 /// Parses a user's time into the runtime's fixed-width UTC form. Accepts RFC 3339 with any
 /// offset (`2026-11-23T21:00:00+01:00`, fractions allowed, a space instead of `T`), a date
-/// (`2026-11-23`, midnight UTC), and an age before `now` (`90s`, `30m`, `12h`, `7d`, `2w`).
+/// (`2026-11-23`, midnight UTC), and an age before `now` (`90s`, `30m`, `12h`, `7d`, `2w`, the
+/// units of [`kiln_core::time::parse_duration`]).
 pub fn parse_user_time(s: &str, now: i128) -> Result<String, String> {
     let s = s.trim();
     if let Some(age) = parse_age(s)? {
@@ -63,27 +64,19 @@ pub fn parse_user_time(s: &str, now: i128) -> Result<String, String> {
     Ok(rfc3339_micros(micros))
 }
 
-/// `30m` → `Some(micros)`; not an age → `None`.
+/// `30m` → `Some(micros)`; not an age (no unit letters after the number) → `None`. The
+/// spelling is kiln-core's one duration ([`kiln_core::time::parse_duration`]).
 fn parse_age(s: &str) -> Result<Option<i128>, String> {
-    let Some(unit) = s.chars().last() else {
+    if s.is_empty() {
         return Err("it is empty".into());
-    };
-    let num = &s[..s.len() - unit.len_utf8()];
-    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+    }
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let unit = s[digits..].trim_start();
+    if digits == 0 || unit.is_empty() || !unit.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Ok(None);
     }
-    let n: i128 = num
-        .parse()
-        .map_err(|_| "the number is too large".to_owned())?;
-    let secs = match unit {
-        's' => 1,
-        'm' => 60,
-        'h' => 3600,
-        'd' => 86_400,
-        'w' => 7 * 86_400,
-        _ => return Ok(None),
-    };
-    Ok(Some(n * secs * 1_000_000))
+    let age = kiln_core::time::parse_duration(s)?;
+    Ok(Some(i128::try_from(age.as_micros()).unwrap_or(i128::MAX)))
 }
 
 #[cfg(test)]

@@ -16,6 +16,9 @@
 //! transaction = "per-revision"      # per-revision | all
 //! lock_timeout = 60                 # seconds
 //! io_timeout = 30                   # seconds; 0 waits forever
+//! ddl_lock_timeout = "5s"           # how long a revision's statement may wait for a lock
+//! ddl_statement_timeout = "10min"   # how long a revision's statement may run
+//! ddl_retries = 3                   # attempts after a lock timeout (default 0)
 //! app_version = "1.4.2"
 //!
 //! [postgres]
@@ -31,6 +34,7 @@
 use crate::diag::{Diagnostic, Diagnostics, Problem, closest};
 use crate::lex::{Dialect, Readings, Syntax};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The configuration file's name.
 pub const CONFIG_FILE: &str = "kiln.toml";
@@ -69,6 +73,12 @@ pub struct Config {
     pub io_timeout: Option<(u64, usize)>,
     /// `app_version`: recorded in the audit trail.
     pub app_version: Option<(String, usize)>,
+    /// `ddl_lock_timeout`: how long a revision's statement may wait for a lock (0: no limit).
+    pub ddl_lock_timeout: Option<(Duration, usize)>,
+    /// `ddl_statement_timeout`: how long a revision's statement may run (0: no limit).
+    pub ddl_statement_timeout: Option<(Duration, usize)>,
+    /// `ddl_retries`: how many times a revision that hit its lock timeout is tried again.
+    pub ddl_retries: Option<(u32, usize)>,
 }
 
 /// `transaction` in kiln.toml (the runtime's `TransactionMode`, which core cannot name).
@@ -113,6 +123,11 @@ pub enum ValueKind {
     Seconds,
     /// `per-revision` or `all`.
     Transaction,
+    /// A duration in kiln's one spelling (`"200ms"`, `"5s"`, `"10min"`, see
+    /// [`crate::time::parse_duration`]) or a whole number of seconds; 0 is "no limit".
+    Duration,
+    /// A whole number, 0 to 100.
+    Count,
 }
 
 /// One setting kiln.toml may hold.
@@ -137,6 +152,8 @@ impl ValueKind {
             ValueKind::Text => "\"name\"",
             ValueKind::Seconds => "60",
             ValueKind::Transaction => "\"per-revision\"",
+            ValueKind::Duration => "\"5s\"",
+            ValueKind::Count => "3",
         }
     }
 }
@@ -149,6 +166,8 @@ enum Value {
     Text(String),
     Seconds(u64),
     Transaction(Transaction),
+    Duration(Duration),
+    Count(u32),
 }
 
 /// A top-level key holding a string, with the field it fills.
@@ -234,7 +253,41 @@ pub const KEYS: &[Key] = &[
     seconds_key!("lock_timeout", lock_timeout),
     seconds_key!("io_timeout", io_timeout),
     text_key!("app_version", app_version),
+    Key {
+        table: None,
+        name: "ddl_lock_timeout",
+        kind: ValueKind::Duration,
+        apply: |c, v, line| {
+            if let Value::Duration(d) = v {
+                c.ddl_lock_timeout = Some((d, line));
+            }
+        },
+    },
+    Key {
+        table: None,
+        name: "ddl_statement_timeout",
+        kind: ValueKind::Duration,
+        apply: |c, v, line| {
+            if let Value::Duration(d) = v {
+                c.ddl_statement_timeout = Some((d, line));
+            }
+        },
+    },
+    Key {
+        table: None,
+        name: "ddl_retries",
+        kind: ValueKind::Count,
+        apply: |c, v, line| {
+            if let Value::Count(n) = v {
+                c.ddl_retries = Some((n, line));
+            }
+        },
+    },
 ];
+
+/// The most `ddl_retries` kiln accepts: past a handful, waiting longer between attempts (the
+/// backoff doubles) is what helps, not more attempts.
+pub const MAX_RETRIES: u32 = 100;
 
 /// The nearest `kiln.toml` in `base` or one of its ancestors.
 pub fn find(base: &Path) -> Option<PathBuf> {
@@ -360,6 +413,40 @@ impl Config {
                 }
             }
             (ValueKind::Transaction, _) => return Err(invalid("\"per-revision\" or \"all\"")),
+            (ValueKind::Duration, toml::de::DeValue::String(s)) => {
+                match crate::time::parse_timeout(s) {
+                    Ok(d) => Value::Duration(d),
+                    Err(reason) => return Err(invalid(&format!("a duration ({reason})"))),
+                }
+            }
+            (ValueKind::Duration, toml::de::DeValue::Integer(i)) => {
+                match u64::from_str_radix(i.as_str(), i.radix()) {
+                    Ok(n) if Duration::from_secs(n) <= crate::time::MAX_TIMEOUT => {
+                        Value::Duration(Duration::from_secs(n))
+                    }
+                    _ => {
+                        return Err(invalid(
+                            "a duration in quotes such as \"200ms\", or whole seconds up to 24 days",
+                        ));
+                    }
+                }
+            }
+            (ValueKind::Duration, _) => {
+                return Err(invalid(
+                    "a duration in quotes such as \"200ms\" or \"10min\"",
+                ));
+            }
+            (ValueKind::Count, toml::de::DeValue::Integer(i)) => {
+                match u32::from_str_radix(i.as_str(), i.radix()) {
+                    Ok(n) if n <= MAX_RETRIES => Value::Count(n),
+                    _ => return Err(invalid(&format!("a whole number from 0 to {MAX_RETRIES}"))),
+                }
+            }
+            (ValueKind::Count, _) => {
+                return Err(invalid(&format!(
+                    "a whole number from 0 to {MAX_RETRIES} (no quotes)"
+                )));
+            }
         };
         (key.apply)(self, checked, line);
         Ok(())
@@ -568,6 +655,38 @@ mod tests {
         assert_eq!(c.database_url, Some(("sqlite::memory:".to_owned(), 10)));
         // The macro's reading of the same file is unchanged by the shared settings.
         assert_eq!(c.readings(None).unwrap().declared(), None);
+    }
+
+    #[test]
+    fn reads_the_ddl_guardrails() {
+        let c = Config::parse(
+            "kiln.toml",
+            "ddl_lock_timeout = \"200ms\"\nddl_statement_timeout = 90\nddl_retries = 3\n",
+        )
+        .unwrap();
+        assert_eq!(c.ddl_lock_timeout, Some((Duration::from_millis(200), 1)));
+        assert_eq!(c.ddl_statement_timeout, Some((Duration::from_secs(90), 2)));
+        assert_eq!(c.ddl_retries, Some((3, 3)));
+        let p = problems(
+            "ddl_lock_timeout = \"5\"\nddl_statement_timeout = true\nddl_retries = 101\nddl_retries_max = 1\n",
+        );
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(
+            matches!(&p[0], (Some(1), Problem::ConfigInvalid { key, expected }) if key == "ddl_lock_timeout" && expected.contains("no unit") && expected.contains("`ddl_lock_timeout = \"5s\"`")),
+            "{p:?}"
+        );
+        assert!(
+            matches!(&p[1], (Some(2), Problem::ConfigInvalid { key, .. }) if key == "ddl_statement_timeout"),
+            "{p:?}"
+        );
+        assert!(
+            matches!(&p[2], (Some(3), Problem::ConfigInvalid { key, expected }) if key == "ddl_retries" && expected.contains("0 to 100")),
+            "{p:?}"
+        );
+        assert!(
+            matches!(&p[3], (Some(4), Problem::ConfigUnknownKey { suggestion: Some(s), .. }) if s == "ddl_retries"),
+            "{p:?}"
+        );
     }
 
     #[test]

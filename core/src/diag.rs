@@ -308,14 +308,15 @@ impl Problem {
             }
             Problem::DuplicateDirective { .. } => "keep one of the two lines; lists are comma-separated on a single line".into(),
             Problem::UnknownDirective { suggestion, .. } => match suggestion {
-                Some(s) => format!("did you mean `-- kiln:{s}`? (known: revision, revises, depends-on, branch, message, created, transaction, upgrade, downgrade)"),
-                None => "known directives: revision, revises, depends-on, branch, message, created, transaction, upgrade, downgrade; write other comments without the `kiln:` prefix".into(),
+                Some(s) => format!("did you mean `-- kiln:{s}`? (known: revision, revises, depends-on, branch, message, created, transaction, lock-timeout, statement-timeout, upgrade, downgrade)"),
+                None => "known directives: revision, revises, depends-on, branch, message, created, transaction, lock-timeout, statement-timeout, upgrade, downgrade; write other comments without the `kiln:` prefix".into(),
             },
             Problem::MalformedDirective { directive, .. } => match directive.as_str() {
                 "revision" | "revises" | "depends-on" => "revision ids are 1 to 32 characters of A-Z, a-z, 0-9 and `_`; lists are comma-separated".into(),
                 "branch" => "branch labels are 1 to 64 characters of A-Z, a-z, 0-9, `_` and `-`; lists are comma-separated".into(),
                 "created" => "write an RFC 3339 time such as `2026-11-23T21:00:00Z`".into(),
                 "transaction" => "write `-- kiln:transaction false` to run outside a transaction, or leave the line out".into(),
+                "lock-timeout" | "statement-timeout" => format!("write a whole number and a unit, e.g. `-- kiln:{directive} 5s` (units: ms, s, min, h, d, w; `0` turns the run's setting off for this revision)"),
                 "upgrade" | "downgrade" => format!("write `-- kiln:{directive}` alone on its line; put a note on the next line as a plain `--` comment"),
                 _ => return None,
             },

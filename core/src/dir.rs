@@ -323,6 +323,7 @@ pub fn build_set(dir: &MigrationDir, scan: Scan) -> Result<MigrationSet, Diagnos
                 Cow::Owned(f.checksum.clone()),
                 !locked(&f.revision.value),
             )
+            .with_timeouts(f.lock_timeout, f.statement_timeout)
         })
         .collect();
     let ids = |v: &[usize]| -> Vec<String> {

@@ -35,6 +35,7 @@ use crate::diag::{Diagnostic, Diagnostics, Problem, closest};
 use crate::lex::{self, Readings};
 use crate::stretch::Stretches;
 use std::ops::Range;
+use std::time::Duration;
 
 /// Header directives, in the order documentation lists them.
 pub const HEADER_DIRECTIVES: &[&str] = &[
@@ -45,6 +46,8 @@ pub const HEADER_DIRECTIVES: &[&str] = &[
     "message",
     "created",
     "transaction",
+    "lock-timeout",
+    "statement-timeout",
 ];
 /// `-- kiln:allow RULE reason`: a lint waiver, allowed in the header (for the whole revision)
 /// and in sections (for the next statement), any number of times. The format only lets it
@@ -92,6 +95,10 @@ pub struct ParsedFile {
     pub created: Option<String>,
     /// `-- kiln:transaction`; `true` unless the file says `false`.
     pub transactional: bool,
+    /// `-- kiln:lock-timeout` (`Some(ZERO)`: off for this revision, whatever the run says).
+    pub lock_timeout: Option<Duration>,
+    /// `-- kiln:statement-timeout` (`Some(ZERO)`: off for this revision).
+    pub statement_timeout: Option<Duration>,
     /// Byte range of the upgrade SQL within [`Self::text`].
     pub up: Range<usize>,
     /// 1-based line where the upgrade SQL starts.
@@ -256,6 +263,8 @@ struct Header {
     message: Option<Located<String>>,
     created: Option<Located<String>>,
     transaction: Option<Located<bool>>,
+    lock_timeout: Option<Located<Duration>>,
+    statement_timeout: Option<Located<Duration>>,
 }
 
 impl<'r> Parser<'r> {
@@ -477,6 +486,8 @@ impl<'r> Parser<'r> {
             message: header.message.map(|m| m.value),
             created: header.created.map(|c| c.value),
             transactional: header.transaction.is_none_or(|t| t.value),
+            lock_timeout: header.lock_timeout.map(|l| l.value),
+            statement_timeout: header.statement_timeout.map(|l| l.value),
             revision,
             file: self.file,
             path: self.path,
@@ -510,6 +521,8 @@ impl<'r> Parser<'r> {
             "branch" => h.branches.as_ref().map(|l| l.line),
             "message" => h.message.as_ref().map(|l| l.line),
             "created" => h.created.as_ref().map(|l| l.line),
+            "lock-timeout" => h.lock_timeout.as_ref().map(|l| l.line),
+            "statement-timeout" => h.statement_timeout.as_ref().map(|l| l.line),
             _ => h.transaction.as_ref().map(|l| l.line),
         };
         if let Some(first_line) = first_line {
@@ -591,6 +604,22 @@ impl<'r> Parser<'r> {
                     value: d.value.to_owned(),
                     line,
                 });
+            }
+            "lock-timeout" | "statement-timeout" => {
+                // Read here, once: the runtime only ever sees a valid duration.
+                let value = match crate::time::parse_timeout(d.value) {
+                    Ok(v) => v,
+                    Err(reason) => {
+                        self.error(line, malformed(&format!("expected a duration: {reason}")));
+                        Duration::ZERO
+                    }
+                };
+                let located = Some(Located { value, line });
+                if d.name == "lock-timeout" {
+                    h.lock_timeout = located;
+                } else {
+                    h.statement_timeout = located;
+                }
             }
             _ => {
                 let value = match d.value.to_ascii_lowercase().as_str() {
@@ -1023,6 +1052,64 @@ mod tests {
                 "-- kiln:revision a1\n-- kiln:transaction maybe\n-- kiln:upgrade\nSELECT 1;\n"
             )[0],
             Problem::MalformedDirective { .. }
+        ));
+    }
+
+    #[test]
+    fn timeout_directives_are_read_and_part_of_the_checksum() {
+        let plain =
+            parse("-- kiln:revision a1\n-- kiln:upgrade\nALTER TABLE t ADD c INT;\n").unwrap();
+        assert_eq!((plain.lock_timeout, plain.statement_timeout), (None, None));
+        let text = |lock: &str| {
+            format!(
+                "-- kiln:revision a1\n-- kiln:Lock-Timeout {lock}\n-- kiln:statement-timeout 10min\n-- kiln:upgrade\nALTER TABLE t ADD c INT;\n"
+            )
+        };
+        let five = parse(&text("5s")).unwrap();
+        assert_eq!(five.lock_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(five.statement_timeout, Some(Duration::from_secs(600)));
+        let other = parse(&text("200ms")).unwrap();
+        assert_eq!(other.lock_timeout, Some(Duration::from_millis(200)));
+        // Changing a guardrail changes what ran, so an applied revision's edit is drift.
+        assert_ne!(five.checksum, other.checksum);
+        assert_ne!(five.checksum, plain.checksum);
+        assert_eq!(
+            parse(&text("0")).unwrap().lock_timeout,
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn a_bad_timeout_is_an_error_at_its_line_with_help() {
+        for (value, says) in [
+            ("5", "no unit"),
+            ("soon", "whole number"),
+            ("5 parsecs", "not a unit"),
+            ("30d", "longest"),
+        ] {
+            let text = format!(
+                "-- kiln:revision a1\n-- kiln:message m\n-- kiln:lock-timeout {value}\n-- kiln:upgrade\nSELECT 1;\n"
+            );
+            let errs = parse(&text).unwrap_err();
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            let shown = errs[0].to_string();
+            assert!(
+                shown.starts_with("m/a1_x.sql:3: malformed `-- kiln:lock-timeout` value"),
+                "{shown}"
+            );
+            assert!(shown.contains(says), "{value}: {shown}");
+            let help = errs[0].problem.help().unwrap_or_default();
+            assert!(help.contains("`-- kiln:lock-timeout 5s`"), "{help}");
+        }
+        let twice = "-- kiln:revision a1\n-- kiln:statement-timeout 1s\n-- kiln:statement-timeout 2s\n-- kiln:upgrade\nSELECT 1;\n";
+        assert!(matches!(
+            &problems(twice)[..],
+            [Problem::DuplicateDirective { first_line: 2, .. }]
+        ));
+        let late = "-- kiln:revision a1\n-- kiln:upgrade\n-- kiln:lock-timeout 1s\nSELECT 1;\n";
+        assert!(matches!(
+            &problems(late)[..],
+            [Problem::DirectiveAfterUpgrade { .. }]
         ));
     }
 

@@ -7,6 +7,7 @@
 
 use crate::lex::{Dialect, Syntax};
 use std::borrow::Cow;
+use std::time::Duration;
 
 /// A borrowed-or-owned string, so revisions can live in a `static`.
 pub type Str = Cow<'static, str>;
@@ -36,6 +37,10 @@ pub struct Revision {
     pub branch_labels: StrList,
     #[doc(hidden)]
     pub transactional: bool,
+    #[doc(hidden)]
+    pub lock_timeout: Option<Duration>,
+    #[doc(hidden)]
+    pub statement_timeout: Option<Duration>,
     #[doc(hidden)]
     pub up: Str,
     #[doc(hidden)]
@@ -80,6 +85,8 @@ impl Revision {
             depends_on,
             branch_labels,
             transactional,
+            lock_timeout: None,
+            statement_timeout: None,
             up,
             up_line,
             down,
@@ -87,6 +94,19 @@ impl Revision {
             checksum,
             draft,
         }
+    }
+
+    /// The same revision with its `-- kiln:lock-timeout` and `-- kiln:statement-timeout`
+    /// values. Hidden for the same reason as [`Revision::from_parts`].
+    #[doc(hidden)]
+    pub const fn with_timeouts(
+        mut self,
+        lock_timeout: Option<Duration>,
+        statement_timeout: Option<Duration>,
+    ) -> Self {
+        self.lock_timeout = lock_timeout;
+        self.statement_timeout = statement_timeout;
+        self
     }
 
     /// The revision id, e.g. `8b1e0c5d2a7f`.
@@ -121,6 +141,17 @@ impl Revision {
     /// `false` when the file says `-- kiln:transaction false`.
     pub fn is_transactional(&self) -> bool {
         self.transactional
+    }
+    /// `-- kiln:lock-timeout`: how long each statement of this revision may wait for a lock,
+    /// overriding the run's setting; `Some(Duration::ZERO)` turns the run's setting off for this
+    /// revision, `None` leaves it as it is.
+    pub fn lock_timeout(&self) -> Option<Duration> {
+        self.lock_timeout
+    }
+    /// `-- kiln:statement-timeout`: how long each statement of this revision may run, overriding
+    /// the run's setting; `Some(Duration::ZERO)` turns it off, `None` leaves the run's.
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        self.statement_timeout
     }
     /// The SQL of the `-- kiln:upgrade` section.
     pub fn up_sql(&self) -> &str {

@@ -7,6 +7,10 @@
 //! CLI's `--since`/`--until` accept, so this is kept by hand rather than pulling a time crate into
 //! the proc macro's and the runtime's dependency tree (see docs/architecture.md).
 //!
+//! It also owns the one spelling of a duration (`200ms`, `5s`, `10min`, `2h`, `7d`, `2w`) that
+//! `-- kiln:lock-timeout`, kiln.toml's timeouts, the CLI's timeout flags and `audit --since 30m`
+//! all accept, and the way kiln prints one back.
+//!
 //! ```
 //! use kiln_core::time;
 //! assert_eq!(time::rfc3339_micros(1_795_467_600_123_456), "2026-11-23T21:00:00.123456Z");
@@ -14,7 +18,7 @@
 //! assert_eq!(time::days_from_civil(2026, 11, 23) * 86_400, 1_795_392_000);
 //! ```
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Microseconds since the Unix epoch, now. A clock set before 1970 reads as the epoch itself
 /// rather than failing: a stamp is bookkeeping, never a reason to abort a migration.
@@ -52,6 +56,97 @@ pub fn days_from_civil(year: i128, month: i128, day: i128) -> i128 {
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// Parses a duration: a whole number and a unit, `ms`, `s`, `m` or `min`, `h`, `d` or `w`, with
+/// optional blanks between them (`200ms`, `5s`, `10min`, `10 min`, `2h`). A unit is required, so
+/// a bare `5` is never read as the wrong one.
+///
+/// ```
+/// use kiln_core::time::parse_duration;
+/// use std::time::Duration;
+/// assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
+/// assert_eq!(parse_duration("10 min"), Ok(Duration::from_secs(600)));
+/// assert!(parse_duration("5").is_err());
+/// ```
+///
+/// # Errors
+///
+/// What is wrong, in words that follow "expected a duration": no number, no or an unknown
+/// unit, a number too large.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Err(format!(
+            "`{s}` does not start with a whole number; write a number and a unit such as `200ms`, `5s` or `10min`"
+        ));
+    }
+    let unit = s[digits..].trim_start();
+    let per: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        "" => {
+            return Err(format!(
+                "`{s}` has no unit; write `{s}s` for seconds or `{s}ms` for milliseconds (units: ms, s, min, h, d, w)"
+            ));
+        }
+        other => {
+            return Err(format!(
+                "`{other}` is not a unit of time; use ms, s, min, h, d or w, e.g. `5s`"
+            ));
+        }
+    };
+    s[..digits]
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(per))
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+/// The longest timeout a server setting can hold: PostgreSQL keeps `lock_timeout` and
+/// `statement_timeout` in milliseconds in a 32-bit integer (about 24.8 days).
+pub const MAX_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+
+/// [`parse_duration`] for a timeout: at most [`MAX_TIMEOUT`]; `0` (any unit, or none) means
+/// "off" and is returned as [`Duration::ZERO`].
+///
+/// # Errors
+///
+/// The reason, as for [`parse_duration`], or that the value is over the limit.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    if s.trim().bytes().all(|b| b == b'0') && !s.trim().is_empty() {
+        return Ok(Duration::ZERO);
+    }
+    let d = parse_duration(s)?;
+    if d > MAX_TIMEOUT {
+        return Err(format!(
+            "`{}` is longer than the longest timeout the servers accept ({})",
+            s.trim(),
+            format_duration(MAX_TIMEOUT)
+        ));
+    }
+    Ok(d)
+}
+
+/// A duration as [`parse_duration`] reads it, in the largest unit that shows it exactly:
+/// `200ms`, `5s`, `10min`, `2h`; `0s` for zero.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    for (unit, per) in [("h", 3_600_000), ("min", 60_000), ("s", 1_000)] {
+        if ms.is_multiple_of(per) {
+            return format!("{}{unit}", ms / per);
+        }
+    }
+    format!("{ms}ms")
 }
 
 /// An instant split into UTC calendar fields.
@@ -113,6 +208,62 @@ mod tests {
         );
         assert!(is_rfc3339(&rfc3339_micros(now_micros())));
         assert!(is_rfc3339(&rfc3339_seconds(now_micros())));
+    }
+
+    #[test]
+    fn durations_parse_and_print_in_one_spelling() {
+        let ok = [
+            ("200ms", 200),
+            ("5s", 5_000),
+            ("10min", 600_000),
+            ("10 m", 600_000),
+            (" 2h ", 7_200_000),
+            ("1d", 86_400_000),
+            ("2w", 14 * 86_400_000),
+        ];
+        for (text, ms) in ok {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
+        }
+        for bad in [
+            "",
+            "5",
+            "s",
+            "-5s",
+            "1.5s",
+            "5 secs",
+            "5S",
+            "99999999999999999999s",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(parse_duration("5").unwrap_err().contains("`5s`"));
+        assert_eq!(parse_timeout("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_timeout("0ms"), Ok(Duration::ZERO));
+        assert!(
+            parse_timeout("25d")
+                .unwrap_err()
+                .contains("longest timeout")
+        );
+        for (d, text) in [
+            (0, "0s"),
+            (200, "200ms"),
+            (1_500, "1500ms"),
+            (5_000, "5s"),
+            (90_000, "90s"),
+            (600_000, "10min"),
+            (7_200_000, "2h"),
+        ] {
+            assert_eq!(format_duration(Duration::from_millis(d)), text);
+            assert_eq!(
+                parse_timeout(text),
+                Ok(Duration::from_millis(d)),
+                "{text} reads back"
+            );
+        }
     }
 
     #[test]

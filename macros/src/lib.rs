@@ -158,6 +158,18 @@ fn opt_str(s: Option<&str>) -> TokenStream {
     }
 }
 
+fn opt_duration(d: Option<std::time::Duration>) -> TokenStream {
+    match d {
+        // Directives are whole milliseconds at most `i32::MAX` (kiln-core checks), so this is
+        // exact.
+        Some(d) => {
+            let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+            quote! { ::core::option::Option::Some(::core::time::Duration::from_millis(#ms)) }
+        }
+        None => quote! { ::core::option::Option::None },
+    }
+}
+
 fn revision_tokens(r: &Revision) -> TokenStream {
     let id = r.id();
     let file = r.file();
@@ -167,6 +179,8 @@ fn revision_tokens(r: &Revision) -> TokenStream {
     let depends = str_list(r.depends_on());
     let labels = str_list(r.branch_labels());
     let transactional = r.is_transactional();
+    let lock_timeout = opt_duration(r.lock_timeout());
+    let statement_timeout = opt_duration(r.statement_timeout());
     let up = r.up_sql();
     let up_line = r.up_line();
     let down = opt_str(r.down_sql());
@@ -185,6 +199,8 @@ fn revision_tokens(r: &Revision) -> TokenStream {
             depends_on: #depends,
             branch_labels: #labels,
             transactional: #transactional,
+            lock_timeout: #lock_timeout,
+            statement_timeout: #statement_timeout,
             up: ::std::borrow::Cow::Borrowed(#up),
             up_line: #up_line,
             down: #down,

@@ -117,6 +117,31 @@ pub enum Error {
         /// Revisions not yet applied.
         pending: Vec<String>,
     },
+    /// A statement of a revision gave up waiting for a lock another session held (its DDL lock
+    /// timeout; see "DDL guardrails" in docs/runtime.md), on its last attempt.
+    #[error("{direction} of revision `{revision}` gave up waiting for a lock at {file}{} after {attempts} attempt(s){}: {}; held by: {}{}", line.map(|l| format!(":{l}")).unwrap_or_default(), detail.timeout.map(|t| format!(" of {} each", kiln_core::time::format_duration(t))).unwrap_or_default(), detail.message, detail.blockers.join("; "), lock_hint(*dirty, *run_rolled_back))]
+    DdlLockTimeout {
+        /// `upgrade` or `downgrade`.
+        direction: &'static str,
+        /// The revision.
+        revision: String,
+        /// Its file.
+        file: String,
+        /// The line of the statement that waited, when it could be found.
+        line: Option<u32>,
+        /// How many times the revision was tried (1 + the retries).
+        attempts: u32,
+        /// `true` when earlier statements of the revision ran outside a transaction, so the
+        /// database may hold part of it.
+        dirty: bool,
+        /// As in [`Error::Statement`]: in whole-run mode, how many revisions ran before this one
+        /// in the same rolled-back transaction.
+        run_rolled_back: Option<u32>,
+        /// The wait, the server's message and the sessions that held the lock.
+        detail: Box<LockWait>,
+        /// The steps of the same run that completed before it; see [`Error::completed_steps`].
+        report: Option<Box<Report>>,
+    },
     /// Another runner held the lock for longer than the timeout.
     #[error(
         "timed out after {:.1} s waiting for the migration lock ({what}); another runner is migrating this database. Wait for it, or raise the timeout (`Options::lock_timeout`; `--lock-timeout SECONDS` on the CLI)", waited.as_secs_f64()
@@ -223,6 +248,35 @@ pub enum Error {
     Invalid(#[from] kiln_core::Diagnostics),
 }
 
+/// What a revision that gave up waiting for a lock waited for, and on whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LockWait {
+    /// The lock timeout of each attempt; `None` when the server's own setting expired.
+    pub timeout: Option<Duration>,
+    /// The database's message for the last attempt.
+    pub message: String,
+    /// The sessions that held locks in a transaction older than the wait, as kiln could see
+    /// them (process id, application or user, state, when the transaction began, its query),
+    /// or a line saying why kiln cannot tell.
+    pub blockers: Vec<String>,
+}
+
+fn lock_hint(dirty: bool, run_rolled_back: Option<u32>) -> String {
+    let state = match (dirty, run_rolled_back) {
+        (true, _) => {
+            "statements of the revision before this one ran outside a transaction, so the database is marked dirty: inspect the schema, then finish the revision by hand and record it with `kiln stamp`"
+        }
+        (false, Some(n)) if n > 0 => {
+            "the whole run's transaction was rolled back, so none of its revisions is applied and the database is as it was before the run"
+        }
+        _ => "the revision was not applied and the database is as it was before it",
+    };
+    format!(
+        ". Queries queued behind it waited at most the lock timeout; {state}. Let the blocking transaction finish (or end it), then run again"
+    )
+}
+
 fn outcome_hint(dirty: bool, run_rolled_back: Option<u32>) -> std::borrow::Cow<'static, str> {
     match (dirty, run_rolled_back) {
         (true, _) => DIRTY_HINT.into(),
@@ -304,6 +358,15 @@ pub(crate) fn driver_text(e: &sqlx::Error) -> String {
     }
 }
 
+/// `true` when a statement's message (as [`driver_text`] shows it) is the server cancelling it for
+/// its statement timeout: PostgreSQL 57014 with that reason, MariaDB 1969 (SQLSTATE 70100),
+/// MySQL 3024.
+fn is_statement_timeout(message: &str) -> bool {
+    message.contains("statement timeout")
+        || message.contains("max_statement_time exceeded")
+        || message.contains("maximum statement execution time exceeded")
+}
+
 /// `true` when a driver error means kiln could not reach or log in to the database, the only case
 /// in which the URL is worth checking: a statement the server refused says nothing about it.
 fn is_connection_problem(e: &sqlx::Error) -> bool {
@@ -363,6 +426,12 @@ impl Error {
             Error::ConnectionLost { .. } => {
                 "run `kiln current` once the database is reachable; --io-timeout (`Options::io_timeout`) sets how long kiln waits for a silent server"
             }
+            Error::Statement { message, .. } if is_statement_timeout(message) => {
+                "the statement ran longer than its statement timeout (--ddl-statement-timeout, `ddl_statement_timeout`, or the revision's `-- kiln:statement-timeout`); raise it for this revision, or split the work into cheaper statements"
+            }
+            Error::DdlLockTimeout { .. } => {
+                "to wait and try again by itself, set --ddl-retries N (`ddl_retries` in kiln.toml, `Options::ddl_retries`); to wait longer each time, raise --ddl-lock-timeout or the revision's `-- kiln:lock-timeout`"
+            }
             _ => return None,
         };
         Some(text.to_owned())
@@ -380,6 +449,7 @@ impl Error {
     pub fn report(&self) -> Option<&Report> {
         match self {
             Error::Statement { report, .. }
+            | Error::DdlLockTimeout { report, .. }
             | Error::Interrupted { report, .. }
             | Error::ConnectionLost { report, .. } => report.as_deref(),
             _ => None,
@@ -390,6 +460,7 @@ impl Error {
     /// end a run part-way).
     pub(crate) fn with_completed(mut self, steps: Vec<Step>) -> Error {
         if let Error::Statement { report, .. }
+        | Error::DdlLockTimeout { report, .. }
         | Error::Interrupted { report, .. }
         | Error::ConnectionLost { report, .. } = &mut self
             && !steps.is_empty()

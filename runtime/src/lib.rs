@@ -27,7 +27,7 @@ pub mod url;
 mod util;
 
 pub use db::Db;
-pub use error::{Error, LostOutcome, Result};
+pub use error::{Error, LockWait, LostOutcome, Result};
 pub use kiln_core::Dialect;
 pub use migrator::Migrator;
 pub use options::{Options, TransactionMode};

@@ -1,5 +1,6 @@
 //! Offline SQL: the script a range of revisions would run, for review (Alembic's `--sql`).
 
+use crate::engine::guardrails::{self, Limits};
 use crate::error::Result;
 use crate::migrator::Migrator;
 use crate::sql::{Sql, quote_literal};
@@ -78,13 +79,19 @@ impl Migrator {
                 r.message().unwrap_or("").replace('\n', " "),
                 r.file()
             );
+            // The DDL guardrails, as the runtime would set them (see docs/runtime.md).
+            let limits = Limits::of(r, self.options());
+            let [before, first, after] = guardrails::offline(dialect, limits, atomic);
+            out.push_str(&before);
             if atomic {
                 let _ = writeln!(out, "{};", sql.begin());
             }
+            out.push_str(&first);
             let _ = writeln!(out, "{}", body.trim_end());
             if !body.trim_end().ends_with(';') && kiln_core::format::has_sql(body) {
                 out.push_str(";\n");
             }
+            out.push_str(&after);
             if up {
                 let _ = writeln!(
                     out,

@@ -50,6 +50,26 @@ pub struct Options {
     /// session, or a server that cannot be reached, ends the run with
     /// [`crate::Error::ConnectionLost`]. `None` waits forever. Default 30 s. Ignored on SQLite.
     pub io_timeout: Option<Duration>,
+
+    // DDL guardrails (see "DDL guardrails" in docs/runtime.md).
+    /// How long each statement of a revision may wait for a lock before the server gives up
+    /// (PostgreSQL `lock_timeout`; MySQL/MariaDB `lock_wait_timeout` and
+    /// `innodb_lock_wait_timeout`, in whole seconds, rounded up; SQLite `busy_timeout`), so a
+    /// migration stuck behind a long transaction does not hold every query queued behind it.
+    /// A revision's `-- kiln:lock-timeout` overrides it. `None` (or zero) leaves the server's
+    /// setting alone. Default `None`.
+    pub ddl_lock_timeout: Option<Duration>,
+    /// How long each statement of a revision may run (PostgreSQL `statement_timeout`, MariaDB
+    /// `max_statement_time`, MySQL `max_execution_time`, which MySQL applies to `SELECT` only;
+    /// not available on SQLite). A revision's `-- kiln:statement-timeout` overrides it. `None`
+    /// (or zero) leaves the server's setting alone. Default `None`.
+    pub ddl_statement_timeout: Option<Duration>,
+    /// How many times a revision that gave up waiting for a lock is tried again, after a
+    /// backoff, before the run fails. Default 0.
+    pub ddl_retries: u32,
+    /// The wait before the first retry; each further one waits twice as long, up to
+    /// [`Options::MAX_DDL_RETRY_BACKOFF`]. Default 1 s.
+    pub ddl_retry_backoff: Duration,
 }
 
 impl Options {
@@ -64,6 +84,10 @@ impl Options {
         allow_unknown_applied: false,
         app_version: None,
         io_timeout: Some(Duration::from_secs(30)),
+        ddl_lock_timeout: None,
+        ddl_statement_timeout: None,
+        ddl_retries: 0,
+        ddl_retry_backoff: Duration::from_secs(1),
     };
 
     /// Sets the version table name.
@@ -147,12 +171,49 @@ impl Options {
     }
 }
 
+/// The DDL guardrails (see "DDL guardrails" in docs/runtime.md).
+impl Options {
+    /// The longest wait between two attempts of a revision, however many retries there are.
+    pub const MAX_DDL_RETRY_BACKOFF: Duration = Duration::from_secs(30);
+
+    /// Sets how long a revision's statements may wait for a lock; see
+    /// [`Options::ddl_lock_timeout`].
+    pub fn ddl_lock_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.ddl_lock_timeout = timeout;
+        self
+    }
+    /// Sets how long a revision's statements may run; see [`Options::ddl_statement_timeout`].
+    pub fn ddl_statement_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.ddl_statement_timeout = timeout;
+        self
+    }
+    /// Sets how many times a revision that hit its lock timeout is tried again.
+    pub fn ddl_retries(mut self, retries: u32) -> Self {
+        self.ddl_retries = retries;
+        self
+    }
+    /// Sets the wait before the first retry (it doubles for each further one).
+    pub fn ddl_retry_backoff(mut self, first: Duration) -> Self {
+        self.ddl_retry_backoff = first;
+        self
+    }
+    /// The wait before retry number `retry` (1 for the first): the backoff doubled for each
+    /// earlier retry, at most [`Options::MAX_DDL_RETRY_BACKOFF`].
+    pub fn ddl_backoff_before(&self, retry: u32) -> Duration {
+        let factor = 1u32 << retry.saturating_sub(1).min(16);
+        self.ddl_retry_backoff
+            .saturating_mul(factor)
+            .min(Self::MAX_DDL_RETRY_BACKOFF)
+    }
+}
+
 /// Building [`Options`] from `kiln.toml`, the file the `kiln` command reads, so a service and the
 /// CLI find kiln's tables in the same place.
 impl Options {
     /// The defaults with every setting `config` makes: `schema`, `version_table`,
-    /// `audit_table`, `transaction`, `lock_timeout`, `io_timeout` (0: wait forever) and
-    /// `app_version`. Keys only the CLI uses (`dir`, the database URL) and the dialect keys are
+    /// `audit_table`, `transaction`, `lock_timeout`, `io_timeout` (0: wait forever),
+    /// `app_version`, `ddl_lock_timeout`, `ddl_statement_timeout` (0: no limit) and
+    /// `ddl_retries`. Keys only the CLI uses (`dir`, the database URL) and the dialect keys are
     /// left alone.
     pub fn from_config(config: &kiln_core::config::Config) -> Options {
         let mut o = Options::default();
@@ -179,6 +240,15 @@ impl Options {
         }
         if let Some((v, _)) = &config.app_version {
             o = o.app_version(v.clone());
+        }
+        if let Some((d, _)) = config.ddl_lock_timeout {
+            o = o.ddl_lock_timeout((!d.is_zero()).then_some(d));
+        }
+        if let Some((d, _)) = config.ddl_statement_timeout {
+            o = o.ddl_statement_timeout((!d.is_zero()).then_some(d));
+        }
+        if let Some((n, _)) = config.ddl_retries {
+            o = o.ddl_retries(n);
         }
         o
     }
@@ -231,7 +301,7 @@ mod tests {
     #[test]
     fn options_from_kiln_toml_match_the_file() {
         let (_dir, path) = write(
-            "dialect = \"postgres\"\ndir = \"db\"\ndatabase_url_env = \"APP_DB\"\nschema = \"ops\"\nversion_table = \"app_version\"\naudit_table = \"app_audit\"\ntransaction = \"all\"\nlock_timeout = 7\nio_timeout = 0\napp_version = \"2.0\"\n",
+            "dialect = \"postgres\"\ndir = \"db\"\ndatabase_url_env = \"APP_DB\"\nschema = \"ops\"\nversion_table = \"app_version\"\naudit_table = \"app_audit\"\ntransaction = \"all\"\nlock_timeout = 7\nio_timeout = 0\napp_version = \"2.0\"\nddl_lock_timeout = \"2s\"\nddl_statement_timeout = 0\nddl_retries = 4\n",
         );
         let expected = Options::default()
             .schema("ops")
@@ -240,10 +310,30 @@ mod tests {
             .transaction_mode(TransactionMode::All)
             .lock_timeout(Duration::from_secs(7))
             .io_timeout(None)
-            .app_version("2.0");
+            .app_version("2.0")
+            .ddl_lock_timeout(Some(Duration::from_secs(2)))
+            .ddl_retries(4);
         assert_eq!(Options::from_kiln_toml(&path).unwrap(), expected);
         let (_dir, empty) = write("dialect = \"sqlite\"\n");
         assert_eq!(Options::from_kiln_toml(&empty).unwrap(), Options::DEFAULT);
+    }
+
+    #[test]
+    fn the_retry_backoff_doubles_up_to_its_cap() {
+        let o = Options::default().ddl_retry_backoff(Duration::from_millis(500));
+        let waits: Vec<u64> = (1..=9)
+            .map(|n| o.ddl_backoff_before(n).as_millis() as u64)
+            .collect();
+        assert_eq!(
+            waits,
+            [
+                500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000
+            ]
+        );
+        assert_eq!(
+            Options::default().ddl_backoff_before(u32::MAX),
+            Options::MAX_DDL_RETRY_BACKOFF
+        );
     }
 
     #[test]

@@ -232,6 +232,9 @@ pub(crate) const OUTCOME_RECORDED: &str = "recorded";
 pub(crate) const OUTCOME_REMOVED: &str = "removed";
 /// The `outcome` of a row that `stamp --purge` forgot.
 pub(crate) const OUTCOME_PURGED: &str = "purged";
+/// The `outcome` of an attempt that gave up waiting for a lock and was tried again (the DDL
+/// guardrails' retries).
+pub(crate) const OUTCOME_RETRY: &str = "retry";
 /// The `outcome` of the row recording a killed run's marker.
 pub(crate) const OUTCOME_INTERRUPTED: &str = "interrupted";
 

@@ -13,6 +13,10 @@ pub fn config(s: &Settings, a: &ConfigSettings) -> anyhow::Result<Code> {
     let l = &s.layers;
     let text = |v: &Layered<String>| (v.value.clone(), v.origin.clone());
     let unset = |d: &str| (d.to_owned(), Origin::Default);
+    let limit = |v: &Layered<std::time::Duration>| match (&v.origin, v.value.is_zero()) {
+        (Origin::Default, true) => unset("(none)"),
+        _ => (kiln_core::time::format_duration(v.value), v.origin.clone()),
+    };
     let rows: Vec<(&str, (String, Origin))> = vec![
         ("dir", (s.dir.display.clone(), l.dir.origin.clone())),
         ("database_url_env", text(&l.database_url_env)),
@@ -53,6 +57,15 @@ pub fn config(s: &Settings, a: &ConfigSettings) -> anyhow::Result<Code> {
             "app_version",
             l.app_version.as_ref().map_or_else(|| unset("(none)"), text),
         ),
+        ("ddl_lock_timeout", limit(&l.ddl_lock_timeout)),
+        ("ddl_statement_timeout", limit(&l.ddl_statement_timeout)),
+        (
+            "ddl_retries",
+            (
+                l.ddl_retries.value.to_string(),
+                l.ddl_retries.origin.clone(),
+            ),
+        ),
     ];
     if a.json {
         let mut settings = serde_json::Map::new();
@@ -66,14 +79,14 @@ pub fn config(s: &Settings, a: &ConfigSettings) -> anyhow::Result<Code> {
         return Ok(Code::Ok);
     }
     out::line(format!(
-        "{:<17} {}",
+        "{:<21} {}",
         "kiln.toml",
         l.file
             .as_deref()
             .unwrap_or("(none found in the working directory or its parents)")
     ));
     for (name, (value, origin)) in &rows {
-        out::line(format!("{name:<17} {value:<28} {}", origin.describe()));
+        out::line(format!("{name:<21} {value:<28} {}", origin.describe()));
     }
     Ok(Code::Ok)
 }

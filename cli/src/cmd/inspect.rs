@@ -10,6 +10,7 @@ use crate::graph_text;
 use crate::out;
 use crate::range::resolve_one;
 use crate::settings::Settings;
+use kiln_core::time::format_duration;
 use kiln_core::{MigrationSet, Plan, Revision, RevisionGraph};
 use kiln_runtime::Status;
 use serde_json::{Value, json};
@@ -132,6 +133,12 @@ impl<'a> View<'a> {
         if !r.is_transactional() {
             lines.push("Transaction: false".into());
         }
+        if let Some(d) = r.lock_timeout() {
+            lines.push(format!("Lock timeout: {}", format_duration(d)));
+        }
+        if let Some(d) = r.statement_timeout() {
+            lines.push(format!("Statement timeout: {}", format_duration(d)));
+        }
         if r.is_irreversible() {
             lines.push("Downgrade: none (irreversible)".into());
         }
@@ -161,6 +168,8 @@ impl<'a> View<'a> {
             "checksum": r.checksum(),
             "draft": r.is_draft(),
             "transactional": r.is_transactional(),
+            "lock_timeout_ms": r.lock_timeout().map(|d| d.as_millis() as u64),
+            "statement_timeout_ms": r.statement_timeout().map(|d| d.as_millis() as u64),
             "reversible": !r.is_irreversible(),
             "head": self.is_head(i),
             "base": r.parents().is_empty(),

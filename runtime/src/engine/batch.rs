@@ -1,6 +1,7 @@
 //! The batch executor: transactional revisions (PostgreSQL, SQLite) run with their bookkeeping in
 //! one transaction per revision or one per run, several to a script when the network is in between.
 
+use super::guardrails::{Rails, is_lock_timeout};
 use super::lost::Phase;
 use super::steps::{
     emit_starting, finish_step, log_step, make_step, section, section_cow, section_line,
@@ -33,7 +34,17 @@ impl Session<'_> {
         hooks: Hooks<'_>,
     ) -> Result<Report> {
         let mut report = Report::default();
-        match self.execute_into(plan, direction, hooks, &mut report).await {
+        let mut rails = self.rails(plan).await?;
+        let res = self
+            .execute_into(plan, direction, hooks, &mut report, &mut rails)
+            .await;
+        // Attempts SQLite could not record while it was locked, then the session's own limits
+        // (SQLite's busy timeout is the connection's, and it goes back to the pool).
+        self.flush_attempts(&mut rails).await;
+        if !matches!(res, Err(Error::ConnectionLost { .. })) {
+            self.restore_rails(&rails).await;
+        }
+        match res {
             Ok(()) => Ok(report),
             Err(e) => Err(e.with_completed(report.steps)),
         }
@@ -45,6 +56,7 @@ impl Session<'_> {
         direction: Direction,
         hooks: Hooks<'_>,
         report: &mut Report,
+        rails: &mut Rails,
     ) -> Result<()> {
         let revs = self.set.revisions();
         let mut k = 0;
@@ -62,7 +74,7 @@ impl Session<'_> {
                     .iter()
                     .position(|&i| !self.is_atomic(&revs[i]))
                     .map_or(plan.len(), |p| k + p);
-                self.execute_atomic(plan, k, end, direction, &hooks, report)
+                self.execute_atomic(plan, k, end, direction, &hooks, report, rails)
                     .await?;
                 k = end;
                 continue;
@@ -71,7 +83,7 @@ impl Session<'_> {
             emit_starting(&hooks, rev, direction, k, plan.len());
             let started = Instant::now();
             let started_at = now_rfc3339();
-            self.run_marked(rev, direction, &started_at, started)
+            self.run_marked(rev, direction, &started_at, started, rails)
                 .await?;
             finish_step(
                 &hooks,
@@ -100,6 +112,12 @@ impl Session<'_> {
     /// to [`BATCH_BYTES`], so a run costs a few round trips instead of one per revision; each
     /// revision's recorded duration is then its share of its batch. A failure is located exactly as
     /// for a single revision: replayed statement by statement in a rolled-back transaction.
+    ///
+    /// With the DDL guardrails each revision's SQL starts with its limits (`SET LOCAL` on
+    /// PostgreSQL, SQLite's busy timeout), and a lock timeout is retried as the options say:
+    /// the transaction is rolled back and run again from its first revision (in whole-run mode,
+    /// every revision of the run since the last commit).
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn execute_atomic(
         &mut self,
         plan: &[usize],
@@ -108,7 +126,16 @@ impl Session<'_> {
         direction: Direction,
         hooks: &Hooks<'_>,
         report: &mut Report,
+        rails: &mut Rails,
     ) -> Result<()> {
+        let opts = self.opts;
+        let guarded = |rails: &Rails, rev: &Revision| -> Cow<'static, str> {
+            let sql = section_cow(rev, direction);
+            match rails.in_tx(rails.limits(rev, opts)) {
+                Some(prefix) => Cow::Owned(format!("{prefix}{sql}")),
+                None => sql,
+            }
+        };
         let revs = self.set.revisions();
         let whole = self.opts.transaction_mode == TransactionMode::All;
         let begin = self.sql.begin();
@@ -167,11 +194,11 @@ impl Session<'_> {
             }
             // This step's revisions: one, or a batch of whole, lexically complete scripts.
             let mut end = k + 1;
-            let mut sql = section_cow(&revs[plan[k]], direction);
+            let mut sql = guarded(rails, &revs[plan[k]]);
             if batching && batchable(&sql, syntax) {
                 let mut joined: Option<String> = None;
                 while end < to && joined.as_ref().map_or(sql.len(), String::len) < BATCH_BYTES {
-                    let next = section_cow(&revs[plan[end]], direction);
+                    let next = guarded(rails, &revs[plan[end]]);
                     if !batchable(&next, syntax) {
                         break;
                     }
@@ -192,6 +219,7 @@ impl Session<'_> {
             }
             let started = Instant::now();
             let started_at = now_rfc3339();
+            let limits = rails.limits(step[0], opts);
             let res = if in_tx {
                 exec.script(sql).await
             } else {
@@ -200,10 +228,20 @@ impl Session<'_> {
                 if remote {
                     exec.script(Cow::Owned(format!("{begin};\n{sql}"))).await
                 } else {
-                    exec.script(Cow::Borrowed(begin))
-                        .await
-                        .map_err(Error::db("starting a transaction"))?;
-                    exec.script(sql).await
+                    // SQLite waits for its write lock at `BEGIN IMMEDIATE`, so its busy timeout
+                    // is set first, and giving up there is the revision's lock timeout.
+                    let mut begun = match rails.before_begin(limits) {
+                        Some(busy) => exec.script(Cow::Owned(busy)).await,
+                        None => Ok(()),
+                    };
+                    if begun.is_ok() {
+                        begun = exec.script(Cow::Borrowed(begin)).await;
+                    }
+                    match begun {
+                        Ok(()) => exec.script(sql).await,
+                        Err(e) if is_lock_timeout(self.dialect, &e) => Err(e),
+                        Err(e) => return Err(Error::db("starting a transaction")(e)),
+                    }
                 }
             };
             if let Err(e) = res {
@@ -221,14 +259,71 @@ impl Session<'_> {
                         .await);
                 }
                 let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
+                let timed_out = is_lock_timeout(self.dialect, &e);
+                if timed_out && rails.retried < opts.ddl_retries {
+                    // Everything since `tx_from` was rolled back: forget its bookkeeping and
+                    // run it again after the backoff.
+                    drop(exec);
+                    rails.retried += 1;
+                    let backoff = opts.ddl_backoff_before(rails.retried);
+                    self.record_attempt(
+                        rails,
+                        step[0],
+                        direction,
+                        &started_at,
+                        started,
+                        limits,
+                        backoff,
+                        &e,
+                    )
+                    .await;
+                    tokio::time::sleep(backoff).await;
+                    for r in book.records.drain(..) {
+                        xor_into(&mut self.digest, &revision_digest(&r.revision, &r.checksum));
+                    }
+                    ran.clear();
+                    ran_at.clear();
+                    in_tx = false;
+                    k = tx_from;
+                    exec = self
+                        .conn
+                        .executor(!whole)
+                        .await
+                        .map_err(Error::db("acquiring the connection"))?;
+                    continue;
+                }
                 let replay: Vec<&Revision> = plan[tx_from..k].iter().map(|&i| &revs[i]).collect();
-                let located = locate(&mut exec, syntax, begin, &replay, &step, direction).await;
+                let prefix = |r: &Revision| rails.in_tx(rails.limits(r, opts));
+                let located =
+                    locate(&mut exec, syntax, begin, &replay, &step, direction, &prefix).await;
                 drop(exec);
                 let (n, line, message) = match located {
                     Some((n, line, message)) => (n, Some(line), message),
                     None => (0, None, driver_text(&e)),
                 };
                 let rev = step[n];
+                let run_rolled_back =
+                    whole.then_some(u32::try_from(k - tx_from + n).unwrap_or(u32::MAX));
+                if timed_out {
+                    let limits = rails.limits(rev, opts);
+                    let attempts = rails.retried + 1;
+                    let err = self
+                        .lock_timeout_error(
+                            rev,
+                            direction,
+                            line,
+                            limits,
+                            attempts,
+                            &e,
+                            false,
+                            run_rolled_back,
+                        )
+                        .await;
+                    self.flush_attempts(rails).await;
+                    self.audit_failure(rev, direction, &started_at, started, &err)
+                        .await;
+                    return Err(err);
+                }
                 let err = Error::Statement {
                     direction: direction.as_str(),
                     revision: rev.id().to_owned(),
@@ -236,8 +331,7 @@ impl Session<'_> {
                     line,
                     message,
                     dirty: false,
-                    run_rolled_back: whole
-                        .then_some(u32::try_from(k - tx_from + n).unwrap_or(u32::MAX)),
+                    run_rolled_back,
                     report: None,
                 };
                 self.audit_failure(rev, direction, &started_at, started, &err)
@@ -305,6 +399,7 @@ impl Session<'_> {
                     return Err(Error::db(what)(e));
                 }
                 in_tx = false;
+                rails.retried = 0;
             }
             if whole {
                 if !in_tx {
@@ -392,12 +487,17 @@ pub(super) async fn locate(
     replay: &[&Revision],
     step: &[&Revision],
     direction: Direction,
+    prefix: &(dyn Fn(&Revision) -> Option<String> + Sync),
 ) -> Option<(usize, u32, String)> {
     exec.script(Cow::Borrowed(begin)).await.ok()?;
     let mut found = None;
     let mut ok = true;
     for r in replay {
-        if exec.script(section_cow(r, direction)).await.is_err() {
+        let sql = match prefix(r) {
+            Some(p) => Cow::Owned(format!("{p}{}", section(r, direction))),
+            None => section_cow(r, direction),
+        };
+        if exec.script(sql).await.is_err() {
             ok = false;
             break;
         }
@@ -408,6 +508,12 @@ pub(super) async fn locate(
             else {
                 break;
             };
+            // The same limits as the run, so the replay cannot wait longer than it did.
+            if let Some(p) = prefix(rev)
+                && exec.script(Cow::Owned(p)).await.is_err()
+            {
+                break;
+            }
             for st in &statements {
                 if let Err(e) = exec.script(Cow::Owned(st.sql.to_owned())).await {
                     found = Some((

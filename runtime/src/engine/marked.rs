@@ -2,11 +2,13 @@
 //! `running`/`reverting`, run the statements one by one, and only then record the revision as done.
 
 use super::Session;
+use super::guardrails::{Rails, is_lock_timeout};
 use super::lost::Phase;
 use super::steps::{section, section_line};
 use crate::db::Arg;
 use crate::error::{Error, Result, driver_text};
 use crate::report::{Direction, RowState};
+use crate::util::now_rfc3339;
 use kiln_core::Revision;
 use std::time::Instant;
 
@@ -18,6 +20,7 @@ impl Session<'_> {
         direction: Direction,
         started_at: &str,
         started: Instant,
+        rails: &mut Rails,
     ) -> Result<()> {
         let sql = section(rev, direction);
         let syntax = self.set.syntax_for(self.dialect);
@@ -28,6 +31,18 @@ impl Session<'_> {
             message: e.message.clone(),
         })?;
         let state = RowState::marker(direction);
+        // The revision's limits hold for the session until the run ends and puts the session's
+        // own values back (`Session::execute`); kiln's bookkeeping writes never wait on the
+        // locks a migration waits on.
+        let limits = rails.limits(rev, self.opts);
+        rails.retried = 0;
+        if let Some(set) = rails.session(limits) {
+            rails.touched = true;
+            self.conn.script(set).await.map_err(Error::db(format!(
+                "setting the lock and statement timeouts of revision `{}`",
+                rev.id()
+            )))?;
+        }
         let begin = self.sql.begin();
         self.tx(begin, "starting a transaction").await?;
         let marked = async {
@@ -64,8 +79,25 @@ impl Session<'_> {
             return Err(Error::db("recording the revision as in progress")(e));
         }
 
-        for st in &statements {
-            if let Err(e) = self.conn.script(st.sql.to_owned()).await {
+        for (index, st) in statements.iter().enumerate() {
+            let mut attempt_started = (Instant::now(), now_rfc3339());
+            let mut res = self.conn.script(st.sql.to_owned()).await;
+            // A statement that gave up waiting for a lock did nothing, so it alone is retried;
+            // the ones before it stay done.
+            while let Err(e) = &res
+                && is_lock_timeout(self.dialect, e)
+                && rails.retried < self.opts.ddl_retries
+            {
+                rails.retried += 1;
+                let backoff = self.opts.ddl_backoff_before(rails.retried);
+                let (at, at_text) = &attempt_started;
+                self.record_attempt(rails, rev, direction, at_text, *at, limits, backoff, e)
+                    .await;
+                tokio::time::sleep(backoff).await;
+                attempt_started = (Instant::now(), now_rfc3339());
+                res = self.conn.script(st.sql.to_owned()).await;
+            }
+            if let Err(e) = res {
                 let line = section_line(rev, direction) + st.line as u32 - 1;
                 if self.lost_here(&e) {
                     return Err(self
@@ -77,6 +109,26 @@ impl Session<'_> {
                             Phase::Statement,
                         )
                         .await);
+                }
+                let timed_out = is_lock_timeout(self.dialect, &e);
+                if timed_out && index == 0 && self.unmark(rev, direction).await.is_ok() {
+                    // Nothing of the revision ran: it is simply not applied, and not dirty.
+                    let err = self
+                        .lock_timeout_error(
+                            rev,
+                            direction,
+                            Some(line),
+                            limits,
+                            rails.retried + 1,
+                            &e,
+                            false,
+                            None,
+                        )
+                        .await;
+                    self.flush_attempts(rails).await;
+                    self.audit_failure(rev, direction, started_at, started, &err)
+                        .await;
+                    return Err(err);
                 }
                 let message = driver_text(&e);
                 let _ = self
@@ -90,16 +142,31 @@ impl Session<'_> {
                         ],
                     )
                     .await;
-                let err = Error::Statement {
-                    direction: direction.as_str(),
-                    revision: rev.id().to_owned(),
-                    file: rev.file().to_owned(),
-                    line: Some(line),
-                    message,
-                    dirty: true,
-                    run_rolled_back: None,
-                    report: None,
+                let err = if timed_out {
+                    self.lock_timeout_error(
+                        rev,
+                        direction,
+                        Some(line),
+                        limits,
+                        rails.retried + 1,
+                        &e,
+                        true,
+                        None,
+                    )
+                    .await
+                } else {
+                    Error::Statement {
+                        direction: direction.as_str(),
+                        revision: rev.id().to_owned(),
+                        file: rev.file().to_owned(),
+                        line: Some(line),
+                        message,
+                        dirty: true,
+                        run_rolled_back: None,
+                        report: None,
+                    }
                 };
+                self.flush_attempts(rails).await;
                 self.audit_failure(rev, direction, started_at, started, &err)
                     .await;
                 return Err(err);

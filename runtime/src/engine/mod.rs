@@ -19,6 +19,7 @@ use std::time::Duration;
 
 mod batch;
 mod book;
+pub(crate) mod guardrails;
 mod lost;
 mod marked;
 mod marker;
@@ -138,6 +139,9 @@ impl<'m> Session<'m> {
     /// table is created first), so a concurrent creator is tolerated: the statement is run again
     /// once the other creator's commit made it a no-op.
     async fn ensure_tables(&mut self) -> Result<()> {
+        if self.dialect == Dialect::Sqlite && self.sqlite_tables_exist().await {
+            return Ok(());
+        }
         for stmt in self.sql.create_tables() {
             let mut attempt = 0;
             loop {
