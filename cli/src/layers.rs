@@ -3,12 +3,17 @@
 //! up from the working directory; the keys are kiln-core's `config::KEYS`), and the default.
 //! Every value remembers its origin, for `kiln config` and `current -v`.
 //!
+//! `kiln lint`'s settings live here too: `[lint]`'s rule lists (kiln.toml only; their ids are
+//! checked against kiln-lint's table when the file is read, so every command refuses a
+//! misspelt rule) and the PostgreSQL version (`--postgres-version` → `KILN_POSTGRES_VERSION` →
+//! `[lint] postgres_version` → 16; the flag belongs to `kiln lint` and is applied by it).
+//!
 //! The database URL is the exception in naming only: its variable is `DATABASE_URL`, or the one
 //! kiln.toml's `database_url_env` names, so that a committed file never needs the password.
 
 use crate::args::GlobalArgs;
 use crate::error::{Code, Fail};
-use kiln_core::config::{CONFIG_FILE, Config, Transaction};
+use kiln_core::config::{CONFIG_FILE, Config, LintConfig, Transaction};
 use kiln_core::diag::Diagnostics;
 use std::path::{Path, PathBuf};
 
@@ -78,6 +83,10 @@ pub struct Layers {
     pub lock_timeout: Layered<u64>,
     pub io_timeout: Layered<u64>,
     pub app_version: Option<Layered<String>>,
+    /// kiln.toml's `[lint]` table (rule ids already checked).
+    pub lint: LintConfig,
+    /// The PostgreSQL version `kiln lint` assumes, before its `--postgres-version` flag.
+    pub postgres_version: Layered<u32>,
 }
 
 /// The variables kiln reads, besides the one holding the database URL.
@@ -90,6 +99,7 @@ pub const VARIABLES: &[&str] = &[
     "KILN_LOCK_TIMEOUT",
     "KILN_IO_TIMEOUT",
     "KILN_APP_VERSION",
+    "KILN_POSTGRES_VERSION",
 ];
 
 /// Resolves every global setting for a run in `cwd`.
@@ -98,7 +108,8 @@ pub fn resolve(cwd: &Path, g: &GlobalArgs) -> anyhow::Result<Layers> {
     let (config, file, file_dir) = match &found {
         Some(path) => {
             let shown = shown_path(cwd, path);
-            let config = Config::read(path, &shown).map_err(|d| bad_file(&shown, d))?;
+            let config = Config::read_with_rules(path, &shown, &kiln_lint::rule_ids())
+                .map_err(|d| bad_file(&shown, d))?;
             (config, Some(shown), path.parent().map(Path::to_path_buf))
         }
         None => (Config::default(), None, None),
@@ -239,6 +250,27 @@ pub fn resolve(cwd: &Path, g: &GlobalArgs) -> anyhow::Result<Layers> {
         config.io_timeout,
         30,
     )?;
+    let postgres_version = match env("KILN_POSTGRES_VERSION") {
+        Some((v, origin)) => Layered {
+            value: v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n >= 9)
+                .ok_or_else(|| bad_var(&origin, &v, "a PostgreSQL major version, e.g. 16"))?,
+            origin,
+        },
+        None => match config.lint.postgres_version {
+            Some((value, l)) => Layered {
+                value,
+                origin: at(l),
+            },
+            None => Layered {
+                value: kiln_lint::DEFAULT_POSTGRES_VERSION,
+                origin: Origin::Default,
+            },
+        },
+    };
     if let Some(l) = &database_url {
         warn_password_in_file(l, &database_url_env.value);
     }
@@ -255,6 +287,8 @@ pub fn resolve(cwd: &Path, g: &GlobalArgs) -> anyhow::Result<Layers> {
         lock_timeout,
         io_timeout,
         app_version,
+        lint: config.lint,
+        postgres_version,
     })
 }
 

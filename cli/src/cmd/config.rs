@@ -13,6 +13,17 @@ pub fn config(s: &Settings, a: &ConfigSettings) -> anyhow::Result<Code> {
     let l = &s.layers;
     let text = |v: &Layered<String>| (v.value.clone(), v.origin.clone());
     let unset = |d: &str| (d.to_owned(), Origin::Default);
+    let rules = |list: &Option<(Vec<(String, usize)>, usize)>| match (list, &l.file) {
+        (Some((items, line)), Some(file)) => (
+            items
+                .iter()
+                .map(|(r, _)| r.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            Origin::File(file.clone(), *line),
+        ),
+        _ => unset("(none)"),
+    };
     let rows: Vec<(&str, (String, Origin))> = vec![
         ("dir", (s.dir.display.clone(), l.dir.origin.clone())),
         ("database_url_env", text(&l.database_url_env)),
@@ -53,6 +64,16 @@ pub fn config(s: &Settings, a: &ConfigSettings) -> anyhow::Result<Code> {
             "app_version",
             l.app_version.as_ref().map_or_else(|| unset("(none)"), text),
         ),
+        ("lint.deny", rules(&l.lint.deny)),
+        ("lint.warn", rules(&l.lint.warn)),
+        ("lint.allow", rules(&l.lint.allow)),
+        (
+            "lint.postgres_version",
+            (
+                l.postgres_version.value.to_string(),
+                l.postgres_version.origin.clone(),
+            ),
+        ),
     ];
     if a.json {
         let mut settings = serde_json::Map::new();
@@ -66,14 +87,14 @@ pub fn config(s: &Settings, a: &ConfigSettings) -> anyhow::Result<Code> {
         return Ok(Code::Ok);
     }
     out::line(format!(
-        "{:<17} {}",
+        "{:<22} {}",
         "kiln.toml",
         l.file
             .as_deref()
             .unwrap_or("(none found in the working directory or its parents)")
     ));
     for (name, (value, origin)) in &rows {
-        out::line(format!("{name:<17} {value:<28} {}", origin.describe()));
+        out::line(format!("{name:<22} {value:<28} {}", origin.describe()));
     }
     Ok(Code::Ok)
 }

@@ -14,6 +14,7 @@ pub const KILN_VARIABLES: &[&str] = &[
     "KILN_LOCK_TIMEOUT",
     "KILN_IO_TIMEOUT",
     "KILN_APP_VERSION",
+    "KILN_POSTGRES_VERSION",
 ];
 
 /// A temporary working directory with a `migrations/` directory in it.

@@ -147,6 +147,12 @@ fn add_column(c: &mut Checker<'_>, table: &str, col: &Column) {
             );
             c.hit("volatile-default", Some(table), name, m);
         }
+        Some(Default::Stored) => {
+            let m = format!(
+                "`{table}.{name}` is a stored generated column: every row of `{table}` is computed and rewritten"
+            );
+            c.hit("volatile-default", Some(table), name, m);
+        }
         Some(Default::Constant) if c.opts.postgres_version < 11 => {
             let v = c.opts.postgres_version;
             let m = format!(
@@ -193,6 +199,7 @@ fn lock_timeout(c: &mut Checker<'_>, s: &Stmt<'_>, op: &Op) {
     }
     let new = match op {
         Op::DropTable { tables, .. } => tables.iter().all(|t| c.is_new(t)),
+        Op::CreateTable { referenced, .. } => referenced.iter().all(|t| c.is_new(t)),
         _ => op.table().is_some_and(|t| c.is_new(t)),
     };
     if new {
