@@ -145,6 +145,16 @@ fn constraints_need_not_valid_or_an_index() {
         pg("ALTER TABLE t ADD COLUMN u_id bigint REFERENCES u (id);"),
         ["foreign-key-not-valid"]
     );
+    // Found comparing with squawk on supabase/auth: a column added as PRIMARY KEY or UNIQUE
+    // builds its index inside the ALTER.
+    assert_eq!(
+        pg("ALTER TABLE t ADD COLUMN id uuid PRIMARY KEY;"),
+        ["unique-without-index"]
+    );
+    assert_eq!(
+        pg("ALTER TABLE t ADD COLUMN code text UNIQUE;"),
+        ["unique-without-index"]
+    );
 }
 
 #[test]

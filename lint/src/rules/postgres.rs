@@ -60,6 +60,18 @@ pub(crate) fn check(c: &mut Checker<'_>, s: &Stmt<'_>) {
                 if_not_exists,
             } => {
                 add_column(c, table, column);
+                if column.primary_key || column.unique {
+                    let (what, word) = if column.primary_key {
+                        ("PRIMARY KEY", "PRIMARY")
+                    } else {
+                        ("UNIQUE", "UNIQUE")
+                    };
+                    let m = format!(
+                        "`{table}.{}` is added as {what}: its index is built under an ACCESS EXCLUSIVE lock",
+                        column.name
+                    );
+                    c.hit("unique-without-index", Some(table), word, m);
+                }
                 if column.references {
                     let m = format!(
                         "`{table}.{}` is added with REFERENCES: the foreign key is validated at once",
