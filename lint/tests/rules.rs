@@ -514,6 +514,20 @@ fn kiln_toml_levels_raise_lower_and_silence_rules() {
         ],
         "invalid-waiver keeps its level: a malformed waiver is never a matter of taste"
     );
+    // A waiver still excuses one reviewed statement of a denied rule.
+    let denied = Options::new(Dialect::Postgres).with_config(&lint_config(
+        "[lint]\ndeny = [\"require-concurrent-index\"]\n",
+    ));
+    let waived = "-- kiln:upgrade\nSET lock_timeout = '1s';\n-- kiln:allow require-concurrent-index ten rows\nCREATE INDEX i ON t (a);\n";
+    assert!(run_with(&denied, &[waived]).is_empty());
+    let unwaived = waived.replace("-- kiln:allow require-concurrent-index ten rows\n", "");
+    assert_eq!(
+        run_with(&denied, &[&unwaived])
+            .iter()
+            .map(|f| (f.rule, f.severity))
+            .collect::<Vec<_>>(),
+        [("require-concurrent-index", Error)]
+    );
     let opts = Options::new(Dialect::Postgres).with_config(&lint_config(
         "[lint]\ndeny = [\"drop-table\", \"set-not-null\"]\npostgres_version = 10\n",
     ));
