@@ -36,7 +36,9 @@
 //!
 //! Crate features: `sqlite` (default), `postgres`, `mysql` choose the engines; `testing` adds
 //! `kiln::testing` (the kiln-testing crate) and `kiln::schema_tests!` for schema checks in
-//! `cargo test`. The `docs/` directory of the
+//! `cargo test`; `lint` makes `migrations!` fail the build on the lint rules kiln.toml's
+//! `[lint] deny` names, in revisions not yet in kiln.lock (off by default: it compiles an SQL
+//! parser into the macro). The `docs/` directory of the
 //! repository covers the file format, the CLI, the runtime, testing and moving from Alembic, sqlx,
 //! refinery and diesel.
 

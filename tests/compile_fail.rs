@@ -9,6 +9,12 @@
 //! resolve exactly as they would for a user's crate, and the messages show `tests/fixtures/...`
 //! paths that do not depend on where the target directory is.
 //!
+//! Every case shares the generated crate's `kiln.toml`, staged from `tests/trybuild.kiln.toml`: it
+//! denies one lint rule (no dialect, so the other cases read as before), for the compile-time
+//! lint cases, `compile_fail/lint_*.rs` and the waived case in `compile_pass_lint/`, which must
+//! compile and run under the same file. (`tests/compile_pass.rs` finds no kiln.toml, so the
+//! same denied statement compiles there: nothing is denied.)
+//!
 //! Regenerate the expected output with `TRYBUILD=overwrite cargo test --test compile_fail`, then
 //! read every changed `.stderr` file.
 
@@ -20,12 +26,21 @@ fn broken_migration_directories_do_not_compile() {
     stage_fixtures();
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/compile_fail/*.rs");
+    t.pass("tests/compile_pass_lint/*.rs");
 }
 
-/// Copies `tests/fixtures` into the crate trybuild generates, replacing any earlier copy.
+/// Copies `tests/fixtures` and the shared kiln.toml into the crate trybuild generates, replacing
+/// any earlier copy.
 fn stage_fixtures() {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let project_dir = target_dir().join("tests").join("trybuild").join("kiln");
+    std::fs::create_dir_all(&project_dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", project_dir.display()));
+    std::fs::copy(
+        manifest_dir.join("tests").join("trybuild.kiln.toml"),
+        project_dir.join("kiln.toml"),
+    )
+    .expect("cannot stage tests/trybuild.kiln.toml");
     let staged = project_dir.join("tests").join("fixtures");
     if staged.exists() {
         std::fs::remove_dir_all(&staged)

@@ -1,12 +1,16 @@
 //! Directories that must compile, embedded by `kiln::migrations!` and checked for what they hold:
 //! tolerated extra files, CRLF line endings and byte-order marks, and labelled branches whose
-//! extra heads and bases are allowed.
+//! extra heads and bases are allowed, and a draft that breaks a lint rule no kiln.toml denies.
 
 use kiln::core::Revision;
 
 static TOLERATED: kiln::Migrator = kiln::migrations!("tests/fixtures/tolerated_files");
 static CRLF_BOM: kiln::Migrator = kiln::migrations!("tests/fixtures/crlf_bom");
 static LABELLED: kiln::Migrator = kiln::migrations!("tests/fixtures/labelled_branches");
+// The draft the compile-fail case `lint_denied` rejects: here no kiln.toml denies the rule (the
+// tests build with the macro's `lint` feature on).
+static NOT_DENIED: kiln::Migrator =
+    kiln::migrations!("tests/fixtures/lint_denied", dialect = "postgres");
 
 fn ids(revisions: &[Revision]) -> Vec<&str> {
     revisions.iter().map(Revision::id).collect()
@@ -71,5 +75,17 @@ fn every_extra_head_and_base_on_its_own_labelled_branch_compiles() {
     assert_eq!(
         set.drafts().map(Revision::id).collect::<Vec<_>>(),
         ["a2", "a3", "b1"]
+    );
+}
+
+#[test]
+fn a_lint_finding_no_kiln_toml_denies_does_not_stop_the_build() {
+    let set = NOT_DENIED.set();
+    assert_eq!(set.drafts().map(Revision::id).collect::<Vec<_>>(), ["0003"]);
+    assert!(
+        set.get("0003")
+            .unwrap()
+            .up_sql()
+            .contains("CREATE INDEX users_email")
     );
 }

@@ -14,6 +14,9 @@ pub struct LintTiming {
     pub findings: usize,
     /// Median of the runs.
     pub median: Duration,
+    /// Median of the same lint with every revision but the last locked and only the draft
+    /// reported: what `migrations!` with the `lint` feature adds to each build.
+    pub one_draft: Duration,
     /// Runs timed.
     pub runs: usize,
 }
@@ -42,10 +45,33 @@ pub fn lint_bench(root: &Path, n: usize, runs: usize) -> std::io::Result<LintTim
         findings = f.len();
     }
     times.sort();
+    // The history locked, the last revision a draft: what the macro sees in a real project.
+    let mut lock = kiln_core::Lock::default();
+    for r in set.revisions().iter().take(set.len().saturating_sub(1)) {
+        lock.insert(r.id(), r.checksum(), r.file());
+    }
+    std::fs::write(dir.join("kiln.lock"), lock.render())?;
+    let locked = kiln_core::load_dir(&md)
+        .map_err(|d| std::io::Error::other(d.to_string()))?
+        .set;
+    let mut drafts = Vec::with_capacity(runs.max(1));
+    for _ in 0..runs.max(1) {
+        let start = Instant::now();
+        kiln_lint::lint(
+            &locked,
+            &opts,
+            |r| md.display_file(r.file()),
+            |_| String::new(),
+            kiln_core::Revision::is_draft,
+        );
+        drafts.push(start.elapsed());
+    }
+    drafts.sort();
     Ok(LintTiming {
         revisions: set.len(),
         findings,
         median: times[times.len() / 2],
+        one_draft: drafts[drafts.len() / 2],
         runs: times.len(),
     })
 }

@@ -3,12 +3,17 @@
 //! up from the working directory; the keys are kiln-core's `config::KEYS`), and the default.
 //! Every value remembers its origin, for `kiln config` and `current -v`.
 //!
+//! `kiln lint`'s settings live here too: `[lint]`'s rule lists (kiln.toml only; their ids are
+//! checked against kiln-lint's table when the file is read, so every command refuses a
+//! misspelt rule) and the PostgreSQL version (`--postgres-version` → `KILN_POSTGRES_VERSION` →
+//! `[lint] postgres_version` → 16; the flag belongs to `kiln lint` and is applied by it).
+//!
 //! The database URL is the exception in naming only: its variable is `DATABASE_URL`, or the one
 //! kiln.toml's `database_url_env` names, so that a committed file never needs the password.
 
 use crate::args::GlobalArgs;
 use crate::error::{Code, Fail};
-use kiln_core::config::{CONFIG_FILE, Config, Transaction};
+use kiln_core::config::{CONFIG_FILE, Config, LintConfig, Transaction};
 use kiln_core::diag::Diagnostics;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -83,6 +88,10 @@ pub struct Layers {
     pub ddl_lock_timeout: Layered<Duration>,
     pub ddl_statement_timeout: Layered<Duration>,
     pub ddl_retries: Layered<u32>,
+    /// kiln.toml's `[lint]` table (rule ids already checked).
+    pub lint: LintConfig,
+    /// The PostgreSQL version `kiln lint` assumes, before its `--postgres-version` flag.
+    pub postgres_version: Layered<u32>,
 }
 
 /// The variables kiln reads, besides the one holding the database URL.
@@ -98,6 +107,7 @@ pub const VARIABLES: &[&str] = &[
     "KILN_DDL_LOCK_TIMEOUT",
     "KILN_DDL_STATEMENT_TIMEOUT",
     "KILN_DDL_RETRIES",
+    "KILN_POSTGRES_VERSION",
 ];
 
 /// Resolves every global setting for a run in `cwd`.
@@ -106,7 +116,8 @@ pub fn resolve(cwd: &Path, g: &GlobalArgs) -> anyhow::Result<Layers> {
     let (config, file, file_dir) = match &found {
         Some(path) => {
             let shown = shown_path(cwd, path);
-            let config = Config::read(path, &shown).map_err(|d| bad_file(&shown, d))?;
+            let config = Config::read_with_rules(path, &shown, &kiln_lint::rule_ids())
+                .map_err(|d| bad_file(&shown, d))?;
             (config, Some(shown), path.parent().map(Path::to_path_buf))
         }
         None => (Config::default(), None, None),
@@ -298,6 +309,27 @@ pub fn resolve(cwd: &Path, g: &GlobalArgs) -> anyhow::Result<Layers> {
         value: l.value.parse().unwrap_or(0),
         origin: l.origin,
     };
+    let postgres_version = match env("KILN_POSTGRES_VERSION") {
+        Some((v, origin)) => Layered {
+            value: v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n >= 9)
+                .ok_or_else(|| bad_var(&origin, &v, "a PostgreSQL major version, e.g. 16"))?,
+            origin,
+        },
+        None => match config.lint.postgres_version {
+            Some((value, l)) => Layered {
+                value,
+                origin: at(l),
+            },
+            None => Layered {
+                value: kiln_lint::DEFAULT_POSTGRES_VERSION,
+                origin: Origin::Default,
+            },
+        },
+    };
     if let Some(l) = &database_url {
         warn_password_in_file(l, &database_url_env.value);
     }
@@ -317,6 +349,8 @@ pub fn resolve(cwd: &Path, g: &GlobalArgs) -> anyhow::Result<Layers> {
         ddl_lock_timeout,
         ddl_statement_timeout,
         ddl_retries,
+        lint: config.lint,
+        postgres_version,
     })
 }
 

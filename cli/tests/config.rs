@@ -192,12 +192,12 @@ fn kiln_toml_is_found_walking_up_from_a_subdirectory() {
     let toml = sb.path().join("kiln.toml").display().to_string();
     assert!(
         stdout.contains(&format!(
-            "schema                ops                          {toml}:2"
+            "schema                 ops                          {toml}:2"
         )),
         "{stdout}"
     );
     assert!(
-        stdout.contains(&format!("kiln.toml             {toml}\n")),
+        stdout.contains(&format!("kiln.toml              {toml}\n")),
         "{stdout}"
     );
 }
@@ -209,13 +209,14 @@ fn config_output_is_pinned() {
     let sb = Sandbox::new();
     sb.write(
         "kiln.toml",
-        "dialect = \"postgres\"\nschema = \"ops\"\ntransaction = \"all\"\nlock_timeout = 5\nddl_statement_timeout = \"10min\"\n",
+        "dialect = \"postgres\"\nschema = \"ops\"\ntransaction = \"all\"\nlock_timeout = 5\nddl_statement_timeout = \"10min\"\n[lint]\ndeny = [\"drop-table\", \"set-not-null\"]\nallow = [\"prefer-text\"]\n",
     );
     sb.write(".env", "KILN_AUDIT_TABLE=trail\n");
     let vars = [
         ("DATABASE_URL", "postgres://app:s3cr3t@db.internal/app"),
         ("KILN_IO_TIMEOUT", "0"),
         ("KILN_DDL_LOCK_TIMEOUT", "200ms"),
+        ("KILN_POSTGRES_VERSION", "12"),
     ];
     let (code, stdout, stderr) = kiln_in(&sb, "", &vars, &["config", "--app-version", "x"]);
     assert_eq!(code, 2, "config takes no run flags: {stdout}{stderr}");
@@ -224,20 +225,24 @@ fn config_output_is_pinned() {
     assert_eq!(
         stdout,
         "\
-kiln.toml             kiln.toml
-dir                   migrations                   default
-database_url_env      DATABASE_URL                 default
-database_url          postgres://app:***@db.internal/app env DATABASE_URL
-schema                ops                          kiln.toml:2
-version_table         v                            flag --version-table
-audit_table           trail                        .env KILN_AUDIT_TABLE
-transaction           all                          kiln.toml:3
-lock_timeout          5                            kiln.toml:4
-io_timeout            0                            env KILN_IO_TIMEOUT
-app_version           (none)                       default
-ddl_lock_timeout      200ms                        env KILN_DDL_LOCK_TIMEOUT
-ddl_statement_timeout 10min                        kiln.toml:5
-ddl_retries           0                            default
+kiln.toml              kiln.toml
+dir                    migrations                   default
+database_url_env       DATABASE_URL                 default
+database_url           postgres://app:***@db.internal/app env DATABASE_URL
+schema                 ops                          kiln.toml:2
+version_table          v                            flag --version-table
+audit_table            trail                        .env KILN_AUDIT_TABLE
+transaction            all                          kiln.toml:3
+lock_timeout           5                            kiln.toml:4
+io_timeout             0                            env KILN_IO_TIMEOUT
+app_version            (none)                       default
+ddl_lock_timeout       200ms                        env KILN_DDL_LOCK_TIMEOUT
+ddl_statement_timeout  10min                        kiln.toml:5
+ddl_retries            0                            default
+lint.deny              drop-table,set-not-null      kiln.toml:7
+lint.warn              (none)                       default
+lint.allow             prefer-text                  kiln.toml:8
+lint.postgres_version  12                           env KILN_POSTGRES_VERSION
 "
     );
     assert!(!stderr.contains("s3cr3t"));

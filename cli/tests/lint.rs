@@ -244,3 +244,150 @@ fn check_lints_the_drafts_and_ranks_lint_errors_below_the_rest() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!text(&out.stdout).contains("lint:"));
 }
+
+/// A locked base and a draft whose only finding is a note (`prefer-text`) and, on PostgreSQL 10,
+/// an error (`volatile-default`: before 11 any default rewrites the table).
+fn levels_sandbox(toml: &str) -> Sandbox {
+    let sb = Sandbox::new();
+    sb.write("kiln.toml", &format!("dialect = \"postgres\"\n{toml}"));
+    sb.revision(&Rev::new("aa11", "", "create users").sql(
+        "CREATE TABLE users (id bigint PRIMARY KEY);",
+        Some("DROP TABLE users;"),
+    ));
+    let out = sb.kiln().arg("lock").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    sb.revision(&Rev::new("bb22", "aa11", "nick").sql(
+        "SET lock_timeout = '2s';\nALTER TABLE users ADD COLUMN nick varchar(40) DEFAULT 'x';",
+        Some("ALTER TABLE users DROP COLUMN nick;"),
+    ));
+    sb
+}
+
+/// `(exit code, [(severity, rule)])` of `kiln lint --format json` with `args` and `vars`.
+fn lint_json(sb: &Sandbox, args: &[&str], vars: &[(&str, &str)]) -> (i32, Vec<(String, String)>) {
+    let mut cmd = sb.kiln();
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .arg("lint")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout))
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)));
+    let found = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["severity"].as_str().unwrap().to_owned(),
+                f["rule"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    (out.status.code().unwrap(), found)
+}
+
+fn pair(severity: &str, rule: &str) -> (String, String) {
+    (severity.to_owned(), rule.to_owned())
+}
+
+#[test]
+fn kiln_toml_denies_warns_and_allows_rules() {
+    let note = levels_sandbox("");
+    assert_eq!(
+        lint_json(&note, &[], &[]),
+        (0, vec![pair("note", "prefer-text")])
+    );
+    let denied = levels_sandbox("[lint]\ndeny = [\"prefer-text\"]\n");
+    assert_eq!(
+        lint_json(&denied, &[], &[]),
+        (9, vec![pair("error", "prefer-text")]),
+        "a denied rule's finding is an error and fails the run"
+    );
+    let out = denied.kiln().arg("lint").output().unwrap();
+    assert_eq!(out.status.code(), Some(9));
+    assert!(
+        text(&out.stdout).starts_with("error[prefer-text]: `nick` is VARCHAR(40); prefer text"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = denied.kiln().arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(9), "check honours deny too");
+    let warned = levels_sandbox("[lint]\nwarn = [\"prefer-text\"]\n");
+    assert_eq!(
+        lint_json(&warned, &[], &[]),
+        (0, vec![pair("warning", "prefer-text")])
+    );
+    let allowed = levels_sandbox("[lint]\nallow = [\"prefer-text\"]\n");
+    assert_eq!(lint_json(&allowed, &[], &[]), (0, vec![]));
+    // An error-level rule lowered to a warning no longer fails the run.
+    let lowered = levels_sandbox("[lint]\nwarn = [\"volatile-default\"]\npostgres_version = 10\n");
+    assert_eq!(
+        lint_json(&lowered, &[], &[]),
+        (
+            0,
+            vec![
+                pair("note", "prefer-text"),
+                pair("warning", "volatile-default")
+            ]
+        )
+    );
+}
+
+#[test]
+fn postgres_version_comes_from_flag_env_kiln_toml_then_default() {
+    let v10 = (
+        9,
+        vec![
+            pair("note", "prefer-text"),
+            pair("error", "volatile-default"),
+        ],
+    );
+    let v16 = (0, vec![pair("note", "prefer-text")]);
+    let sb = levels_sandbox("");
+    assert_eq!(lint_json(&sb, &[], &[]), v16, "default 16");
+    let sb = levels_sandbox("[lint]\npostgres_version = 10\n");
+    assert_eq!(lint_json(&sb, &[], &[]), v10, "kiln.toml");
+    let env = [("KILN_POSTGRES_VERSION", "16")];
+    assert_eq!(lint_json(&sb, &[], &env), v16, "env over kiln.toml");
+    sb.write(".env", "KILN_POSTGRES_VERSION=16\n");
+    assert_eq!(lint_json(&sb, &[], &[]), v16, ".env over kiln.toml");
+    let flag = ["--postgres-version", "10"];
+    assert_eq!(lint_json(&sb, &flag, &env), v10, "flag over env");
+    let out = sb
+        .kiln()
+        .env("KILN_POSTGRES_VERSION", "sixteen")
+        .arg("lint")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(
+            "KILN_POSTGRES_VERSION is `sixteen`, which is not a PostgreSQL major version"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn unknown_rules_in_kiln_toml_stop_every_command_at_their_line() {
+    let sb = levels_sandbox("");
+    sb.write(
+        "kiln.toml",
+        "dialect = \"postgres\"\n[lint]\ndeny = [\n  \"drop-table\",\n  \"prefer-txt\",\n]\n",
+    );
+    for cmd in ["lint", "check", "heads"] {
+        let out = sb.kiln().arg(cmd).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{cmd}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("kiln.toml:5: unknown lint rule `prefer-txt` in kiln.toml's `lint.deny`\n     5 |   \"prefer-txt\",\n  help: did you mean `prefer-text`?"),
+            "{cmd}: {err}"
+        );
+    }
+}

@@ -26,7 +26,18 @@
 //!
 //! [mysql]
 //! backslash_escapes = true            # false: the server runs with NO_BACKSLASH_ESCAPES
+//!
+//! [lint]
+//! deny = ["drop-table"]               # these rules' findings are errors (and, with the
+//!                                     # macro's `lint` feature, compile errors)
+//! warn = ["require-concurrent-index"] # warnings only
+//! allow = ["prefer-text"]             # never reported
+//! postgres_version = 15               # the server's major version, for version-dependent locks
 //! ```
+//!
+//! The rule ids in `[lint]` belong to kiln-lint, which depends on this crate, so
+//! [`Config::parse`] only checks that they are strings; the callers that lint check them against
+//! kiln-lint's table with [`Config::parse_with_rules`] / [`Config::read_with_rules`].
 //!
 //! Problems (a TOML syntax error, an unknown key, a value of the wrong type) are
 //! [`Diagnostic`]s with the file and line, like every other problem kiln reports.
@@ -79,6 +90,41 @@ pub struct Config {
     pub ddl_statement_timeout: Option<(Duration, usize)>,
     /// `ddl_retries`: how many times a revision that hit its lock timeout is tried again.
     pub ddl_retries: Option<(u32, usize)>,
+    /// The `[lint]` table.
+    pub lint: LintConfig,
+}
+
+/// kiln.toml's `[lint]` table: how `kiln lint` (and, with kiln-macros' `lint` feature, the
+/// `migrations!` macro) treats each rule. Each list holds `(rule id, line)` pairs and the line of
+/// its key, `None` when the file does not set it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LintConfig {
+    /// `deny`: rules whose findings are errors.
+    pub deny: Option<(Vec<(String, usize)>, usize)>,
+    /// `warn`: rules whose findings are warnings.
+    pub warn: Option<(Vec<(String, usize)>, usize)>,
+    /// `allow`: rules that are not reported at all.
+    pub allow: Option<(Vec<(String, usize)>, usize)>,
+    /// `postgres_version`: the PostgreSQL major version the migrations run on.
+    pub postgres_version: Option<(u32, usize)>,
+}
+
+impl LintConfig {
+    /// The three lists as `(key, rule, line)`, in the order deny, warn, allow.
+    pub fn rules(&self) -> impl Iterator<Item = (&'static str, &str, usize)> {
+        [
+            ("lint.deny", &self.deny),
+            ("lint.warn", &self.warn),
+            ("lint.allow", &self.allow),
+        ]
+        .into_iter()
+        .flat_map(|(key, list)| {
+            list.iter()
+                .flat_map(|(items, _)| items.iter())
+                .map(move |(rule, line)| (key, rule.as_str(), *line))
+        })
+    }
 }
 
 /// `transaction` in kiln.toml (the runtime's `TransactionMode`, which core cannot name).
@@ -128,6 +174,10 @@ pub enum ValueKind {
     Duration,
     /// A whole number, 0 to 100.
     Count,
+    /// An array of lint rule ids.
+    Rules,
+    /// A PostgreSQL major version (9 or more).
+    PgVersion,
 }
 
 /// One setting kiln.toml may hold.
@@ -154,6 +204,8 @@ impl ValueKind {
             ValueKind::Transaction => "\"per-revision\"",
             ValueKind::Duration => "\"5s\"",
             ValueKind::Count => "3",
+            ValueKind::Rules => "[\"drop-table\"]",
+            ValueKind::PgVersion => "16",
         }
     }
 }
@@ -168,6 +220,8 @@ enum Value {
     Transaction(Transaction),
     Duration(Duration),
     Count(u32),
+    Rules(Vec<(String, usize)>),
+    PgVersion(u32),
 }
 
 /// A top-level key holding a string, with the field it fills.
@@ -196,6 +250,22 @@ macro_rules! seconds_key {
             apply: |c, v, line| {
                 if let Value::Seconds(n) = v {
                     c.$field = Some((n, line));
+                }
+            },
+        }
+    };
+}
+
+/// A `[lint]` key holding rule ids, with the field it fills.
+macro_rules! rules_key {
+    ($name:literal, $field:ident) => {
+        Key {
+            table: Some("lint"),
+            name: $name,
+            kind: ValueKind::Rules,
+            apply: |c, v, line| {
+                if let Value::Rules(r) = v {
+                    c.lint.$field = Some((r, line));
                 }
             },
         }
@@ -283,6 +353,19 @@ pub const KEYS: &[Key] = &[
             }
         },
     },
+    rules_key!("deny", deny),
+    rules_key!("warn", warn),
+    rules_key!("allow", allow),
+    Key {
+        table: Some("lint"),
+        name: "postgres_version",
+        kind: ValueKind::PgVersion,
+        apply: |c, v, line| {
+            if let Value::PgVersion(n) = v {
+                c.lint.postgres_version = Some((n, line));
+            }
+        },
+    },
 ];
 
 /// The most `ddl_retries` kiln accepts: past a handful, waiting longer between attempts (the
@@ -304,6 +387,29 @@ impl Config {
     /// One [`Diagnostic`] per problem: a TOML syntax error, an unknown key or table (with the
     /// closest known one), or a value of the wrong type.
     pub fn parse(path: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
+        Config::parse_inner(path, text, None)
+    }
+
+    /// [`Config::parse`], and every rule id in `[lint]` must be one of `rules` (kiln-lint's
+    /// table, which this crate cannot name): an unknown one is reported at its line with the
+    /// closest known id.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::parse`], plus [`Problem::UnknownLintRule`].
+    pub fn parse_with_rules(
+        path: &str,
+        text: &str,
+        rules: &[&str],
+    ) -> Result<Config, Vec<Diagnostic>> {
+        Config::parse_inner(path, text, Some(rules))
+    }
+
+    fn parse_inner(
+        path: &str,
+        text: &str,
+        rules: Option<&[&str]>,
+    ) -> Result<Config, Vec<Diagnostic>> {
         let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
         let diag =
             |offset: usize, problem: Problem| Diagnostic::at(path, text, line_of(offset), problem);
@@ -333,24 +439,67 @@ impl Config {
                     inner.sort_by_key(|(k, _)| k.span().start);
                     for (k, v) in inner {
                         let line = line_of(k.span().start);
-                        if let Err(p) = config.set(Some(name), k.get_ref(), v.get_ref(), line) {
+                        if let Err(p) =
+                            config.set(Some(name), k.get_ref(), v.get_ref(), line, &line_of)
+                        {
                             errors.push(diag(k.span().start, p));
                         }
                     }
                 }
                 v => {
                     let line = line_of(key.span().start);
-                    if let Err(p) = config.set(None, name, v, line) {
+                    if let Err(p) = config.set(None, name, v, line, &line_of) {
                         errors.push(diag(key.span().start, p));
                     }
                 }
             }
         }
+        errors.extend(
+            config
+                .lint_problems(rules)
+                .into_iter()
+                .map(|(line, p)| Diagnostic::at(path, text, line, p)),
+        );
         if errors.is_empty() {
             Ok(config)
         } else {
+            errors.sort_by_key(|d| d.line);
             Err(errors)
         }
+    }
+
+    /// A rule named in two of `[lint]`'s lists (it can have one level), and, when `rules` is
+    /// given, a rule id that is not in it.
+    fn lint_problems(&self, rules: Option<&[&str]>) -> Vec<(usize, Problem)> {
+        let mut out = Vec::new();
+        let named: Vec<_> = self.lint.rules().collect();
+        for (i, &(key, rule, line)) in named.iter().enumerate() {
+            if let Some(known) = rules
+                && !known.contains(&rule)
+            {
+                out.push((
+                    line,
+                    Problem::UnknownLintRule {
+                        key: key.to_owned(),
+                        rule: rule.to_owned(),
+                        suggestion: closest(rule, known.iter().copied()),
+                    },
+                ));
+            } else if let Some(&(first, _, first_line)) =
+                named[..i].iter().find(|(_, r, _)| *r == rule)
+            {
+                out.push((
+                    line,
+                    Problem::LintRuleTwice {
+                        rule: rule.to_owned(),
+                        first: first.to_owned(),
+                        first_line,
+                        second: key.to_owned(),
+                    },
+                ));
+            }
+        }
+        out
     }
 
     fn set(
@@ -359,6 +508,7 @@ impl Config {
         name: &str,
         value: &toml::de::DeValue<'_>,
         line: usize,
+        line_of: &dyn Fn(usize) -> usize,
     ) -> Result<(), Problem> {
         let full = match table {
             Some(t) => format!("{t}.{name}"),
@@ -447,6 +597,28 @@ impl Config {
                     "a whole number from 0 to {MAX_RETRIES} (no quotes)"
                 )));
             }
+            (ValueKind::Rules, toml::de::DeValue::Array(items)) => {
+                let mut rules = Vec::new();
+                for item in items {
+                    match item.get_ref() {
+                        toml::de::DeValue::String(s) if !s.trim().is_empty() => {
+                            rules.push((s.trim().to_owned(), line_of(item.span().start)));
+                        }
+                        _ => return Err(invalid("an array of rule ids in double quotes")),
+                    }
+                }
+                Value::Rules(rules)
+            }
+            (ValueKind::Rules, _) => return Err(invalid("an array of rule ids in double quotes")),
+            (ValueKind::PgVersion, toml::de::DeValue::Integer(i)) => {
+                match u32::from_str_radix(i.as_str(), i.radix()) {
+                    Ok(n) if n >= 9 => Value::PgVersion(n),
+                    _ => return Err(invalid("a PostgreSQL major version, 9 or more")),
+                }
+            }
+            (ValueKind::PgVersion, _) => {
+                return Err(invalid("a PostgreSQL major version, 9 or more (no quotes)"));
+            }
         };
         (key.apply)(self, checked, line);
         Ok(())
@@ -525,6 +697,21 @@ impl Config {
     pub fn read(path: &Path, shown: &str) -> Result<Config, Vec<Diagnostic>> {
         let text = read_text(path, shown)?;
         Config::parse(shown, &text)
+    }
+
+    /// [`Config::read`], checking `[lint]`'s rule ids against `rules` (see
+    /// [`Config::parse_with_rules`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::parse_with_rules`], or the file cannot be read.
+    pub fn read_with_rules(
+        path: &Path,
+        shown: &str,
+        rules: &[&str],
+    ) -> Result<Config, Vec<Diagnostic>> {
+        let text = read_text(path, shown)?;
+        Config::parse_with_rules(shown, &text, rules)
     }
 }
 
@@ -714,6 +901,99 @@ mod tests {
         assert!(
             matches!(&p[4], (Some(6), Problem::ConfigInvalid { key, .. }) if key == "version_table"),
             "{p:?}"
+        );
+    }
+
+    #[test]
+    fn lint_table_lists_rules_with_their_lines() {
+        let c = Config::parse(
+            "kiln.toml",
+            "[lint]\ndeny = [\n  \"drop-table\",\n  \"set-not-null\",\n]\nallow = [\"prefer-text\"]\npostgres_version = 12\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.lint.deny,
+            Some((
+                vec![("drop-table".to_owned(), 3), ("set-not-null".to_owned(), 4)],
+                2
+            ))
+        );
+        assert_eq!(c.lint.allow, Some((vec![("prefer-text".to_owned(), 6)], 6)));
+        assert_eq!(c.lint.warn, None);
+        assert_eq!(c.lint.postgres_version, Some((12, 7)));
+        assert_eq!(
+            c.lint.rules().collect::<Vec<_>>(),
+            [
+                ("lint.deny", "drop-table", 3),
+                ("lint.deny", "set-not-null", 4),
+                ("lint.allow", "prefer-text", 6)
+            ]
+        );
+    }
+
+    #[test]
+    fn lint_rules_are_checked_against_the_callers_table() {
+        let text = "[lint]\ndeny = [\"drop-table\",\n  \"set-not-nul\"]\nwarn = [\"zzz\"]\n";
+        // Without the table (the macro's loader), any id is accepted.
+        assert!(Config::parse("kiln.toml", text).is_ok());
+        let known = ["drop-table", "set-not-null"];
+        let errs = Config::parse_with_rules("kiln.toml", text, &known).unwrap_err();
+        let got: Vec<_> = errs.iter().map(|d| (d.line, d.problem.clone())).collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    Some(3),
+                    Problem::UnknownLintRule {
+                        key: "lint.deny".into(),
+                        rule: "set-not-nul".into(),
+                        suggestion: Some("set-not-null".into()),
+                    }
+                ),
+                (
+                    Some(4),
+                    Problem::UnknownLintRule {
+                        key: "lint.warn".into(),
+                        rule: "zzz".into(),
+                        suggestion: None,
+                    }
+                ),
+            ]
+        );
+        assert_eq!(errs[0].source_line.as_deref(), Some("  \"set-not-nul\"]"));
+        assert!(errs[0].to_string().contains("did you mean `set-not-null`?"));
+    }
+
+    #[test]
+    fn lint_values_of_the_wrong_type_or_named_twice() {
+        let p = problems(
+            "[lint]\ndeny = \"drop-table\"\nwarn = [1]\npostgres_version = 8\nallow = [\"a\", \"b\"]\n",
+        );
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(
+            matches!(&p[0], (Some(2), Problem::ConfigInvalid { key, expected }) if key == "lint.deny" && expected.contains("[\"drop-table\"]")),
+            "{p:?}"
+        );
+        assert!(
+            matches!(&p[1], (Some(3), Problem::ConfigInvalid { key, .. }) if key == "lint.warn")
+        );
+        assert!(
+            matches!(&p[2], (Some(4), Problem::ConfigInvalid { key, .. }) if key == "lint.postgres_version")
+        );
+        let p = problems(
+            "[lint]\ndeny = [\"drop-table\"]\nallow = [\"prefer-text\", \"drop-table\"]\n",
+        );
+        assert_eq!(
+            p,
+            [(
+                Some(3),
+                Problem::LintRuleTwice {
+                    rule: "drop-table".into(),
+                    first: "lint.deny".into(),
+                    first_line: 2,
+                    second: "lint.allow".into(),
+                }
+            )]
         );
     }
 

@@ -273,6 +273,30 @@ pub enum Problem {
         /// What it must be.
         expected: String,
     },
+    /// A rule id in kiln.toml's `[lint]` lists that kiln-lint does not have.
+    #[error("unknown lint rule `{rule}` in kiln.toml's `{key}`")]
+    UnknownLintRule {
+        /// The list: `lint.deny`, `lint.warn` or `lint.allow`.
+        key: String,
+        /// The id as written.
+        rule: String,
+        /// The closest known id.
+        suggestion: Option<String>,
+    },
+    /// A rule named twice in kiln.toml's `[lint]` lists.
+    #[error(
+        "lint rule `{rule}` is named twice: in `{first}` (line {first_line}) and in `{second}`"
+    )]
+    LintRuleTwice {
+        /// The rule id.
+        rule: String,
+        /// The list that names it first.
+        first: String,
+        /// Its line there.
+        first_line: usize,
+        /// The list that names it again.
+        second: String,
+    },
     /// The `migrations!` macro's `dialect` argument contradicts kiln.toml's `dialect`.
     #[error(
         "the macro argument says `dialect = \"{argument}\"` but kiln.toml says `dialect = \"{config}\"` (line {line})"
@@ -371,6 +395,11 @@ impl Problem {
                 None => format!("known keys: {known}"),
             },
             Problem::ConfigInvalid { .. } => return None,
+            Problem::UnknownLintRule { suggestion, .. } => match suggestion {
+                Some(s) => format!("did you mean `{s}`? Rule ids are the names in brackets in `kiln lint`'s output (`error[{s}]`); docs/lint.md lists every rule"),
+                None => "rule ids are the names in brackets in `kiln lint`'s output, e.g. `error[require-concurrent-index]`; docs/lint.md lists every rule".into(),
+            },
+            Problem::LintRuleTwice { .. } => "a rule has one level: keep it in one of `deny`, `warn` and `allow`".into(),
             Problem::DialectConflict { .. } => "remove one of the two, or make them agree".into(),
             Problem::MalformedLock { .. } => "each line is `<revision> sha256:<64 hex digits> <file>`; regenerate it with `kiln lock` if in doubt".into(),
         })

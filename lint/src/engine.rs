@@ -85,7 +85,7 @@ impl<'a> Checker<'a> {
         let Some(rule) = rules::rule(id) else {
             return;
         };
-        if !rule.engines.include(self.opts.dialect) {
+        if !rule.engines.include(self.opts.dialect) || self.opts.severity(rule).is_none() {
             return;
         }
         if rule.lock_rule && table.is_some_and(|t| self.is_new(t)) {
@@ -140,6 +140,24 @@ fn first_word_len(sql: &str) -> usize {
         .max(1)
 }
 
+/// The header of `rev`'s file in the directory at `dir` (the text above `-- kiln:upgrade`), for
+/// revision-wide waivers; the model keeps only the sections. The directory was just loaded, so
+/// a read failure means the file changed meanwhile: the header is then empty, and the
+/// statement waivers still apply.
+pub fn header(dir: &std::path::Path, rev: &Revision) -> String {
+    let Ok(bytes) = std::fs::read(dir.join(rev.file())) else {
+        return String::new();
+    };
+    let Ok(text) = kiln_core::checksum::normalize(&bytes) else {
+        return String::new();
+    };
+    let marker = (rev.up_line() as usize).saturating_sub(1);
+    text.lines()
+        .take(marker.saturating_sub(1))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 /// Lints a whole set: `path` gives each revision's display path and `header` its header text;
 /// `report` says which revisions are in scope. Findings come in graph order, then by position.
 pub fn lint(
@@ -168,14 +186,25 @@ pub fn lint_revisions(inputs: &[Input<'_>], opts: &Options) -> Vec<Finding> {
     let mut summaries: HashMap<&str, Summary> = HashMap::new();
     let mut draft_tables: HashSet<String> = HashSet::new();
     let mut out = Vec::new();
+    // Only what a reported revision looks at is parsed: its parents' summaries and the drafts'
+    // tables. The macro lints the few drafts of a long history on every build, so the cost
+    // follows the drafts, not the history.
+    let wanted: HashSet<&str> = inputs
+        .iter()
+        .filter(|i| i.report)
+        .flat_map(|i| i.revision.parents().iter().map(|p| p.as_ref()))
+        .collect();
     for input in inputs {
         let rev = input.revision;
+        if !input.report && !rev.is_draft() && !wanted.contains(rev.id()) {
+            continue;
+        }
         let up = section(rev.up_sql(), Section::Upgrade, syntax, opts.dialect);
-        let down = rev
-            .down_sql()
-            .map(|d| section(d, Section::Downgrade, syntax, opts.dialect));
         let summary = summarize(&up);
         if input.report {
+            let down = rev
+                .down_sql()
+                .map(|d| section(d, Section::Downgrade, syntax, opts.dialect));
             let parents: Vec<&Summary> = rev
                 .parents()
                 .iter()
@@ -209,7 +238,7 @@ pub fn lint_revisions(inputs: &[Input<'_>], opts: &Options) -> Vec<Finding> {
                 }
             }
             context::revision(&mut c, &up, down.as_deref(), &stmts);
-            out.extend(resolve(input, c.raws, &stmts));
+            out.extend(resolve(opts, input, c.raws, &stmts));
         }
         if rev.is_draft() {
             draft_tables.extend(summary.created.iter().cloned());
@@ -281,13 +310,14 @@ fn summarize(up: &[Stmt<'_>]) -> Summary {
 }
 
 /// Applies waivers and turns byte offsets into lines and columns.
-fn resolve(input: &Input<'_>, raws: Vec<Raw>, stmts: &[&Stmt<'_>]) -> Vec<Finding> {
+fn resolve(opts: &Options, input: &Input<'_>, raws: Vec<Raw>, stmts: &[&Stmt<'_>]) -> Vec<Finding> {
     let rev = input.revision;
     let header = waiver::scan(&input.header);
     let mut out = Vec::new();
     let mut invalid = |w: &Waiver, section: Section, text: &str, first_line: usize| {
         if let Some(problem) = waiver::problem(w) {
             out.push(place(
+                opts,
                 input,
                 section,
                 text,
@@ -319,6 +349,7 @@ fn resolve(input: &Input<'_>, raws: Vec<Raw>, stmts: &[&Stmt<'_>]) -> Vec<Findin
         }
         let (text, first) = section_text(rev, raw.section);
         out.push(place(
+            opts,
             input,
             raw.section,
             text,
@@ -339,6 +370,7 @@ fn section_text(rev: &Revision, s: Section) -> (&str, usize) {
 }
 
 fn place(
+    opts: &Options,
     input: &Input<'_>,
     section: Section,
     text: &str,
@@ -355,7 +387,7 @@ fn place(
     let end = end.clamp(start, line_end);
     Finding {
         rule: rule.id,
-        severity: rule.severity,
+        severity: opts.severity(rule).unwrap_or(rule.severity),
         revision: input.revision.id().to_owned(),
         path: input.path.clone(),
         section,

@@ -8,8 +8,8 @@
 use kiln_core::Dialect;
 use sqlparser::ast::{
     AlterColumnOperation, AlterTableAlgorithm, AlterTableLock, AlterTableOperation, ColumnDef,
-    ColumnOption, CreateIndex, CreateTable, DataType, Expr, ObjectName, ObjectType, Set,
-    Statement as Ast, TableConstraint,
+    ColumnOption, CreateIndex, CreateTable, DataType, Expr, GeneratedExpressionMode, ObjectName,
+    ObjectType, Set, Statement as Ast, TableConstraint,
 };
 use sqlparser::dialect::{Dialect as SqlDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
@@ -41,8 +41,12 @@ pub enum Default {
     /// `NULL`.
     Null,
     /// A volatile function (`random()`, `gen_random_uuid()`, `clock_timestamp()`,
-    /// `nextval(...)`), evaluated per row, so adding the column rewrites the table.
+    /// `nextval(...)`, an identity column's sequence), evaluated per row, so adding the column
+    /// rewrites the table.
     Volatile,
+    /// `GENERATED ALWAYS AS (...) STORED`: computed and stored for every row, so adding the
+    /// column rewrites the table too.
+    Stored,
 }
 
 /// One thing a statement does. An `ALTER TABLE` with several actions yields several ops.
@@ -57,6 +61,9 @@ pub enum Op {
         columns: Vec<Column>,
         /// It declares a foreign key (column or table constraint).
         foreign_key: bool,
+        /// The tables its foreign keys reference: creating it locks each of them (SHARE ROW
+        /// EXCLUSIVE on PostgreSQL), which waits behind their running queries.
+        referenced: Vec<String>,
         /// `IF NOT EXISTS`.
         if_not_exists: bool,
     },
@@ -71,6 +78,9 @@ pub enum Op {
         /// The indexed columns (plain column references only).
         columns: Vec<String>,
     },
+    /// `DROP VIEW` / `DROP MATERIALIZED VIEW`: an ACCESS EXCLUSIVE lock on the view, which
+    /// waits behind every query reading it.
+    DropView,
     /// `DROP INDEX`.
     DropIndex {
         /// `CONCURRENTLY`.
@@ -242,12 +252,13 @@ impl Op {
     /// Takes a lock on an existing object that waits behind (and blocks) running queries.
     pub fn takes_lock(&self) -> bool {
         match self {
-            Op::CreateTable { .. } | Op::OtherDdl => false,
+            Op::CreateTable { referenced, .. } => !referenced.is_empty(),
+            Op::OtherDdl => false,
             Op::CreateIndex { concurrently, .. } | Op::DropIndex { concurrently, .. } => {
                 !concurrently
             }
             Op::OtherAlter { locks, .. } => *locks,
-            Op::DropTable { .. } => true,
+            Op::DropTable { .. } | Op::DropView => true,
             op => op.table().is_some(),
         }
     }
@@ -302,15 +313,33 @@ fn ops_of(stmt: &Ast) -> Vec<Op> {
             if_not_exists,
             ..
         }) => {
-            let columns: Vec<Column> = columns.iter().map(column).collect();
-            let mut foreign_key = columns.iter().any(|c| c.references);
-            foreign_key |= constraints
+            let mut referenced: Vec<String> = columns
                 .iter()
-                .any(|c| matches!(c, TableConstraint::ForeignKey { .. }));
+                .flat_map(|c| &c.options)
+                .filter_map(|o| match &o.option {
+                    ColumnOption::ForeignKey { foreign_table, .. } => Some(name(foreign_table)),
+                    _ => None,
+                })
+                .chain(constraints.iter().filter_map(|c| match c {
+                    TableConstraint::ForeignKey { foreign_table, .. } => Some(name(foreign_table)),
+                    _ => None,
+                }))
+                .collect();
+            referenced.sort();
+            referenced.dedup();
+            let table = name(n);
+            // A self-reference locks nothing that exists.
+            referenced.retain(|t| *t != table);
+            let columns: Vec<Column> = columns.iter().map(column).collect();
+            let foreign_key = columns.iter().any(|c| c.references)
+                || constraints
+                    .iter()
+                    .any(|c| matches!(c, TableConstraint::ForeignKey { .. }));
             vec![Op::CreateTable {
-                table: name(n),
+                table,
                 columns,
                 foreign_key,
+                referenced,
                 if_not_exists: *if_not_exists,
             }]
         }
@@ -346,6 +375,7 @@ fn ops_of(stmt: &Ast) -> Vec<Op> {
                 concurrently: false,
                 if_exists: *if_exists,
             }],
+            ObjectType::View | ObjectType::MaterializedView => vec![Op::DropView],
             _ => vec![Op::OtherDdl],
         },
         Ast::AlterTable {
@@ -410,6 +440,16 @@ fn column(c: &ColumnDef) -> Column {
                 }
             }
             ColumnOption::ForeignKey { .. } => col.references = true,
+            // An identity column is filled from its sequence row by row; a stored generated
+            // column is computed for every row (a virtual one, PostgreSQL 18's default, is not).
+            ColumnOption::Generated {
+                generation_expr: None,
+                ..
+            } => col.default = Some(Default::Volatile),
+            ColumnOption::Generated {
+                generation_expr_mode: Some(GeneratedExpressionMode::Stored),
+                ..
+            } => col.default = Some(Default::Stored),
             _ => {}
         }
     }
@@ -634,6 +674,8 @@ fn fallback(sql: &str) -> Option<Vec<Op>> {
             name: n.rsplit('.').next().unwrap_or(n).to_lowercase(),
             value: w.get(2).map(|v| v.to_lowercase()),
         }]),
+        // Every COMMENT ON form only sets a description (the parser knows a few of them).
+        ("COMMENT", "ON") => Some(vec![Op::Other]),
         ("BEGIN", _) | ("START", "TRANSACTION") => Some(vec![Op::Begin]),
         ("COMMIT", _) | ("ROLLBACK", _) | ("END", _) => Some(vec![Op::Commit]),
         _ => None,

@@ -19,6 +19,7 @@ mod engine;
 
 pub use kiln_core::Dialect;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// How serious a finding is. `Error` findings are the deny level: `kiln lint` exits with its
@@ -50,6 +51,17 @@ impl fmt::Display for Severity {
     }
 }
 
+/// What kiln.toml's `[lint]` lists make of a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Level {
+    /// `allow`: never reported.
+    Allow,
+    /// `warn`: reported as a warning.
+    Warn,
+    /// `deny`: reported as an error (and, with kiln-macros' `lint` feature, a compile error).
+    Deny,
+}
+
 /// Settings of one lint run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -61,17 +73,70 @@ pub struct Options {
     pub postgres_version: u32,
     /// The lexical settings statements are split with (kiln.toml's `[postgres]`/`[mysql]`).
     pub syntax: kiln_core::Syntax,
+    /// Rules whose level kiln.toml changes; the others keep their own severity.
+    pub levels: BTreeMap<&'static str, Level>,
 }
 
 impl Options {
-    /// Default settings for `dialect` (PostgreSQL 16).
+    /// Default settings for `dialect` (PostgreSQL 16, every rule at its own severity).
     pub fn new(dialect: Dialect) -> Self {
         Options {
             dialect,
             postgres_version: DEFAULT_POSTGRES_VERSION,
             syntax: kiln_core::Syntax::new(dialect),
+            levels: BTreeMap::new(),
         }
     }
+
+    /// Takes the levels and the PostgreSQL version from kiln.toml's `[lint]` table. Ids that
+    /// are not rules are skipped: reading the file with
+    /// [`kiln_core::config::Config::read_with_rules`] and [`rule_ids`] has reported them.
+    pub fn with_config(mut self, lint: &kiln_core::config::LintConfig) -> Self {
+        let lists = [
+            (&lint.deny, Level::Deny),
+            (&lint.warn, Level::Warn),
+            (&lint.allow, Level::Allow),
+        ];
+        for (list, level) in lists {
+            for (id, _) in list.iter().flat_map(|(items, _)| items) {
+                if let Some(r) = rule(id) {
+                    self.levels.insert(r.id, level);
+                }
+            }
+        }
+        if let Some((v, _)) = lint.postgres_version {
+            self.postgres_version = v;
+        }
+        self
+    }
+
+    /// The severity `rule` is reported with, `None` when kiln.toml allows it. `invalid-waiver`
+    /// keeps its own: a malformed waiver is never a matter of taste.
+    pub fn severity(&self, rule: &RuleInfo) -> Option<Severity> {
+        if rule.id == "invalid-waiver" {
+            return Some(rule.severity);
+        }
+        match self.levels.get(rule.id) {
+            Some(Level::Allow) => None,
+            Some(Level::Warn) => Some(Severity::Warning),
+            Some(Level::Deny) => Some(Severity::Error),
+            None => Some(rule.severity),
+        }
+    }
+
+    /// The rules kiln.toml denies, by id.
+    pub fn denied(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.levels
+            .iter()
+            .filter(|(_, l)| **l == Level::Deny)
+            .map(|(id, _)| *id)
+    }
+}
+
+/// Every rule id, for checking kiln.toml's `[lint]` lists
+/// ([`kiln_core::config::Config::read_with_rules`]).
+pub fn rule_ids() -> Vec<&'static str> {
+    RULES.iter().map(|r| r.id).collect()
 }
 
 /// The PostgreSQL version assumed when none is configured.
@@ -117,5 +182,5 @@ pub struct Finding {
     pub help: String,
 }
 
-pub use engine::{Input, lint, lint_revisions};
+pub use engine::{Input, header, lint, lint_revisions};
 pub use rules::{RULES, RuleInfo, rule};

@@ -39,6 +39,29 @@ pub fn human(findings: &[Finding]) -> String {
     out
 }
 
+/// One finding as the `migrations!` macro's compile error: the layout of kiln-core's
+/// diagnostics (`path:line: message`, the numbered line, `help:`), which every other compile
+/// error of the macro uses, plus the rule's note and the waiver to write.
+pub fn compile_error(f: &Finding) -> String {
+    let mut out = format!(
+        "{}:{}: {}[{}]: {} (revision {})\n  {:>4} | {}\n  note: {}\n  help: {}",
+        f.path,
+        f.line,
+        f.severity,
+        f.rule,
+        f.message,
+        f.revision,
+        f.line,
+        f.source_line.trim_end(),
+        f.note,
+        f.help
+    );
+    if f.rule != "invalid-waiver" {
+        let _ = write!(out, "\n  waive: -- kiln:allow {} <reason>", f.rule);
+    }
+    out
+}
+
 /// `2 errors, 1 warning, 0 notes` (or `no findings`).
 pub fn summary(findings: &[Finding]) -> String {
     if findings.is_empty() {

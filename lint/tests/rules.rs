@@ -2,7 +2,7 @@
 //! the exemptions only kiln's context allows.
 
 use kiln_core::{Dialect, Revision, format};
-use kiln_lint::{Finding, Input, Options, lint_revisions};
+use kiln_lint::{Finding, Input, Options, Severity, lint_revisions};
 
 /// Parses revision files (graph order: each revises the one before unless it says otherwise).
 /// A file whose header has the comment `-- draft` is not locked. Only the last is reported.
@@ -145,6 +145,16 @@ fn constraints_need_not_valid_or_an_index() {
         pg("ALTER TABLE t ADD COLUMN u_id bigint REFERENCES u (id);"),
         ["foreign-key-not-valid"]
     );
+    // Found comparing with squawk on supabase/auth: a column added as PRIMARY KEY or UNIQUE
+    // builds its index inside the ALTER.
+    assert_eq!(
+        pg("ALTER TABLE t ADD COLUMN id uuid PRIMARY KEY;"),
+        ["unique-without-index"]
+    );
+    assert_eq!(
+        pg("ALTER TABLE t ADD COLUMN code text UNIQUE;"),
+        ["unique-without-index"]
+    );
 }
 
 #[test]
@@ -167,6 +177,29 @@ fn columns_not_null_defaults_and_types() {
         ["volatile-default"]
     );
     assert!(pg("ALTER TABLE t ADD COLUMN c timestamptz DEFAULT now();").is_empty());
+    // Found comparing with squawk on supabase/auth: a stored generated column and an identity
+    // column are computed for every row, so adding one rewrites the table.
+    assert_eq!(
+        pg("ALTER TABLE t ADD COLUMN c text GENERATED ALWAYS AS (lower(a)) STORED;"),
+        ["volatile-default"]
+    );
+    assert_eq!(
+        pg("ALTER TABLE t ADD COLUMN c bigint GENERATED ALWAYS AS IDENTITY;"),
+        ["volatile-default"]
+    );
+    // sqlparser's PostgreSQL grammar predates PostgreSQL 18's virtual columns: a note, never a
+    // rewrite.
+    assert_eq!(
+        pg("ALTER TABLE t ADD COLUMN c text GENERATED ALWAYS AS (lower(a)) VIRTUAL;"),
+        ["unparsed-statement"]
+    );
+    assert_eq!(
+        up(
+            Dialect::Sqlite,
+            "ALTER TABLE t ADD COLUMN c text GENERATED ALWAYS AS (lower(a)) STORED;"
+        ),
+        ["sqlite-alter-unsupported"]
+    );
     let mut old = Options::new(Dialect::Postgres);
     old.postgres_version = 10;
     let f = run_with(
@@ -260,6 +293,31 @@ fn lock_timeout_is_wanted_before_the_first_lock_once() {
         )
         .is_empty()
     );
+}
+
+/// Found comparing with squawk on lemmy's history: a new table whose foreign key references an
+/// existing table locks that table (SHARE ROW EXCLUSIVE), and DROP VIEW locks the view (ACCESS
+/// EXCLUSIVE); both wait behind running queries.
+#[test]
+fn new_tables_referencing_existing_ones_and_dropped_views_want_a_lock_timeout() {
+    let refs = [
+        "CREATE TABLE n (id bigint PRIMARY KEY, u bigint REFERENCES users (id));",
+        "CREATE TABLE n (id bigint PRIMARY KEY, u bigint, FOREIGN KEY (u) REFERENCES users);",
+        "DROP VIEW user_view CASCADE;",
+        "DROP MATERIALIZED VIEW user_mview;",
+    ];
+    for sql in refs {
+        assert_eq!(up(Dialect::Postgres, sql), ["lock-timeout"], "{sql}");
+    }
+    // A table new in the revision, or itself, is no one's to wait for.
+    let quiet = [
+        "CREATE TABLE a (id bigint PRIMARY KEY);\nCREATE TABLE b (id bigint PRIMARY KEY, a bigint REFERENCES a);",
+        "CREATE TABLE tree (id bigint PRIMARY KEY, parent bigint REFERENCES tree (id));",
+        "SET lock_timeout = '1s';\nCREATE TABLE n (id bigint PRIMARY KEY, u bigint REFERENCES users (id));",
+    ];
+    for sql in quiet {
+        assert!(up(Dialect::Postgres, sql).is_empty(), "{sql}");
+    }
 }
 
 #[test]
@@ -417,6 +475,89 @@ fn waivers_silence_one_statement_or_the_revision_and_need_a_reason() {
     assert_eq!(pg("-- kiln:allow nope why\nSELECT 1;"), ["invalid-waiver"]);
 }
 
+/// `[lint]` of a kiln.toml, as kiln-core reads it.
+fn lint_config(toml: &str) -> kiln_core::config::LintConfig {
+    let rules = kiln_lint::rule_ids();
+    kiln_core::config::Config::parse_with_rules("kiln.toml", toml, &rules)
+        .unwrap()
+        .lint
+}
+
+#[test]
+fn kiln_toml_levels_raise_lower_and_silence_rules() {
+    let file = "-- kiln:upgrade\nSET lock_timeout = '1s';\n-- kiln:allow nope\nCREATE INDEX i ON t (a);\nCREATE TABLE n (id bigint PRIMARY KEY, s varchar(9));\nDROP TABLE old;\n-- kiln:downgrade\nCREATE TABLE old (id bigint PRIMARY KEY);\nDROP TABLE n;\n";
+    let levels = |toml: &str| -> Vec<(&'static str, Severity)> {
+        let opts = Options::new(Dialect::Postgres).with_config(&lint_config(toml));
+        run_with(&opts, &[file])
+            .iter()
+            .map(|f| (f.rule, f.severity))
+            .collect()
+    };
+    use Severity::{Error, Note, Warning};
+    assert_eq!(
+        levels(""),
+        [
+            ("invalid-waiver", Error),
+            ("require-concurrent-index", Error),
+            ("prefer-text", Note),
+            ("drop-table", Warning)
+        ]
+    );
+    assert_eq!(
+        levels(
+            "[lint]\ndeny = [\"drop-table\"]\nwarn = [\"require-concurrent-index\", \"invalid-waiver\"]\nallow = [\"prefer-text\"]\n"
+        ),
+        [
+            ("invalid-waiver", Error),
+            ("require-concurrent-index", Warning),
+            ("drop-table", Error)
+        ],
+        "invalid-waiver keeps its level: a malformed waiver is never a matter of taste"
+    );
+    // A waiver still excuses one reviewed statement of a denied rule.
+    let denied = Options::new(Dialect::Postgres).with_config(&lint_config(
+        "[lint]\ndeny = [\"require-concurrent-index\"]\n",
+    ));
+    let waived = "-- kiln:upgrade\nSET lock_timeout = '1s';\n-- kiln:allow require-concurrent-index ten rows\nCREATE INDEX i ON t (a);\n";
+    assert!(run_with(&denied, &[waived]).is_empty());
+    let unwaived = waived.replace("-- kiln:allow require-concurrent-index ten rows\n", "");
+    assert_eq!(
+        run_with(&denied, &[&unwaived])
+            .iter()
+            .map(|f| (f.rule, f.severity))
+            .collect::<Vec<_>>(),
+        [("require-concurrent-index", Error)]
+    );
+    let opts = Options::new(Dialect::Postgres).with_config(&lint_config(
+        "[lint]\ndeny = [\"drop-table\", \"set-not-null\"]\npostgres_version = 10\n",
+    ));
+    assert_eq!(
+        opts.denied().collect::<Vec<_>>(),
+        ["drop-table", "set-not-null"]
+    );
+    assert_eq!(opts.postgres_version, 10);
+    assert_eq!(
+        kiln_lint::rule_ids().len(),
+        kiln_lint::RULES.len(),
+        "kiln.toml accepts every rule id"
+    );
+}
+
+#[test]
+fn a_finding_as_a_compile_error_names_the_file_line_rule_and_help() {
+    let f = run_with(
+        &Options::new(Dialect::Postgres),
+        &["-- kiln:upgrade\nSET lock_timeout = '1s';\nCREATE INDEX i ON t (a);\n"],
+    );
+    assert_eq!(
+        kiln_lint::render::compile_error(&f[0]),
+        format!(
+            "migrations/r0.sql:4: error[require-concurrent-index]: CREATE INDEX on `t` without CONCURRENTLY (revision r0)\n     4 | CREATE INDEX i ON t (a);\n  note: {}\n  help: {}\n  waive: -- kiln:allow require-concurrent-index <reason>",
+            f[0].note, f[0].help
+        )
+    );
+}
+
 #[test]
 fn findings_carry_revision_file_line_and_column() {
     let f = run_with(
@@ -437,6 +578,8 @@ fn findings_carry_revision_file_line_and_column() {
 fn unparsed_statements_are_visible() {
     let f = pg("CREATE FROBNICATOR x;");
     assert_eq!(f, ["unparsed-statement"]);
+    // Found on supabase/auth: a comment on an index is harmless, whatever the parser knows.
+    assert!(pg("COMMENT ON INDEX auth.users_email_partial_key IS 'Auth: partial';").is_empty());
 }
 
 #[test]

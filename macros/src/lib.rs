@@ -5,12 +5,16 @@
 //! CLI and runtime use), then either turn the
 //! validated set into tokens or turn every diagnostic into a `compile_error!`. It never panics:
 //! every failure becomes a compile error, followed by a stub value so the user sees kiln's errors
-//! and not a cascade of type errors.
+//! and not a cascade of type errors. With the `lint` feature, the rules kiln.toml's
+//! `[lint] deny` names are checked on the drafts too (`lint.rs`).
 
 use kiln_core::{Diagnostics, MigrationSet, Revision};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use std::path::PathBuf;
+
+#[cfg(feature = "lint")]
+mod lint;
 
 /// Embeds and validates a migration directory; see the `kiln` crate's documentation.
 #[proc_macro]
@@ -108,6 +112,13 @@ fn expand(input: TokenStream) -> TokenStream {
     dir.dialect = args.dialect.as_ref().map(|(_, d)| *d);
     match kiln_core::load_dir(&dir) {
         Ok(loaded) => {
+            #[cfg(feature = "lint")]
+            {
+                let denied = lint::denied(&manifest_dir, &dir, &loaded.set, span);
+                if !denied.is_empty() {
+                    return error_with_stub(&denied);
+                }
+            }
             let tracked = loaded
                 .read_paths
                 .iter()

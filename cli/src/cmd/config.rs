@@ -17,6 +17,17 @@ pub fn config(s: &Settings, a: &ConfigSettings) -> anyhow::Result<Code> {
         (Origin::Default, true) => unset("(none)"),
         _ => (kiln_core::time::format_duration(v.value), v.origin.clone()),
     };
+    let rules = |list: &Option<(Vec<(String, usize)>, usize)>| match (list, &l.file) {
+        (Some((items, line)), Some(file)) => (
+            items
+                .iter()
+                .map(|(r, _)| r.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            Origin::File(file.clone(), *line),
+        ),
+        _ => unset("(none)"),
+    };
     let rows: Vec<(&str, (String, Origin))> = vec![
         ("dir", (s.dir.display.clone(), l.dir.origin.clone())),
         ("database_url_env", text(&l.database_url_env)),
@@ -66,6 +77,16 @@ pub fn config(s: &Settings, a: &ConfigSettings) -> anyhow::Result<Code> {
                 l.ddl_retries.origin.clone(),
             ),
         ),
+        ("lint.deny", rules(&l.lint.deny)),
+        ("lint.warn", rules(&l.lint.warn)),
+        ("lint.allow", rules(&l.lint.allow)),
+        (
+            "lint.postgres_version",
+            (
+                l.postgres_version.value.to_string(),
+                l.postgres_version.origin.clone(),
+            ),
+        ),
     ];
     if a.json {
         let mut settings = serde_json::Map::new();
@@ -79,14 +100,14 @@ pub fn config(s: &Settings, a: &ConfigSettings) -> anyhow::Result<Code> {
         return Ok(Code::Ok);
     }
     out::line(format!(
-        "{:<21} {}",
+        "{:<22} {}",
         "kiln.toml",
         l.file
             .as_deref()
             .unwrap_or("(none found in the working directory or its parents)")
     ));
     for (name, (value, origin)) in &rows {
-        out::line(format!("{name:<21} {value:<28} {}", origin.describe()));
+        out::line(format!("{name:<22} {value:<28} {}", origin.describe()));
     }
     Ok(Code::Ok)
 }

@@ -3,7 +3,8 @@
 //! Arguments are declared here rather than in `args.rs` so the command stays one file: the
 //! scope (drafts by default, `--all`, one revision or a `START:END` range), the dialect
 //! (`--dialect`, else kiln.toml, else the database URL's scheme, never connecting), the output
-//! form and the PostgreSQL version. Error-level findings exit 9; warnings and notes exit 0.
+//! form and the PostgreSQL version (layered in `layers.rs`). kiln.toml's `[lint]` lists raise,
+//! lower or silence rules. Error-level findings exit 9; warnings and notes exit 0.
 
 use crate::args::DialectArg;
 use crate::error::{Code, Fail};
@@ -34,9 +35,10 @@ pub struct LintArgs {
     /// Output form
     #[arg(long, value_enum, default_value = "human")]
     pub format: LintFormat,
-    /// PostgreSQL major version the migrations run on
-    #[arg(long, value_name = "N", default_value_t = kiln_lint::DEFAULT_POSTGRES_VERSION)]
-    pub postgres_version: u32,
+    /// PostgreSQL major version the migrations run on [default: KILN_POSTGRES_VERSION, then
+    /// kiln.toml's `[lint] postgres_version`, then 16]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(9..))]
+    pub postgres_version: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -53,18 +55,16 @@ pub fn lint(s: &Settings, a: &LintArgs) -> anyhow::Result<Code> {
     let set = repo::load(&s.dir)?;
     let dialect = dialect(s, a, &set)?;
     let scope = scope(&set, a)?;
-    let mut opts = Options::new(dialect);
-    opts.postgres_version = a.postgres_version;
-    opts.syntax = set
-        .syntax()
-        .filter(|x| x.dialect == dialect)
-        .unwrap_or(Syntax::new(dialect));
+    let mut opts = options(s, &set, dialect);
+    if let Some(v) = a.postgres_version {
+        opts.postgres_version = v;
+    }
     let index = |r: &Revision| set.index_of(r.id()).unwrap_or(usize::MAX);
     let findings = kiln_lint::lint(
         &set,
         &opts,
         |r| s.dir.display_file(r.file()),
-        |r| header(s, r),
+        |r| kiln_lint::header(&s.dir.path, r),
         |r| scope.get(index(r)).copied().unwrap_or(false),
     );
     let linted = scope.iter().filter(|b| **b).count();
@@ -116,16 +116,12 @@ pub fn for_check(s: &Settings, set: &MigrationSet) -> Option<CheckLint> {
     if drafts == 0 {
         return None;
     }
-    let mut opts = Options::new(dialect);
-    opts.syntax = set
-        .syntax()
-        .filter(|x| x.dialect == dialect)
-        .unwrap_or(Syntax::new(dialect));
+    let opts = options(s, set, dialect);
     let findings = kiln_lint::lint(
         set,
         &opts,
         |r| s.dir.display_file(r.file()),
-        |r| header(s, r),
+        |r| kiln_lint::header(&s.dir.path, r),
         Revision::is_draft,
     );
     Some(CheckLint {
@@ -136,6 +132,18 @@ pub fn for_check(s: &Settings, set: &MigrationSet) -> Option<CheckLint> {
         total: findings.len(),
         drafts,
     })
+}
+
+/// The lint settings for `dialect`: the set's reading, kiln.toml's `[lint]` levels and the
+/// layered PostgreSQL version.
+fn options(s: &Settings, set: &MigrationSet, dialect: Dialect) -> Options {
+    let mut opts = Options::new(dialect).with_config(&s.layers.lint);
+    opts.postgres_version = s.layers.postgres_version.value;
+    opts.syntax = set
+        .syntax()
+        .filter(|x| x.dialect == dialect)
+        .unwrap_or(Syntax::new(dialect));
+    opts
 }
 
 fn dialect(s: &Settings, a: &LintArgs, set: &MigrationSet) -> anyhow::Result<Dialect> {
@@ -180,21 +188,4 @@ fn scope(set: &MigrationSet, a: &LintArgs) -> anyhow::Result<Vec<bool>> {
     let target = Target::parse(text)?;
     let one = resolve_one(&plan, &target)?;
     Ok((0..revs.len()).map(|i| i == one).collect())
-}
-
-/// The header of a revision's file (above `-- kiln:upgrade`), for revision-wide waivers. The
-/// directory was just loaded, so a read failure here means the file changed meanwhile; the
-/// header is then treated as empty and the statement waivers still apply.
-fn header(s: &Settings, r: &Revision) -> String {
-    let Ok(bytes) = std::fs::read(s.dir.path.join(r.file())) else {
-        return String::new();
-    };
-    let Ok(text) = kiln_core::checksum::normalize(&bytes) else {
-        return String::new();
-    };
-    let marker = (r.up_line() as usize).saturating_sub(1);
-    text.lines()
-        .take(marker.saturating_sub(1))
-        .map(|l| format!("{l}\n"))
-        .collect()
 }

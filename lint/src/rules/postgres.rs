@@ -60,6 +60,18 @@ pub(crate) fn check(c: &mut Checker<'_>, s: &Stmt<'_>) {
                 if_not_exists,
             } => {
                 add_column(c, table, column);
+                if column.primary_key || column.unique {
+                    let (what, word) = if column.primary_key {
+                        ("PRIMARY KEY", "PRIMARY")
+                    } else {
+                        ("UNIQUE", "UNIQUE")
+                    };
+                    let m = format!(
+                        "`{table}.{}` is added as {what}: its index is built under an ACCESS EXCLUSIVE lock",
+                        column.name
+                    );
+                    c.hit("unique-without-index", Some(table), word, m);
+                }
                 if column.references {
                     let m = format!(
                         "`{table}.{}` is added with REFERENCES: the foreign key is validated at once",
@@ -147,6 +159,12 @@ fn add_column(c: &mut Checker<'_>, table: &str, col: &Column) {
             );
             c.hit("volatile-default", Some(table), name, m);
         }
+        Some(Default::Stored) => {
+            let m = format!(
+                "`{table}.{name}` is a stored generated column: every row of `{table}` is computed and rewritten"
+            );
+            c.hit("volatile-default", Some(table), name, m);
+        }
         Some(Default::Constant) if c.opts.postgres_version < 11 => {
             let v = c.opts.postgres_version;
             let m = format!(
@@ -193,6 +211,7 @@ fn lock_timeout(c: &mut Checker<'_>, s: &Stmt<'_>, op: &Op) {
     }
     let new = match op {
         Op::DropTable { tables, .. } => tables.iter().all(|t| c.is_new(t)),
+        Op::CreateTable { referenced, .. } => referenced.iter().all(|t| c.is_new(t)),
         _ => op.table().is_some_and(|t| c.is_new(t)),
     };
     if new {

@@ -34,6 +34,9 @@ pub(crate) fn check(c: &mut Checker<'_>, s: &Stmt<'_>) {
             Op::AddColumn { column, .. } if column.default == Some(Default::Volatile) => Some(
                 format!("adding `{}` with a non-constant default", column.name),
             ),
+            Op::AddColumn { column, .. } if column.default == Some(Default::Stored) => Some(
+                format!("adding `{}` as a STORED generated column", column.name),
+            ),
             _ => None,
         };
         if let Some(what) = unsupported {
