@@ -8,7 +8,7 @@
 
 use crate::args::GlobalArgs;
 use crate::error::{Code, Fail};
-use kiln_core::config::{CONFIG_FILE, Config, Transaction};
+use kiln_core::config::{CONFIG_FILE, Config, LockMode, Transaction};
 use kiln_core::diag::Diagnostics;
 use std::path::{Path, PathBuf};
 
@@ -76,6 +76,7 @@ pub struct Layers {
     pub audit_table: Layered<String>,
     pub transaction: Layered<Transaction>,
     pub lock_timeout: Layered<u64>,
+    pub lock_mode: Layered<LockMode>,
     pub io_timeout: Layered<u64>,
     pub app_version: Option<Layered<String>>,
 }
@@ -88,6 +89,7 @@ pub const VARIABLES: &[&str] = &[
     "KILN_AUDIT_TABLE",
     "KILN_TRANSACTION",
     "KILN_LOCK_TIMEOUT",
+    "KILN_LOCK_MODE",
     "KILN_IO_TIMEOUT",
     "KILN_APP_VERSION",
 ];
@@ -198,6 +200,24 @@ pub fn resolve(cwd: &Path, g: &GlobalArgs) -> anyhow::Result<Layers> {
             },
         },
     };
+    let lock_mode = match env("KILN_LOCK_MODE") {
+        Some((v, origin)) => Layered {
+            value: LockMode::from_name(v.trim()).ok_or_else(|| {
+                bad_var(&origin, &v, "`auto`, `session`, `transaction` or `table`")
+            })?,
+            origin,
+        },
+        None => match config.lock_mode {
+            Some((m, l)) => Layered {
+                value: m,
+                origin: at(l),
+            },
+            None => Layered {
+                value: LockMode::Auto,
+                origin: Origin::Default,
+            },
+        },
+    };
     let seconds = |flag: (&'static str, Option<u64>),
                    var: &str,
                    file: Option<(u64, usize)>,
@@ -253,6 +273,7 @@ pub fn resolve(cwd: &Path, g: &GlobalArgs) -> anyhow::Result<Layers> {
         audit_table,
         transaction,
         lock_timeout,
+        lock_mode,
         io_timeout,
         app_version,
     })
@@ -279,6 +300,7 @@ impl Layers {
                 _ => kiln_runtime::TransactionMode::PerRevision,
             })
             .lock_timeout(std::time::Duration::from_secs(self.lock_timeout.value))
+            .lock_mode(self.lock_mode.value)
             .io_timeout(
                 (self.io_timeout.value > 0)
                     .then(|| std::time::Duration::from_secs(self.io_timeout.value)),

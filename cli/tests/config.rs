@@ -232,6 +232,7 @@ version_table     v                            flag --version-table
 audit_table       trail                        .env KILN_AUDIT_TABLE
 transaction       all                          kiln.toml:3
 lock_timeout      5                            kiln.toml:4
+lock_mode         auto                         default
 io_timeout        0                            env KILN_IO_TIMEOUT
 app_version       (none)                       default
 "

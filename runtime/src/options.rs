@@ -1,6 +1,7 @@
 //! Settings for applying revisions: bookkeeping table names, transaction mode, locking.
 
 use crate::error::{Error, Result};
+use crate::lock_mode::LockMode;
 use crate::sql::check_name;
 use kiln_core::Dialect;
 use std::borrow::Cow;
@@ -37,6 +38,8 @@ pub struct Options {
     pub lock: bool,
     /// How long to wait for the lock. Default 60 s.
     pub lock_timeout: Duration,
+    /// Which lock (see "Behind a pooler" in docs/runtime.md). Default [`LockMode::Auto`].
+    pub lock_mode: LockMode,
     /// Tolerate applied revisions this binary does not know (a newer binary migrated the database
     /// during a rolling deploy). Default `false`.
     pub allow_unknown_applied: bool,
@@ -61,6 +64,7 @@ impl Options {
         transaction_mode: TransactionMode::PerRevision,
         lock: true,
         lock_timeout: Duration::from_secs(60),
+        lock_mode: LockMode::Auto,
         allow_unknown_applied: false,
         app_version: None,
         io_timeout: Some(Duration::from_secs(30)),
@@ -96,6 +100,11 @@ impl Options {
         self.lock_timeout = timeout;
         self
     }
+    /// Sets which lock keeps concurrent runners apart.
+    pub fn lock_mode(mut self, mode: LockMode) -> Self {
+        self.lock_mode = mode;
+        self
+    }
     /// Tolerates applied revisions unknown to this binary.
     pub fn allow_unknown_applied(mut self, allow: bool) -> Self {
         self.allow_unknown_applied = allow;
@@ -114,6 +123,12 @@ impl Options {
     /// The name of the one-row state table: the version table's name plus `_state`.
     pub fn state_table(&self) -> String {
         format!("{}_state", self.version_table)
+    }
+
+    /// The name of the lease table of [`crate::LockMode::Table`]: the version table's name plus
+    /// `_lock`.
+    pub fn lock_table(&self) -> String {
+        format!("{}_lock", self.version_table)
     }
 
     /// Checks the names before anything touches a database: every name is 1 to 63 characters of
@@ -151,7 +166,7 @@ impl Options {
 /// CLI find kiln's tables in the same place.
 impl Options {
     /// The defaults with every setting `config` makes: `schema`, `version_table`,
-    /// `audit_table`, `transaction`, `lock_timeout`, `io_timeout` (0: wait forever) and
+    /// `audit_table`, `transaction`, `lock_timeout`, `lock_mode`, `io_timeout` (0: wait forever) and
     /// `app_version`. Keys only the CLI uses (`dir`, the database URL) and the dialect keys are
     /// left alone.
     pub fn from_config(config: &kiln_core::config::Config) -> Options {
@@ -173,6 +188,9 @@ impl Options {
         }
         if let Some((secs, _)) = config.lock_timeout {
             o = o.lock_timeout(Duration::from_secs(secs));
+        }
+        if let Some((mode, _)) = config.lock_mode {
+            o = o.lock_mode(mode);
         }
         if let Some((secs, _)) = config.io_timeout {
             o = o.io_timeout((secs > 0).then(|| Duration::from_secs(secs)));

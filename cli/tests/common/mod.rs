@@ -12,6 +12,7 @@ pub const KILN_VARIABLES: &[&str] = &[
     "KILN_AUDIT_TABLE",
     "KILN_TRANSACTION",
     "KILN_LOCK_TIMEOUT",
+    "KILN_LOCK_MODE",
     "KILN_IO_TIMEOUT",
     "KILN_APP_VERSION",
 ];
