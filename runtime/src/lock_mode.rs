@@ -24,10 +24,13 @@ pub(crate) enum Path {
 }
 
 /// The lock `mode` means on `dialect`; `path` is asked for only by `auto` on PostgreSQL.
+/// `non_transactional`: the set has `transaction false` revisions, which run outside any
+/// transaction and so outside a transaction lock; `auto` behind a pooler then takes the lease.
 /// `Err` names the problem for a mode the engine cannot do.
 pub(crate) fn choose(
     mode: LockMode,
     dialect: Dialect,
+    non_transactional: bool,
     path: impl FnOnce() -> Path,
 ) -> Result<Chosen, String> {
     Ok(match (mode, dialect) {
@@ -38,6 +41,7 @@ pub(crate) fn choose(
         }
         (LockMode::Auto, Dialect::Postgres) => match path() {
             Path::Direct => Chosen::Session,
+            Path::Pooled if non_transactional => Chosen::Table,
             Path::Pooled => Chosen::Transaction,
             Path::NotPostgres => Chosen::Table,
         },
@@ -100,7 +104,7 @@ mod tests {
     #[test]
     fn auto_picks_by_engine_and_path() {
         let pg = Dialect::Postgres;
-        let c = |m, d, p| choose(m, d, || p).unwrap();
+        let c = |m, d, p| choose(m, d, false, || p).unwrap();
         assert_eq!(c(LockMode::Auto, pg, Path::Direct), Chosen::Session);
         assert_eq!(c(LockMode::Auto, pg, Path::Pooled), Chosen::Transaction);
         assert_eq!(c(LockMode::Auto, pg, Path::NotPostgres), Chosen::Table);
@@ -116,7 +120,18 @@ mod tests {
             c(LockMode::Transaction, Dialect::Sqlite, Path::Direct),
             Chosen::Session
         );
-        let e = choose(LockMode::Transaction, Dialect::MySql, || Path::Direct).unwrap_err();
+        assert_eq!(
+            choose(LockMode::Auto, pg, true, || Path::Pooled),
+            Ok(Chosen::Table)
+        );
+        assert_eq!(
+            choose(LockMode::Auto, pg, true, || Path::Direct),
+            Ok(Chosen::Session)
+        );
+        let e = choose(LockMode::Transaction, Dialect::MySql, false, || {
+            Path::Direct
+        })
+        .unwrap_err();
         assert!(e.contains("no transaction-scoped GET_LOCK"), "{e}");
     }
 

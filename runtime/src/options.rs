@@ -40,6 +40,10 @@ pub struct Options {
     pub lock_timeout: Duration,
     /// Which lock (see "Behind a pooler" in docs/runtime.md). Default [`LockMode::Auto`].
     pub lock_mode: LockMode,
+    /// How long a lease of [`LockMode::Table`] lasts without renewal; the run renews it every
+    /// third of that, and a killed runner's lease is taken over this long after its last renewal.
+    /// Default 30 s.
+    pub lease: Duration,
     /// Tolerate applied revisions this binary does not know (a newer binary migrated the database
     /// during a rolling deploy). Default `false`.
     pub allow_unknown_applied: bool,
@@ -65,6 +69,7 @@ impl Options {
         lock: true,
         lock_timeout: Duration::from_secs(60),
         lock_mode: LockMode::Auto,
+        lease: Duration::from_secs(30),
         allow_unknown_applied: false,
         app_version: None,
         io_timeout: Some(Duration::from_secs(30)),
@@ -103,6 +108,11 @@ impl Options {
     /// Sets which lock keeps concurrent runners apart.
     pub fn lock_mode(mut self, mode: LockMode) -> Self {
         self.lock_mode = mode;
+        self
+    }
+    /// Sets how long a lease of [`LockMode::Table`] lasts without renewal.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
         self
     }
     /// Tolerates applied revisions unknown to this binary.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{chain, exec, raw_rows};
+use common::{Rev, chain, exec, raw_rows, table_exists, write_set};
 use kiln_runtime::{Db, Dialect, Error, LockMode, Migrator, Options, TransactionMode};
 use kiln_testing::TestDb;
 use std::collections::HashMap;
@@ -88,8 +88,15 @@ async fn each_applied_once(m: &Migrator, db: &Db) {
     assert!(st.pending.is_empty() && st.dirty.is_empty(), "{st:?}");
 }
 
-/// 32 runners through PgBouncer with `options`; asserts the scenario's figures and prints them.
+/// 32 runners through PgBouncer with `options` on a chain of `REVISIONS` tables; asserts the
+/// scenario's figures and prints them.
 async fn through_pgbouncer(name: &str, options: Options) {
+    let dir = tempfile::tempdir().unwrap();
+    let m = chain(dir.path(), REVISIONS).with_options(options);
+    race_through_pgbouncer(name, m).await;
+}
+
+async fn race_through_pgbouncer(name: &str, m: Migrator) {
     let Some(address) = pgbouncer() else {
         return;
     };
@@ -97,8 +104,7 @@ async fn through_pgbouncer(name: &str, options: Options) {
         return;
     };
     let pooled = kiln_runtime::url::with_address(t.url(), &address);
-    let dir = tempfile::tempdir().unwrap();
-    let m = Arc::new(chain(dir.path(), REVISIONS).with_options(options));
+    let m = Arc::new(m);
     let out = race(&pooled, m.clone()).await;
     let leaked = advisory_locks(t.db()).await;
     eprintln!(
@@ -118,6 +124,13 @@ async fn through_pgbouncer(name: &str, options: Options) {
     );
     each_applied_once(&m, t.db()).await;
     assert_eq!(leaked, 0, "no advisory lock left held");
+    let leased = table_exists(t.db(), "kiln_version_lock").await;
+    let wants_lease = m.options().lock_mode == LockMode::Table
+        || (m.options().lock_mode == LockMode::Auto && name.contains("transaction-false"));
+    assert_eq!(
+        leased, wants_lease,
+        "the lease table is used exactly when {name} calls for it"
+    );
     t.drop_database().await.expect("drop test database");
 }
 
@@ -162,6 +175,43 @@ async fn whole_run_runners_behind_pgbouncer_with_the_lease_table() {
             .transaction_mode(TransactionMode::All),
     )
     .await;
+}
+
+/// A `transaction false` revision runs outside any transaction, so outside a transaction lock:
+/// behind a pooler `auto` takes the lease for such a set, and no runner sees it half-done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_takes_the_lease_behind_pgbouncer_for_a_set_with_a_non_transactional_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let tables: Vec<(String, String, String)> = (0..REVISIONS)
+        .map(|i| {
+            (
+                format!("r{i:03}"),
+                if i == 0 {
+                    String::new()
+                } else {
+                    format!("r{:03}", i - 1)
+                },
+                format!("CREATE TABLE t{i} (id INTEGER PRIMARY KEY);"),
+            )
+        })
+        .collect();
+    let revs: Vec<Rev<'_>> = tables
+        .iter()
+        .enumerate()
+        .map(|(i, (id, parents, up))| Rev {
+            id,
+            parents,
+            header: if i == 2 {
+                "-- kiln:transaction false\n"
+            } else {
+                ""
+            },
+            up,
+            down: None,
+        })
+        .collect();
+    let m = write_set(dir.path(), &revs);
+    race_through_pgbouncer("auto with a transaction-false revision", m).await;
 }
 
 /// The lease table on MariaDB: 32 runners at once, each revision applied once, the lease free
@@ -298,5 +348,93 @@ async fn the_transaction_lock_is_refused_on_mysql() {
         err.to_string().contains("no transaction-scoped GET_LOCK"),
         "{err}"
     );
+    t.drop_database().await.expect("drop test database");
+}
+
+/// A two-revision set whose first revision takes two seconds, with a lease of 600 ms: the run
+/// outlives its lease many times over unless the lease is renewed.
+fn slow_leased_set(dir: &std::path::Path) -> Migrator {
+    write_set(
+        dir,
+        &[
+            common::rev(
+                "r1",
+                "",
+                "SELECT pg_sleep(2);\nCREATE TABLE a (id INT);",
+                None,
+            ),
+            common::rev("r2", "r1", "CREATE TABLE b (id INT);", None),
+        ],
+    )
+    .with_options(
+        Options::default()
+            .lock_mode(LockMode::Table)
+            .lease(Duration::from_millis(600)),
+    )
+}
+
+/// The lease is renewed while the run lives: a second runner arriving after the first lease
+/// would have expired still finds it held, and the first run finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_renewed_while_the_run_lives() {
+    let Some(t) = TestDb::new(Dialect::Postgres).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let m = slow_leased_set(dir.path());
+    let first = {
+        let (m, db) = (m.clone(), t.db().clone());
+        tokio::spawn(async move { m.upgrade(&db, "heads").await })
+    };
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let second = m
+        .clone()
+        .with_options(m.options().clone().lock_timeout(Duration::from_millis(300)));
+    let waited = second.upgrade(t.db(), "heads").await;
+    assert!(
+        matches!(waited, Err(Error::LockTimeout { .. })),
+        "{waited:?}"
+    );
+    let report = first.await.unwrap().unwrap();
+    assert_eq!(report.steps.len(), 2);
+    assert_eq!(
+        raw_rows(
+            t.db(),
+            "SELECT 1 FROM kiln_version_lock WHERE owner IS NULL"
+        )
+        .await,
+        1
+    );
+    t.drop_database().await.expect("drop test database");
+}
+
+/// A run whose lease was taken over while a revision ran does not commit it: the revision is
+/// rolled back and the run stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_lease_was_taken_over_does_not_commit() {
+    let Some(t) = TestDb::new(Dialect::Postgres).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let m = slow_leased_set(dir.path());
+    let run = {
+        let (m, db) = (m.clone(), t.db().clone());
+        tokio::spawn(async move { m.upgrade(&db, "heads").await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    exec(
+        t.db(),
+        "UPDATE kiln_version_lock SET owner = 'thief', host = 'elsewhere'",
+    )
+    .await;
+    let err = run.await.unwrap().unwrap_err();
+    let Error::LeaseLost { next, .. } = &err else {
+        panic!("expected the lease to be lost, got {err}");
+    };
+    assert!(next.contains("COMMIT of revision `r1`"), "{err}");
+    assert!(err.to_string().contains("was taken over"), "{err}");
+    let st = m.current(t.db()).await.unwrap();
+    assert!(st.applied.is_empty(), "{st:?}");
+    assert!(!table_exists(t.db(), "a").await, "r1 was rolled back");
     t.drop_database().await.expect("drop test database");
 }

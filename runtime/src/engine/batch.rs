@@ -314,7 +314,12 @@ impl Session<'_> {
                 }
             }
             if !whole || end == to {
-                if let Err(e) = self.guard.check(|| "the COMMIT".to_owned()) {
+                if let Err(e) = self.guard.check(|| {
+                    format!(
+                        "the COMMIT of revision `{}` (rolled back)",
+                        step[step.len() - 1].id()
+                    )
+                }) {
                     let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
                     return Err(e);
                 }

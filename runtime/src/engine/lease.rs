@@ -12,11 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-/// How long a lease lasts without renewal. The renewal task extends it every third of that, so
-/// a run survives two failed renewals in a row; a killed runner's lease is taken over at most
-/// this long after its last renewal.
-pub(crate) const LEASE: Duration = Duration::from_secs(30);
-
 /// What the renewal task found: held, taken over, or not renewable.
 const HELD: u8 = 0;
 const TAKEN: u8 = 1;
@@ -57,8 +52,16 @@ pub(crate) struct Lease {
 }
 
 impl Lease {
-    /// Creates the lock table if needed and takes the lease, waiting up to `timeout`.
-    pub async fn take(conn: &mut Watched, db: &Db, sql: &Sql, timeout: Duration) -> Result<Lease> {
+    /// Creates the lock table if needed and takes a lease of length `lease`, waiting up to
+    /// `timeout`. The renewal task extends it every third of `lease`, so a run survives two
+    /// failed renewals in a row.
+    pub async fn take(
+        conn: &mut Watched,
+        db: &Db,
+        sql: &Sql,
+        timeout: Duration,
+        lease: Duration,
+    ) -> Result<Lease> {
         for stmt in sql.create_lock_table() {
             let mut attempt = 0;
             loop {
@@ -70,7 +73,7 @@ impl Lease {
             }
         }
         let owner = run_id();
-        let ms = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        let ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX).max(1);
         let take = [
             Arg::Text(owner.clone()),
             Arg::OptText(host_name()),
@@ -113,7 +116,7 @@ impl Lease {
             db.clone(),
             sql.renew_lease(),
             owner.clone(),
-            ms,
+            lease,
             state.clone(),
         ));
         Ok(Lease {
@@ -160,25 +163,26 @@ impl Drop for Lease {
     }
 }
 
-/// The renewal task: extends the lease every third of [`LEASE`] over a connection of its own
+/// The renewal task: extends the lease every third of its length over a connection of its own
 /// from the pool, and records when it was taken over or could not be renewed in time.
-async fn renew(db: Db, sql: String, owner: String, ms: i64, state: Arc<LeaseState>) {
+async fn renew(db: Db, sql: String, owner: String, lease: Duration, state: Arc<LeaseState>) {
+    let ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX).max(1);
     let mut renewed = Instant::now();
     loop {
-        tokio::time::sleep(LEASE / 3).await;
+        tokio::time::sleep(lease / 3).await;
         let done = async {
             let mut c = db.acquire().await.ok()?;
             c.exec(&sql, &[Arg::Int(ms), Arg::Text(owner.clone())])
                 .await
                 .ok()
         };
-        match tokio::time::timeout(LEASE / 3, done).await {
+        match tokio::time::timeout(lease / 3, done).await {
             Ok(Some(1)) => renewed = Instant::now(),
             Ok(Some(_)) => {
                 state.state.store(TAKEN, Ordering::SeqCst);
                 return;
             }
-            _ if renewed.elapsed() >= LEASE => {
+            _ if renewed.elapsed() >= lease => {
                 state.state.store(EXPIRED, Ordering::SeqCst);
                 return;
             }

@@ -66,7 +66,8 @@ impl Session<'_> {
         } else {
             Path::Direct
         };
-        choose(mode, dialect, || path).map_err(Error::Config)
+        let non_transactional = self.set.revisions().iter().any(|r| !r.is_transactional());
+        choose(mode, dialect, non_transactional, || path).map_err(Error::Config)
     }
 
     /// How the connection reaches PostgreSQL: what the server says it accepted, against what kiln
@@ -144,9 +145,15 @@ impl Session<'_> {
             }
             Chosen::Table => {
                 self.conn.unwatch();
-                let lease = Lease::take(&mut self.conn, &self.db, &self.sql, timeout)
-                    .await
-                    .map_err(stamp_refused)?;
+                let lease = Lease::take(
+                    &mut self.conn,
+                    &self.db,
+                    &self.sql,
+                    timeout,
+                    self.opts.lease,
+                )
+                .await
+                .map_err(stamp_refused)?;
                 self.guard.lease = Some(lease.state.clone());
                 Ok(Held::Lease(lease))
             }
