@@ -259,7 +259,7 @@ mod tests {
     #[test]
     fn options_from_kiln_toml_match_the_file() {
         let (_dir, path) = write(
-            "dialect = \"postgres\"\ndir = \"db\"\ndatabase_url_env = \"APP_DB\"\nschema = \"ops\"\nversion_table = \"app_version\"\naudit_table = \"app_audit\"\ntransaction = \"all\"\nlock_timeout = 7\nio_timeout = 0\napp_version = \"2.0\"\n",
+            "dialect = \"postgres\"\ndir = \"db\"\ndatabase_url_env = \"APP_DB\"\nschema = \"ops\"\nversion_table = \"app_version\"\naudit_table = \"app_audit\"\ntransaction = \"all\"\nlock_timeout = 7\nlock_mode = \"table\"\nio_timeout = 0\napp_version = \"2.0\"\n",
         );
         let expected = Options::default()
             .schema("ops")
@@ -267,6 +267,7 @@ mod tests {
             .audit_table("app_audit")
             .transaction_mode(TransactionMode::All)
             .lock_timeout(Duration::from_secs(7))
+            .lock_mode(LockMode::Table)
             .io_timeout(None)
             .app_version("2.0");
         assert_eq!(Options::from_kiln_toml(&path).unwrap(), expected);

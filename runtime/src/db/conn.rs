@@ -105,14 +105,28 @@ where
 }
 
 /// `sql` with each `$n` replaced by the literal of `args[n - 1]`, for PostgreSQL's simple-query
-/// protocol (see [`Conn::exec`]). kiln's own statements hold no `$` but their placeholders
-/// (table names are validated), and every value goes through the one escaping function.
+/// protocol (see [`Conn::exec`]). Every value goes through the one escaping function. A `$n`
+/// inside a quoted string or identifier is text, as it was for the server, and stays as it is.
 #[cfg(feature = "postgres")]
 pub(crate) fn inline_pg(sql: &str, args: &[Arg]) -> String {
     use crate::sql::literal;
     let mut out = String::with_capacity(sql.len() + 16 * args.len());
     let mut chars = sql.chars().peekable();
+    let mut quote: Option<char> = None;
     while let Some(c) = chars.next() {
+        if let Some(q) = quote {
+            // A doubled quote is one quote character inside, so toggling twice is right.
+            if c == q {
+                quote = None;
+            }
+            out.push(c);
+            continue;
+        }
+        if c == '\'' || c == '"' {
+            quote = Some(c);
+            out.push(c);
+            continue;
+        }
         if c != '$' {
             out.push(c);
             continue;
@@ -332,5 +346,9 @@ mod tests {
         );
         let many: Vec<Arg> = (1..=11).map(Arg::Int).collect();
         assert_eq!(inline_pg("$1,$10,$11", &many), "1,10,11");
+        assert_eq!(
+            inline_pg("SELECT '$1', 'it''s $1', \"$1\", $1", &many),
+            "SELECT '$1', 'it''s $1', \"$1\", 1"
+        );
     }
 }
