@@ -426,14 +426,17 @@ impl Sql {
     }
 
     /// One round trip that opens a transaction, takes the transaction-scoped advisory lock
-    /// `key` and reads the state row's digest (empty when the dirty count is no longer
-    /// `dirty`), for [`crate::LockMode::Transaction`]. The read is a statement of its own, so
-    /// its snapshot is taken after the lock is granted and sees every commit of the previous
-    /// holder.
-    pub fn begin_xact_locked(&self, key: i64, dirty: i64) -> String {
+    /// `key` waiting at most `wait_ms`, and reads the state row's digest (empty when the dirty
+    /// count is no longer `dirty`), for [`crate::LockMode::Transaction`]. The read is a
+    /// statement of its own, so its snapshot is taken after the lock is granted and sees every
+    /// commit of the previous holder. The wait is bounded by a transaction-local `lock_timeout`
+    /// (error 55P03), put back to the session's value once the lock is held so the revision's
+    /// own statements run under the setting they would have had.
+    pub fn begin_xact_locked(&self, key: i64, dirty: i64, wait_ms: u64) -> String {
         format!(
-            "{}; SELECT pg_advisory_xact_lock({key}); SELECT COALESCE(({}), '')",
+            "{}; SELECT set_config('kiln.lock_timeout', current_setting('lock_timeout'), true), set_config('lock_timeout', '{}ms', true); SELECT pg_advisory_xact_lock({key}); SELECT set_config('lock_timeout', current_setting('kiln.lock_timeout'), true); SELECT COALESCE(({}), '')",
             self.begin(),
+            wait_ms.max(1),
             self.state_digest(dirty)
         )
     }

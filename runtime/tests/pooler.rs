@@ -438,3 +438,40 @@ async fn a_run_whose_lease_was_taken_over_does_not_commit() {
     assert!(!table_exists(t.db(), "a").await, "r1 was rolled back");
     t.drop_database().await.expect("drop test database");
 }
+
+/// The transaction lock's wait is bounded by `lock_timeout` like the other locks: a runner that
+/// arrives while another one's revision transaction holds it gives up with a lock timeout, and the
+/// first run finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_transaction_lock_waits_at_most_the_lock_timeout() {
+    let Some(t) = TestDb::new(Dialect::Postgres).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let m = write_set(
+        dir.path(),
+        &[common::rev(
+            "r1",
+            "",
+            "SELECT pg_sleep(2);\nCREATE TABLE a (id INT);",
+            None,
+        )],
+    )
+    .with_options(Options::default().lock_mode(LockMode::Transaction));
+    let first = {
+        let (m, db) = (m.clone(), t.db().clone());
+        tokio::spawn(async move { m.upgrade(&db, "heads").await })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let impatient = m
+        .clone()
+        .with_options(m.options().clone().lock_timeout(Duration::from_millis(300)));
+    let err = impatient.upgrade(t.db(), "heads").await.unwrap_err();
+    let Error::LockTimeout { what, .. } = &err else {
+        panic!("expected a lock timeout, got {err}");
+    };
+    assert!(what.contains("transaction-scoped advisory lock"), "{what}");
+    assert_eq!(first.await.unwrap().unwrap().steps.len(), 1);
+    assert_eq!(advisory_locks(t.db()).await, 0);
+    t.drop_database().await.expect("drop test database");
+}

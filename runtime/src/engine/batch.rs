@@ -218,10 +218,13 @@ impl Session<'_> {
             } else if let Some((begin_locked, expected)) = xact {
                 // The transaction lock: taken by this transaction, which then checks that the
                 // state is still the one this run planned from.
-                let seen = exec
-                    .last_text(begin_locked)
-                    .await
-                    .map_err(Error::db("taking the transaction lock"))?;
+                let seen = match exec.last_text(begin_locked).await {
+                    Ok(seen) => seen,
+                    Err(e) => {
+                        let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
+                        return Err(super::locking::xact_error(e, &self.guard));
+                    }
+                };
                 if seen.as_deref() != Some(expected.as_str()) {
                     let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
                     self.guard.raced = true;

@@ -16,6 +16,8 @@ use std::time::Duration;
 pub(crate) struct Guard {
     /// Transaction lock: the advisory lock key every writing transaction takes.
     pub xact: Option<i64>,
+    /// Transaction lock: how long a transaction waits for it, in milliseconds.
+    pub wait_ms: u64,
     /// Transaction lock: a writing transaction found that another runner changed the state since
     /// this run read it. It was rolled back; the run reads the state again and plans anew.
     pub raced: bool,
@@ -41,7 +43,22 @@ impl Guard {
         dirty: i64,
     ) -> Option<(String, String)> {
         self.xact
-            .map(|key| (sql.begin_xact_locked(key, dirty), hex(digest)))
+            .map(|key| (sql.begin_xact_locked(key, dirty, self.wait_ms), hex(digest)))
+    }
+}
+
+/// An error from the script of [`Guard::xact_begin`]: the lock's timeout (55P03) is
+/// [`Error::LockTimeout`], anything else a database error. The transaction is aborted either way.
+pub(crate) fn xact_error(e: sqlx::Error, guard: &Guard) -> Error {
+    match &e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03") => Error::LockTimeout {
+            waited: Duration::from_millis(guard.wait_ms),
+            what: format!(
+                "PostgreSQL transaction-scoped advisory lock {}",
+                guard.xact.unwrap_or_default()
+            ),
+        },
+        _ => Error::db("taking the transaction lock")(e),
     }
 }
 
@@ -141,6 +158,7 @@ impl Session<'_> {
             Chosen::Transaction => {
                 self.conn.unwatch();
                 self.guard.xact = Some(lock_key(&self.sql.lock_name));
+                self.guard.wait_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
                 Ok(Held::Transaction)
             }
             Chosen::Table => {
@@ -192,11 +210,13 @@ impl Session<'_> {
             self.tx(self.sql.begin(), "starting a transaction").await?;
             return Ok(true);
         };
-        let seen = self
-            .conn
-            .last_text(script)
-            .await
-            .map_err(Error::db("taking the transaction lock"))?;
+        let seen = match self.conn.last_text(script).await {
+            Ok(seen) => seen,
+            Err(e) => {
+                let _ = self.conn.script("ROLLBACK").await;
+                return Err(xact_error(e, &self.guard));
+            }
+        };
         if !check || seen.as_deref() == Some(expected.as_str()) {
             return Ok(true);
         }

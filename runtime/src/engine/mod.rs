@@ -220,12 +220,11 @@ impl<'m> Session<'m> {
         // Under the transaction lock, the state is read (and the state row repaired) in a
         // transaction that holds it, so the view the run plans from is one no writer is halfway
         // through.
-        if let Some(key) = self.guard.xact {
-            let begin = format!("{}; SELECT pg_advisory_xact_lock({key})", self.sql.begin());
-            self.conn
-                .script(begin)
-                .await
-                .map_err(Error::db("taking the transaction lock"))?;
+        if let Some((begin, _)) = self.guard.xact_begin(&self.sql, &self.digest, self.dirty)
+            && let Err(e) = self.conn.last_text(begin).await
+        {
+            let _ = self.conn.script("ROLLBACK").await;
+            return Err(locking::xact_error(e, &self.guard));
         }
         let mut rows = self.read_versions().await?.unwrap_or_default();
         self.run_id = run_id();
