@@ -351,8 +351,9 @@ async fn the_transaction_lock_is_refused_on_mysql() {
     t.drop_database().await.expect("drop test database");
 }
 
-/// A two-revision set whose first revision takes two seconds, with a lease of 600 ms: the run
-/// outlives its lease many times over unless the lease is renewed.
+/// A two-revision set whose first revision takes four seconds, with a lease of 1.5 s: the run
+/// outlives its lease unless the lease is renewed (every 0.5 s; loose enough for a loaded CI
+/// machine).
 fn slow_leased_set(dir: &std::path::Path) -> Migrator {
     write_set(
         dir,
@@ -360,7 +361,7 @@ fn slow_leased_set(dir: &std::path::Path) -> Migrator {
             common::rev(
                 "r1",
                 "",
-                "SELECT pg_sleep(2);\nCREATE TABLE a (id INT);",
+                "SELECT pg_sleep(4);\nCREATE TABLE a (id INT);",
                 None,
             ),
             common::rev("r2", "r1", "CREATE TABLE b (id INT);", None),
@@ -369,7 +370,7 @@ fn slow_leased_set(dir: &std::path::Path) -> Migrator {
     .with_options(
         Options::default()
             .lock_mode(LockMode::Table)
-            .lease(Duration::from_millis(600)),
+            .lease(Duration::from_millis(1500)),
     )
 }
 
@@ -386,7 +387,7 @@ async fn a_lease_is_renewed_while_the_run_lives() {
         let (m, db) = (m.clone(), t.db().clone());
         tokio::spawn(async move { m.upgrade(&db, "heads").await })
     };
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     let second = m
         .clone()
         .with_options(m.options().clone().lock_timeout(Duration::from_millis(300)));
