@@ -155,6 +155,18 @@ pub enum TransactionArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LockModeArg {
+    /// A session lock on a direct connection, the transaction lock behind a pooler
+    Auto,
+    /// PostgreSQL's advisory lock, MySQL's GET_LOCK, SQLite's lock file, for the whole run
+    Session,
+    /// pg_advisory_xact_lock in every writing transaction (PostgreSQL; works behind PgBouncer)
+    Transaction,
+    /// A lease in a lock table, renewed while the run lives (engines without advisory locks)
+    Table,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DialectArg {
     Sqlite,
     Postgres,
@@ -198,6 +210,10 @@ pub struct RunArgs {
     /// Seconds to wait for the migration lock [default: 60]
     #[arg(long, value_name = "SECS")]
     pub lock_timeout: Option<u64>,
+    /// Which migration lock: auto, session, transaction (behind a pooler), table (a lease)
+    /// [default: auto]
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub lock_mode: Option<LockModeArg>,
     /// Application version recorded in the audit trail
     #[arg(long, value_name = "VERSION")]
     pub app_version: Option<String>,

@@ -13,7 +13,7 @@
 
 use crate::args::GlobalArgs;
 use crate::error::{Code, Fail};
-use kiln_core::config::{CONFIG_FILE, Config, LintConfig, Transaction};
+use kiln_core::config::{CONFIG_FILE, Config, LintConfig, LockMode, Transaction};
 use kiln_core::diag::Diagnostics;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -82,6 +82,7 @@ pub struct Layers {
     pub audit_table: Layered<String>,
     pub transaction: Layered<Transaction>,
     pub lock_timeout: Layered<u64>,
+    pub lock_mode: Layered<LockMode>,
     pub io_timeout: Layered<u64>,
     pub app_version: Option<Layered<String>>,
     /// The DDL guardrails; zero is "no limit". Their flags are run flags, applied after these.
@@ -102,6 +103,7 @@ pub const VARIABLES: &[&str] = &[
     "KILN_AUDIT_TABLE",
     "KILN_TRANSACTION",
     "KILN_LOCK_TIMEOUT",
+    "KILN_LOCK_MODE",
     "KILN_IO_TIMEOUT",
     "KILN_APP_VERSION",
     "KILN_DDL_LOCK_TIMEOUT",
@@ -213,6 +215,24 @@ pub fn resolve(cwd: &Path, g: &GlobalArgs) -> anyhow::Result<Layers> {
             },
             None => Layered {
                 value: Transaction::PerRevision,
+                origin: Origin::Default,
+            },
+        },
+    };
+    let lock_mode = match env("KILN_LOCK_MODE") {
+        Some((v, origin)) => Layered {
+            value: LockMode::from_name(v.trim()).ok_or_else(|| {
+                bad_var(&origin, &v, "`auto`, `session`, `transaction` or `table`")
+            })?,
+            origin,
+        },
+        None => match config.lock_mode {
+            Some((m, l)) => Layered {
+                value: m,
+                origin: at(l),
+            },
+            None => Layered {
+                value: LockMode::Auto,
                 origin: Origin::Default,
             },
         },
@@ -344,6 +364,7 @@ pub fn resolve(cwd: &Path, g: &GlobalArgs) -> anyhow::Result<Layers> {
         audit_table,
         transaction,
         lock_timeout,
+        lock_mode,
         io_timeout,
         app_version,
         ddl_lock_timeout,
@@ -375,6 +396,7 @@ impl Layers {
                 _ => kiln_runtime::TransactionMode::PerRevision,
             })
             .lock_timeout(std::time::Duration::from_secs(self.lock_timeout.value))
+            .lock_mode(self.lock_mode.value)
             .io_timeout(
                 (self.io_timeout.value > 0)
                     .then(|| std::time::Duration::from_secs(self.io_timeout.value)),

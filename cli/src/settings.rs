@@ -6,12 +6,12 @@
 //!
 //! `.env` is read without changing the process environment, and only from the working directory.
 
-use crate::args::{Cli, GlobalArgs, RunArgs, TransactionArg};
+use crate::args::{Cli, GlobalArgs, LockModeArg, RunArgs, TransactionArg};
 use crate::error::Fail;
 use crate::out;
 use anyhow::Context as _;
 use kiln_core::{Dialect, MigrationDir};
-use kiln_runtime::{Options, TransactionMode};
+use kiln_runtime::{LockMode, Options, TransactionMode};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -205,6 +205,14 @@ pub fn run_options(mut o: Options, run: &RunArgs, tx: Option<TransactionArg>) ->
     }
     if let Some(secs) = run.lock_timeout {
         o = o.lock_timeout(Duration::from_secs(secs));
+    }
+    if let Some(mode) = run.lock_mode {
+        o = o.lock_mode(match mode {
+            LockModeArg::Auto => LockMode::Auto,
+            LockModeArg::Session => LockMode::Session,
+            LockModeArg::Transaction => LockMode::Transaction,
+            LockModeArg::Table => LockMode::Table,
+        });
     }
     if let Some(v) = &run.app_version {
         o = o.app_version(v.clone());

@@ -234,6 +234,7 @@ version_table          v                            flag --version-table
 audit_table            trail                        .env KILN_AUDIT_TABLE
 transaction            all                          kiln.toml:3
 lock_timeout           5                            kiln.toml:4
+lock_mode              auto                         default
 io_timeout             0                            env KILN_IO_TIMEOUT
 app_version            (none)                       default
 ddl_lock_timeout       200ms                        env KILN_DDL_LOCK_TIMEOUT
@@ -294,4 +295,38 @@ fn a_bad_kiln_toml_names_file_line_and_fix() {
     let (code, _, stderr) = kiln_in(&sb, "", &[("KILN_LOCK_TIMEOUT", "soon")], &["heads"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("KILN_LOCK_TIMEOUT is `soon`"), "{stderr}");
+    let (code, _, stderr) = kiln_in(&sb, "", &[("KILN_LOCK_MODE", "lease")], &["heads"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "KILN_LOCK_MODE is `lease`, which is not `auto`, `session`, `transaction` or `table`"
+        ),
+        "{stderr}"
+    );
+    sb.write("kiln.toml", "lock_mode = \"lease\"\n");
+    let (code, _, stderr) = kiln_in(&sb, "", &[], &["heads"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("kiln.toml:1: kiln.toml key `lock_mode` must be \"auto\", \"session\", \"transaction\" or \"table\""),
+        "{stderr}"
+    );
+}
+
+/// `lock_mode` is layered like every setting: kiln.toml, then `KILN_LOCK_MODE`.
+#[test]
+fn lock_mode_comes_from_kiln_toml_or_the_environment() {
+    let sb = Sandbox::new();
+    sb.write("kiln.toml", "lock_mode = \"transaction\"\n");
+    let (code, stdout, stderr) = kiln_in(&sb, "", &[], &["config"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("lock_mode         transaction                  kiln.toml:1"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = kiln_in(&sb, "", &[("KILN_LOCK_MODE", "table")], &["config"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("lock_mode         table                        env KILN_LOCK_MODE"),
+        "{stdout}"
+    );
 }

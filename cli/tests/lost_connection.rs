@@ -24,7 +24,18 @@ async fn upgrade_through_a_frozen_network_says_the_connection_was_lost() {
     });
     // The proxy runs on this runtime's workers; the command blocks a thread of its own.
     let cmd = tokio::task::spawn_blocking(move || {
-        let out = run(&sb, &url, &["upgrade", "head", "--io-timeout", "1"]);
+        let out = run(
+            &sb,
+            &url,
+            &[
+                "upgrade",
+                "head",
+                "--io-timeout",
+                "1",
+                "--lock-mode",
+                "session",
+            ],
+        );
         drop(sb);
         out
     });

@@ -15,6 +15,7 @@
 //! audit_table = "kiln_audit"
 //! transaction = "per-revision"      # per-revision | all
 //! lock_timeout = 60                 # seconds
+//! lock_mode = "auto"                # auto | session | transaction | table
 //! io_timeout = 30                   # seconds; 0 waits forever
 //! ddl_lock_timeout = "5s"           # how long a revision's statement may wait for a lock
 //! ddl_statement_timeout = "10min"   # how long a revision's statement may run
@@ -80,6 +81,8 @@ pub struct Config {
     pub transaction: Option<(Transaction, usize)>,
     /// `lock_timeout`, in seconds.
     pub lock_timeout: Option<(u64, usize)>,
+    /// `lock_mode`: which lock keeps concurrent runners apart.
+    pub lock_mode: Option<(LockMode, usize)>,
     /// `io_timeout`, in seconds; 0 waits forever.
     pub io_timeout: Option<(u64, usize)>,
     /// `app_version`: recorded in the audit trail.
@@ -156,6 +159,65 @@ impl Transaction {
     }
 }
 
+/// `lock_mode` in kiln.toml; the runtime's `Options::lock_mode` (re-exported there as
+/// `kiln_runtime::LockMode`).
+/// Which lock keeps concurrent runners off one database; see "Behind a pooler" in
+/// the runtime's documentation (`docs/runtime.md`) for what each guarantees and costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LockMode {
+    /// `session` on a direct connection, `transaction` when PostgreSQL is reached through a
+    /// pooler or proxy (detected once per run, see [`LockMode::Transaction`]), `table` on a
+    /// PostgreSQL-wire database that is not PostgreSQL. The default.
+    #[default]
+    Auto,
+    /// A lock held by the session for the whole run: PostgreSQL's `pg_advisory_lock`, MySQL's
+    /// `GET_LOCK`, SQLite's lock file. Breaks behind a transaction-mode pooler, where the session
+    /// kiln talks to changes between transactions.
+    Session,
+    /// PostgreSQL only: `pg_advisory_xact_lock`, taken by every transaction that writes kiln's
+    /// tables, which re-checks inside it that nobody changed the state since it was read. Works
+    /// behind transaction-mode poolers; MySQL has no transaction-scoped `GET_LOCK`.
+    Transaction,
+    /// A lease in a lock table next to the version table (owner, host, pid, expiry), renewed
+    /// while the run lives and taken over once expired: for engines and proxies with no
+    /// advisory locks at all.
+    Table,
+}
+
+impl LockMode {
+    /// The spelling kiln.toml's `lock_mode`, `KILN_LOCK_MODE` and `--lock-mode` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LockMode::Auto => "auto",
+            LockMode::Session => "session",
+            LockMode::Transaction => "transaction",
+            LockMode::Table => "table",
+        }
+    }
+
+    /// The mode spelled `name` (`auto`, `session`, `transaction` or `table`), if any.
+    pub fn from_name(name: &str) -> Option<LockMode> {
+        [
+            LockMode::Auto,
+            LockMode::Session,
+            LockMode::Transaction,
+            LockMode::Table,
+        ]
+        .into_iter()
+        .find(|m| m.name() == name)
+    }
+}
+
+impl std::fmt::Display for LockMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The values of `lock_mode`, for messages.
+const LOCK_MODES: &str = "\"auto\", \"session\", \"transaction\" or \"table\"";
+
 /// The type a key's value must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueKind {
@@ -178,6 +240,8 @@ pub enum ValueKind {
     Rules,
     /// A PostgreSQL major version (9 or more).
     PgVersion,
+    /// `auto`, `session`, `transaction` or `table`.
+    LockMode,
 }
 
 /// One setting kiln.toml may hold.
@@ -206,6 +270,7 @@ impl ValueKind {
             ValueKind::Count => "3",
             ValueKind::Rules => "[\"drop-table\"]",
             ValueKind::PgVersion => "16",
+            ValueKind::LockMode => "\"auto\"",
         }
     }
 }
@@ -222,6 +287,7 @@ enum Value {
     Count(u32),
     Rules(Vec<(String, usize)>),
     PgVersion(u32),
+    LockMode(LockMode),
 }
 
 /// A top-level key holding a string, with the field it fills.
@@ -321,6 +387,16 @@ pub const KEYS: &[Key] = &[
         },
     },
     seconds_key!("lock_timeout", lock_timeout),
+    Key {
+        table: None,
+        name: "lock_mode",
+        kind: ValueKind::LockMode,
+        apply: |c, v, line| {
+            if let Value::LockMode(m) = v {
+                c.lock_mode = Some((m, line));
+            }
+        },
+    },
     seconds_key!("io_timeout", io_timeout),
     text_key!("app_version", app_version),
     Key {
@@ -619,6 +695,11 @@ impl Config {
             (ValueKind::PgVersion, _) => {
                 return Err(invalid("a PostgreSQL major version, 9 or more (no quotes)"));
             }
+            (ValueKind::LockMode, toml::de::DeValue::String(s)) => match LockMode::from_name(s) {
+                Some(m) => Value::LockMode(m),
+                None => return Err(invalid(LOCK_MODES)),
+            },
+            (ValueKind::LockMode, _) => return Err(invalid(LOCK_MODES)),
         };
         (key.apply)(self, checked, line);
         Ok(())

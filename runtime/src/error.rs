@@ -160,6 +160,19 @@ pub enum Error {
         /// Which lock is held.
         what: String,
     },
+    /// The run's lease in the lock table ([`crate::LockMode::Table`]) could not be renewed before
+    /// it expired, or another runner took it over; the run stopped before its next revision.
+    #[error(
+        "the migration lease in table {table} {why}, so another runner may be migrating this database now; kiln stopped before {next} and every revision before it is committed. Run `kiln current` to see the state, then run the same command again"
+    )]
+    LeaseLost {
+        /// The lock table.
+        table: String,
+        /// What happened to the lease.
+        why: String,
+        /// What the run did not start: a revision, or the `COMMIT` that would have applied one.
+        next: String,
+    },
     /// The run was stopped on request after a revision completed.
     #[error(
         "stopped on request after {completed} revision(s); the database is consistent at that point"

@@ -369,6 +369,21 @@ impl Watched {
         self.conn.dialect()
     }
 
+    /// Stops bounding round trips: with a transaction lock or a lease (a pooler or proxy may be
+    /// in between) the server session changes between transactions, so the watchdog could ask
+    /// about, or end, a session serving someone else.
+    pub fn unwatch(&mut self) {
+        self.dog.timeout = None;
+        self.dog.backend = None;
+    }
+
+    pub async fn last_text(
+        &mut self,
+        sql: String,
+    ) -> std::result::Result<Option<String>, sqlx::Error> {
+        self.dog.guard(self.conn.last_text(sql)).await
+    }
+
     pub fn close_on_drop(&mut self) {
         self.conn.close_on_drop()
     }
@@ -473,5 +488,12 @@ impl WatchedExec<'_> {
 
     pub async fn script(&mut self, sql: Cow<'static, str>) -> std::result::Result<(), sqlx::Error> {
         self.dog.guard(self.exec.script(sql)).await
+    }
+
+    pub async fn last_text(
+        &mut self,
+        sql: String,
+    ) -> std::result::Result<Option<String>, sqlx::Error> {
+        self.dog.guard(self.exec.last_text(sql)).await
     }
 }

@@ -1,6 +1,7 @@
 //! Settings for applying revisions: bookkeeping table names, transaction mode, locking.
 
 use crate::error::{Error, Result};
+use crate::lock_mode::LockMode;
 use crate::sql::check_name;
 use kiln_core::Dialect;
 use std::borrow::Cow;
@@ -37,6 +38,12 @@ pub struct Options {
     pub lock: bool,
     /// How long to wait for the lock. Default 60 s.
     pub lock_timeout: Duration,
+    /// Which lock (see "Behind a pooler" in docs/runtime.md). Default [`LockMode::Auto`].
+    pub lock_mode: LockMode,
+    /// How long a lease of [`LockMode::Table`] lasts without renewal; the run renews it every
+    /// third of that, and a killed runner's lease is taken over this long after its last renewal.
+    /// Default 30 s.
+    pub lease: Duration,
     /// Tolerate applied revisions this binary does not know (a newer binary migrated the database
     /// during a rolling deploy). Default `false`.
     pub allow_unknown_applied: bool,
@@ -81,6 +88,8 @@ impl Options {
         transaction_mode: TransactionMode::PerRevision,
         lock: true,
         lock_timeout: Duration::from_secs(60),
+        lock_mode: LockMode::Auto,
+        lease: Duration::from_secs(30),
         allow_unknown_applied: false,
         app_version: None,
         io_timeout: Some(Duration::from_secs(30)),
@@ -120,6 +129,16 @@ impl Options {
         self.lock_timeout = timeout;
         self
     }
+    /// Sets which lock keeps concurrent runners apart.
+    pub fn lock_mode(mut self, mode: LockMode) -> Self {
+        self.lock_mode = mode;
+        self
+    }
+    /// Sets how long a lease of [`LockMode::Table`] lasts without renewal.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
     /// Tolerates applied revisions unknown to this binary.
     pub fn allow_unknown_applied(mut self, allow: bool) -> Self {
         self.allow_unknown_applied = allow;
@@ -138,6 +157,12 @@ impl Options {
     /// The name of the one-row state table: the version table's name plus `_state`.
     pub fn state_table(&self) -> String {
         format!("{}_state", self.version_table)
+    }
+
+    /// The name of the lease table of [`crate::LockMode::Table`]: the version table's name plus
+    /// `_lock`.
+    pub fn lock_table(&self) -> String {
+        format!("{}_lock", self.version_table)
     }
 
     /// Checks the names before anything touches a database: every name is 1 to 63 characters of
@@ -211,8 +236,8 @@ impl Options {
 /// CLI find kiln's tables in the same place.
 impl Options {
     /// The defaults with every setting `config` makes: `schema`, `version_table`,
-    /// `audit_table`, `transaction`, `lock_timeout`, `io_timeout` (0: wait forever),
-    /// `app_version`, `ddl_lock_timeout`, `ddl_statement_timeout` (0: no limit) and
+    /// `audit_table`, `transaction`, `lock_timeout`, `lock_mode`, `io_timeout` (0: wait
+    /// forever), `app_version`, `ddl_lock_timeout`, `ddl_statement_timeout` (0: no limit) and
     /// `ddl_retries`. Keys only the CLI uses (`dir`, the database URL) and the dialect keys are
     /// left alone.
     pub fn from_config(config: &kiln_core::config::Config) -> Options {
@@ -234,6 +259,9 @@ impl Options {
         }
         if let Some((secs, _)) = config.lock_timeout {
             o = o.lock_timeout(Duration::from_secs(secs));
+        }
+        if let Some((mode, _)) = config.lock_mode {
+            o = o.lock_mode(mode);
         }
         if let Some((secs, _)) = config.io_timeout {
             o = o.io_timeout((secs > 0).then(|| Duration::from_secs(secs)));
@@ -301,7 +329,7 @@ mod tests {
     #[test]
     fn options_from_kiln_toml_match_the_file() {
         let (_dir, path) = write(
-            "dialect = \"postgres\"\ndir = \"db\"\ndatabase_url_env = \"APP_DB\"\nschema = \"ops\"\nversion_table = \"app_version\"\naudit_table = \"app_audit\"\ntransaction = \"all\"\nlock_timeout = 7\nio_timeout = 0\napp_version = \"2.0\"\nddl_lock_timeout = \"2s\"\nddl_statement_timeout = 0\nddl_retries = 4\n",
+            "dialect = \"postgres\"\ndir = \"db\"\ndatabase_url_env = \"APP_DB\"\nschema = \"ops\"\nversion_table = \"app_version\"\naudit_table = \"app_audit\"\ntransaction = \"all\"\nlock_timeout = 7\nlock_mode = \"table\"\nio_timeout = 0\napp_version = \"2.0\"\nddl_lock_timeout = \"2s\"\nddl_statement_timeout = 0\nddl_retries = 4\n",
         );
         let expected = Options::default()
             .schema("ops")
@@ -309,6 +337,7 @@ mod tests {
             .audit_table("app_audit")
             .transaction_mode(TransactionMode::All)
             .lock_timeout(Duration::from_secs(7))
+            .lock_mode(LockMode::Table)
             .io_timeout(None)
             .app_version("2.0")
             .ddl_lock_timeout(Some(Duration::from_secs(2)))

@@ -220,6 +220,8 @@ pub(crate) struct Sql {
     pub version: String,
     pub audit: String,
     pub state: String,
+    /// The lease table of [`crate::LockMode::Table`].
+    pub lock: String,
     pub schema: Option<String>,
     /// Plain `schema.version_table` used to derive lock keys.
     pub lock_name: String,
@@ -241,6 +243,7 @@ impl Sql {
             version: q(&options.version_table),
             audit: q(&options.audit_table),
             state: q(&options.state_table()),
+            lock: q(&options.lock_table()),
             schema: schema.map(|s| quote_ident(dialect, s)),
             lock_name: format!("{}.{}", schema.unwrap_or(""), options.version_table),
         })
@@ -339,6 +342,103 @@ impl Sql {
             ),
         });
         out
+    }
+
+    /// Statements that create the lease table of [`crate::LockMode::Table`] and its one row if
+    /// they are missing (modelled on Liquibase's `DATABASECHANGELOGLOCK`: one row, who holds it,
+    /// and here an expiry so a dead holder's lease can be taken over).
+    pub fn create_lock_table(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(schema) = &self.schema {
+            out.push(match self.dialect {
+                Dialect::MySql => format!("CREATE DATABASE IF NOT EXISTS {schema}"),
+                _ => format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
+            });
+        }
+        out.push(format!(
+            "CREATE TABLE IF NOT EXISTS {} (
+    id INTEGER NOT NULL PRIMARY KEY,
+    owner VARCHAR(64) NULL,
+    host VARCHAR(255) NULL,
+    pid BIGINT NULL,
+    acquired_at VARCHAR(40) NULL,
+    expires_ms BIGINT NOT NULL
+)",
+            self.lock
+        ));
+        let values =
+            "(id, owner, host, pid, acquired_at, expires_ms) VALUES (1, NULL, NULL, NULL, NULL, 0)";
+        out.push(match self.dialect {
+            Dialect::Postgres => {
+                format!("INSERT INTO {} {values} ON CONFLICT DO NOTHING", self.lock)
+            }
+            Dialect::MySql => format!("INSERT IGNORE INTO {} {values}", self.lock),
+            _ => format!("INSERT OR IGNORE INTO {} {values}", self.lock),
+        });
+        out
+    }
+
+    /// The database's clock in milliseconds since 1970: every lease is timed by the one clock
+    /// all runners share, so clock skew between hosts cannot make a lease expire early.
+    pub fn now_ms(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+            Dialect::MySql => "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)",
+            _ => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+        }
+    }
+
+    /// Takes the lease when it is free or expired. Binds: owner, host, pid, acquired_at, lease
+    /// length in ms. One statement, so two runners can never both take it.
+    pub fn take_lease(&self) -> String {
+        let now = self.now_ms();
+        self.ph(&format!(
+            "UPDATE {} SET owner = ?, host = ?, pid = ?, acquired_at = ?, expires_ms = {now} + ? WHERE id = 1 AND (owner IS NULL OR expires_ms < {now})",
+            self.lock
+        ))
+    }
+
+    /// Extends the lease of its owner. Binds: lease length in ms, owner. No row: it was lost.
+    pub fn renew_lease(&self) -> String {
+        self.ph(&format!(
+            "UPDATE {} SET expires_ms = {} + ? WHERE id = 1 AND owner = ?",
+            self.lock,
+            self.now_ms()
+        ))
+    }
+
+    /// Frees the lease if its owner still holds it. Binds: owner.
+    pub fn release_lease(&self) -> String {
+        self.ph(&format!(
+            "UPDATE {} SET owner = NULL, host = NULL, pid = NULL, acquired_at = NULL, expires_ms = 0 WHERE id = 1 AND owner = ?",
+            self.lock
+        ))
+    }
+
+    /// The holder of the lease: owner, host, pid, acquired_at and milliseconds left (negative
+    /// once expired); no row when it is free.
+    pub fn lease_holder(&self) -> String {
+        format!(
+            "SELECT owner, host, pid, acquired_at, expires_ms - {} FROM {} WHERE id = 1 AND owner IS NOT NULL",
+            self.now_ms(),
+            self.lock
+        )
+    }
+
+    /// One round trip that opens a transaction, takes the transaction-scoped advisory lock
+    /// `key` waiting at most `wait_ms`, and reads the state row's digest (empty when the dirty
+    /// count is no longer `dirty`), for [`crate::LockMode::Transaction`]. The read is a
+    /// statement of its own, so its snapshot is taken after the lock is granted and sees every
+    /// commit of the previous holder. The wait is bounded by a transaction-local `lock_timeout`
+    /// (error 55P03), put back to the session's value once the lock is held so the revision's
+    /// own statements run under the setting they would have had.
+    pub fn begin_xact_locked(&self, key: i64, dirty: i64, wait_ms: u64) -> String {
+        format!(
+            "{}; SELECT set_config('kiln.lock_timeout', current_setting('lock_timeout'), true), set_config('lock_timeout', '{}ms', true); SELECT pg_advisory_xact_lock({key}); SELECT set_config('lock_timeout', current_setting('kiln.lock_timeout'), true); SELECT COALESCE(({}), '')",
+            self.begin(),
+            wait_ms.max(1),
+            self.state_digest(dirty)
+        )
     }
 
     /// The start-up check: one row, one column, present only when nothing is dirty and the

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{rev, table_exists, write_set};
-use kiln_runtime::{Db, Dialect, Error, LostOutcome, Migrator, Options};
+use kiln_runtime::{Db, Dialect, Error, LockMode, LostOutcome, Migrator, Options};
 use kiln_testing::{Fault, FaultTrigger, Proxy, Scope, TestDb};
 use std::time::Duration;
 
@@ -32,7 +32,16 @@ fn set(dir: &std::path::Path) -> Migrator {
             ),
         ],
     );
-    m.with_options(Options::default().io_timeout(Some(Duration::from_secs(1))))
+    m.with_options(watched())
+}
+
+/// A one-second I/O timeout and the session lock. The test proxy listens on a port of its own,
+/// which `LockMode::Auto` takes for a pooler (and then neither identifies the session nor
+/// bounds round trips); these tests are about a direct session whose network fails.
+fn watched() -> Options {
+    Options::default()
+        .io_timeout(Some(Duration::from_secs(1)))
+        .lock_mode(LockMode::Session)
 }
 
 /// The database through a new proxy.
@@ -293,7 +302,7 @@ async fn a_long_statement_is_not_a_lost_connection() {
             None,
         )],
     )
-    .with_options(Options::default().io_timeout(Some(Duration::from_secs(1))));
+    .with_options(watched());
     let (_proxy, db) = through_proxy(&t).await;
     let report = tokio::time::timeout(GUARD, m.upgrade(&db, "head"))
         .await

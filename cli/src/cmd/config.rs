@@ -61,6 +61,13 @@ pub fn config(s: &Settings, a: &ConfigSettings) -> anyhow::Result<Code> {
             ),
         ),
         (
+            "lock_mode",
+            (
+                l.lock_mode.value.name().to_owned(),
+                l.lock_mode.origin.clone(),
+            ),
+        ),
+        (
             "io_timeout",
             (l.io_timeout.value.to_string(), l.io_timeout.origin.clone()),
         ),

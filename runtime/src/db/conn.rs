@@ -76,6 +76,83 @@ macro_rules! bind_all {
 /// A row read generically: every column as optional text or integer, in select order.
 pub(crate) type TextRow = Vec<Option<String>>;
 
+/// Reads every column of `rows` as optional text, the `int_columns` as integers shown as text.
+fn decode_rows<R>(
+    rows: Vec<R>,
+    int_columns: &[usize],
+) -> std::result::Result<Vec<TextRow>, sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut cols = Vec::with_capacity(row.len());
+        for i in 0..row.len() {
+            if int_columns.contains(&i) {
+                let v: Option<i64> = row.try_get(i)?;
+                cols.push(v.map(|v| v.to_string()));
+            } else {
+                let v: Option<String> = row.try_get(i)?;
+                cols.push(v);
+            }
+        }
+        out.push(cols);
+    }
+    Ok(out)
+}
+
+/// `sql` with each `$n` replaced by the literal of `args[n - 1]`, for PostgreSQL's simple-query
+/// protocol (see [`Conn::exec`]). Every value goes through the one escaping function. A `$n`
+/// inside a quoted string or identifier is text, as it was for the server, and stays as it is.
+#[cfg(feature = "postgres")]
+pub(crate) fn inline_pg(sql: &str, args: &[Arg]) -> String {
+    use crate::sql::literal;
+    let mut out = String::with_capacity(sql.len() + 16 * args.len());
+    let mut chars = sql.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        if let Some(q) = quote {
+            // A doubled quote is one quote character inside, so toggling twice is right.
+            if c == q {
+                quote = None;
+            }
+            out.push(c);
+            continue;
+        }
+        if c == '\'' || c == '"' {
+            quote = Some(c);
+            out.push(c);
+            continue;
+        }
+        if c != '$' {
+            out.push(c);
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.next_if(char::is_ascii_digit) {
+            digits.push(d);
+        }
+        let arg = digits
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| args.get(i));
+        match arg {
+            Some(Arg::Text(s)) => out.push_str(&literal(Dialect::Postgres, Some(s))),
+            Some(Arg::OptText(s)) => out.push_str(&literal(Dialect::Postgres, s.as_deref())),
+            Some(Arg::Int(i)) => out.push_str(&i.to_string()),
+            None => {
+                out.push('$');
+                out.push_str(&digits);
+            }
+        }
+    }
+    out
+}
+
 impl Conn {
     pub fn dialect(&self) -> Dialect {
         on_conn!(self, _c => dialect_of_conn(_c))
@@ -91,7 +168,22 @@ impl Conn {
     }
 
     /// Runs one statement with bound values; returns rows affected.
+    ///
+    /// On PostgreSQL the values are written into the text as literals and the statement goes
+    /// through the simple-query protocol: a named prepared statement lives in one server session,
+    /// and behind a transaction-mode pooler (PgBouncer before 1.21) the next statement may reach
+    /// another one ("prepared statement sqlx_s_1 does not exist"). kiln runs each bookkeeping
+    /// statement a handful of times per connection, so preparing it saved nothing anyway: a
+    /// simple query is one round trip, a first prepared execution two.
     pub async fn exec(&mut self, sql: &str, args: &[Arg]) -> std::result::Result<u64, sqlx::Error> {
+        #[cfg(feature = "postgres")]
+        if let Conn::Postgres(c) = self {
+            let sql = trusted(inline_pg(sql, args));
+            return sqlx::raw_sql(sql)
+                .execute(&mut **c)
+                .await
+                .map(|r| r.rows_affected());
+        }
         let sql = trusted(sql.to_owned());
         on_conn!(self, c => {
             let q = bind_all!(sqlx::query(sql), args);
@@ -99,31 +191,36 @@ impl Conn {
         })
     }
 
-    /// Reads rows; integer columns are returned as text.
+    /// Reads rows; integer columns are returned as text. A simple query on PostgreSQL, for the
+    /// reason [`Conn::exec`] gives.
     pub async fn rows(
         &mut self,
         sql: &str,
         int_columns: &[usize],
     ) -> std::result::Result<Vec<TextRow>, sqlx::Error> {
         let sql = trusted(sql.to_owned());
+        #[cfg(feature = "postgres")]
+        if let Conn::Postgres(c) = self {
+            return decode_rows(sqlx::raw_sql(sql).fetch_all(&mut **c).await?, int_columns);
+        }
+        on_conn!(self, c => decode_rows(sqlx::query(sql).fetch_all(&mut **c).await?, int_columns))
+    }
+
+    /// Reads the first text column of the last row a simple query returns, or `None` when it
+    /// returns none: the answer of the last statement of a script whose earlier statements
+    /// (taking a lock, opening a transaction) return nothing worth reading.
+    pub async fn last_text(
+        &mut self,
+        sql: String,
+    ) -> std::result::Result<Option<String>, sqlx::Error> {
+        let sql = trusted(sql);
         on_conn!(self, c => {
             use sqlx::Row as _;
-            let rows = sqlx::query(sql).fetch_all(&mut **c).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in rows {
-                let mut cols = Vec::with_capacity(row.len());
-                for i in 0..row.len() {
-                    if int_columns.contains(&i) {
-                        let v: Option<i64> = row.try_get(i)?;
-                        cols.push(v.map(|v| v.to_string()));
-                    } else {
-                        let v: Option<String> = row.try_get(i)?;
-                        cols.push(v);
-                    }
-                }
-                out.push(cols);
+            let rows = sqlx::raw_sql(sql).fetch_all(&mut **c).await?;
+            match rows.last() {
+                Some(r) => r.try_get::<String, _>(0).map(Some),
+                None => Ok(None),
             }
-            Ok(out)
         })
     }
 
@@ -227,5 +324,31 @@ pub(crate) fn is_concurrent_create(e: &sqlx::Error) -> bool {
             Some("23505") | Some("42P07") | Some("42P06") | Some("42710") | Some("1050")
         ),
         _ => false,
+    }
+}
+
+#[cfg(all(test, feature = "postgres"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_escaped_literals() {
+        let args = [
+            Arg::Text("it's".into()),
+            Arg::OptText(None),
+            Arg::Int(-7),
+            Arg::OptText(Some("a\\b".into())),
+        ];
+        let sql = "UPDATE t SET a = $1, b = $2, c = $3 WHERE d = $4 AND e = $10";
+        assert_eq!(
+            inline_pg(sql, &args),
+            "UPDATE t SET a = 'it''s', b = NULL, c = -7 WHERE d = E'a\\\\b' AND e = $10"
+        );
+        let many: Vec<Arg> = (1..=11).map(Arg::Int).collect();
+        assert_eq!(inline_pg("$1,$10,$11", &many), "1,10,11");
+        assert_eq!(
+            inline_pg("SELECT '$1', 'it''s $1', \"$1\", $1", &many),
+            "SELECT '$1', 'it''s $1', \"$1\", 1"
+        );
     }
 }

@@ -37,6 +37,19 @@ impl Conn {
 }
 
 impl Exec<'_> {
+    /// [`Conn::last_text`] over the network; SQLite's handle never needs it (its run lock is a
+    /// file, see `LockMode`), so there it reads nothing.
+    pub async fn last_text(
+        &mut self,
+        sql: String,
+    ) -> std::result::Result<Option<String>, sqlx::Error> {
+        match self {
+            Exec::Conn(c) => c.last_text(sql).await,
+            #[cfg(feature = "sqlite")]
+            Exec::Sqlite(..) => Ok(None),
+        }
+    }
+
     /// Runs SQL text as-is, several statements allowed, stopping at the first error.
     pub async fn script(&mut self, sql: Cow<'static, str>) -> std::result::Result<(), sqlx::Error> {
         match self {

@@ -4,7 +4,7 @@
 use super::Conn;
 use crate::error::{Error, Result};
 use crate::sql::Sql;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(feature = "mysql")]
 use crate::sql::trusted;
 use kiln_core::Dialect;
 use std::time::{Duration, Instant};
@@ -78,13 +78,14 @@ impl Conn {
                     }
                 },
                 #[cfg(feature = "postgres")]
-                Conn::Postgres(c) => {
-                    let ok: bool = sqlx::query_scalar(trusted("SELECT pg_try_advisory_lock($1)"))
-                        .bind(key)
-                        .fetch_one(&mut **c)
+                Conn::Postgres(_) => {
+                    // A simple query, like all of kiln's statements on PostgreSQL (see
+                    // `Conn::exec`); the key is an integer kiln computed.
+                    let ok = self
+                        .first_text(format!("SELECT CAST(pg_try_advisory_lock({key}) AS TEXT)"))
                         .await
                         .map_err(Error::db("taking the migration lock"))?;
-                    ok.then_some(RunLock::Pg(key))
+                    (ok.as_deref() == Some("true")).then_some(RunLock::Pg(key))
                 }
                 #[cfg(feature = "mysql")]
                 Conn::MySql(c) => {
@@ -128,10 +129,8 @@ impl Conn {
     pub async fn unlock(&mut self, lock: RunLock) -> Result<()> {
         match (lock, self) {
             #[cfg(feature = "postgres")]
-            (RunLock::Pg(key), Conn::Postgres(c)) => {
-                sqlx::query(trusted("SELECT pg_advisory_unlock($1)"))
-                    .bind(key)
-                    .execute(&mut **c)
+            (RunLock::Pg(key), c @ Conn::Postgres(_)) => {
+                c.script(format!("SELECT pg_advisory_unlock({key})"))
                     .await
                     .map_err(Error::db("releasing the migration lock"))?;
             }
@@ -154,7 +153,7 @@ impl Conn {
 }
 
 /// A 63-bit key derived from the lock name, stable across kiln versions.
-fn lock_key(name: &str) -> i64 {
+pub(crate) fn lock_key(name: &str) -> i64 {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(format!("kiln:{name}").as_bytes());
     let mut b = [0u8; 8];

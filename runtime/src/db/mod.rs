@@ -14,7 +14,7 @@ mod raw_sqlite;
 
 pub(crate) use conn::{Arg, Conn, TextRow, is_concurrent_create, is_missing_table};
 pub(crate) use exec::Exec;
-pub(crate) use lock::RunLock;
+pub(crate) use lock::{RunLock, lock_key};
 
 use crate::error::{Error, Result};
 use kiln_core::Dialect;

@@ -68,6 +68,8 @@ impl Session<'_> {
                 });
             }
             let rev = &revs[plan[k]];
+            self.guard
+                .check(|| format!("revision `{}` ({})", rev.id(), rev.file()))?;
             if self.is_atomic(rev) {
                 // A run of consecutive transactional revisions goes through one executor.
                 let end = plan[k..]
@@ -76,6 +78,9 @@ impl Session<'_> {
                     .map_or(plan.len(), |p| k + p);
                 self.execute_atomic(plan, k, end, direction, &hooks, report, rails)
                     .await?;
+                if self.guard.raced {
+                    return Ok(());
+                }
                 k = end;
                 continue;
             }
@@ -85,6 +90,9 @@ impl Session<'_> {
             let started_at = now_rfc3339();
             self.run_marked(rev, direction, &started_at, started, rails)
                 .await?;
+            if self.guard.raced {
+                return Ok(());
+            }
             finish_step(
                 &hooks,
                 rev,
@@ -213,6 +221,18 @@ impl Session<'_> {
                     sql = Cow::Owned(j);
                 }
             }
+            if k > from {
+                let next = &revs[plan[k]];
+                if let Err(e) = self
+                    .guard
+                    .check(|| format!("revision `{}` ({})", next.id(), next.file()))
+                {
+                    if in_tx {
+                        let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
+                    }
+                    return Err(e);
+                }
+            }
             let step: Vec<&Revision> = plan[k..end].iter().map(|&i| &revs[i]).collect();
             for (n, rev) in step.iter().enumerate() {
                 emit_starting(hooks, rev, direction, k + n, plan.len());
@@ -220,7 +240,26 @@ impl Session<'_> {
             let started = Instant::now();
             let started_at = now_rfc3339();
             let limits = rails.limits(step[0], opts);
+            let xact = self.guard.xact_begin(&self.sql, &self.digest, self.dirty);
             let res = if in_tx {
+                exec.script(sql).await
+            } else if let Some((begin_locked, expected)) = xact {
+                // The transaction lock: taken by this transaction, which then checks that the
+                // state is still the one this run planned from.
+                let seen = match exec.last_text(begin_locked).await {
+                    Ok(seen) => seen,
+                    Err(e) => {
+                        let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
+                        return Err(super::locking::xact_error(e, &self.guard));
+                    }
+                };
+                if seen.as_deref() != Some(expected.as_str()) {
+                    let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
+                    self.guard.raced = true;
+                    return Ok(());
+                }
+                in_tx = true;
+                tx_from = k;
                 exec.script(sql).await
             } else {
                 in_tx = true;
@@ -372,6 +411,15 @@ impl Session<'_> {
                 }
             }
             if !whole || end == to {
+                if let Err(e) = self.guard.check(|| {
+                    format!(
+                        "the COMMIT of revision `{}` (rolled back)",
+                        step[step.len() - 1].id()
+                    )
+                }) {
+                    let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
+                    return Err(e);
+                }
                 let script = commit(&mut book, &self.digest, self.dirty);
                 if let Err(e) = exec.script(Cow::Owned(script)).await {
                     if self.dialect != Dialect::Sqlite && is_lost(&e) {

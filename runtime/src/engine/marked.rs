@@ -43,8 +43,9 @@ impl Session<'_> {
                 rev.id()
             )))?;
         }
-        let begin = self.sql.begin();
-        self.tx(begin, "starting a transaction").await?;
+        if !self.begin_write(true).await? {
+            return Ok(());
+        }
         let marked = async {
             if direction == Direction::Upgrade {
                 self.insert_version(rev, state, started_at, 0).await?;
@@ -173,7 +174,7 @@ impl Session<'_> {
             }
         }
 
-        let mut recorded = self.tx(self.sql.begin(), "starting a transaction").await;
+        let mut recorded = self.begin_write(false).await.map(|_| ());
         if recorded.is_ok() {
             recorded = self
                 .record(rev, direction, started_at, started.elapsed(), true)

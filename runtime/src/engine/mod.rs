@@ -7,7 +7,7 @@
 //! `running` first, statements run one at a time, and only success flips it to `applied`, so a
 //! failure or a killed process leaves a dirty marker instead of a silent half-applied revision.
 
-use crate::db::{Db, RunLock, is_concurrent_create, is_missing_table};
+use crate::db::{Db, is_concurrent_create, is_missing_table};
 use crate::error::{Error, Result};
 use crate::net::{Watchdog, Watched};
 use crate::options::Options;
@@ -15,11 +15,12 @@ use crate::report::{AppliedRevision, AuditEntry, Direction, Hooks, Report, Statu
 use crate::sql::Sql;
 use crate::util::{host_name, run_id};
 use kiln_core::{Dialect, MigrationSet, Plan, Target};
-use std::time::Duration;
 
 mod batch;
 mod book;
 pub(crate) mod guardrails;
+mod lease;
+mod locking;
 mod lost;
 mod marked;
 mod marker;
@@ -33,6 +34,7 @@ pub(crate) use state::{analyze, history_of, status_of};
 const KILN_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What a mutating run does.
+#[derive(Clone)]
 pub(crate) enum Op {
     Upgrade(Target),
     Downgrade(Target),
@@ -53,6 +55,7 @@ pub(crate) struct Session<'m> {
     host: Option<String>,
     digest: [u8; 32],
     dirty: i64,
+    guard: locking::Guard,
 }
 
 impl<'m> Session<'m> {
@@ -81,6 +84,7 @@ impl<'m> Session<'m> {
             host: None,
             digest: [0; 32],
             dirty: 0,
+            guard: locking::Guard::default(),
         })
     }
 
@@ -96,18 +100,6 @@ impl<'m> Session<'m> {
             Ok(None) => Ok(false),
             Err(e) if is_missing_table(&e) => Ok(false),
             Err(e) => Err(Error::db("reading the migration state")(e)),
-        }
-    }
-
-    /// `true` when another runner holds the run lock right now.
-    pub async fn lock_held_elsewhere(&mut self) -> Result<bool> {
-        match self.conn.lock(&self.sql, Duration::ZERO).await {
-            Ok(lock) => {
-                self.conn.unlock(lock).await?;
-                Ok(false)
-            }
-            Err(Error::LockTimeout { .. }) => Ok(true),
-            Err(e) => Err(e),
         }
     }
 
@@ -169,36 +161,26 @@ impl<'m> Session<'m> {
         }
         // A session lock must never go back to the pool, even if this future is dropped.
         self.conn.close_on_drop();
-        self.conn.identify().await;
-        let lock = if self.opts.lock {
-            // A stamp records a state someone decided on after looking at the database; if a
-            // runner is changing it right now that decision is stale, so stamp does not wait.
-            let stamping = matches!(op, Op::Stamp(..));
-            let timeout = if stamping {
-                Duration::ZERO
-            } else {
-                self.opts.lock_timeout
-            };
-            match self.conn.lock(&self.sql, timeout).await {
-                Err(Error::LockTimeout { what, .. }) if stamping => {
-                    return Err(Error::StampWhileRunning { what });
-                }
-                other => other?,
-            }
-        } else {
-            RunLock::None
-        };
-        if self.dialect == Dialect::Postgres {
+        // A stamp records a state someone decided on after looking at the database; if a
+        // runner is changing it right now that decision is stale, so stamp does not wait.
+        let held = self.take_lock(matches!(op, Op::Stamp(..))).await?;
+        if self.dialect == Dialect::Postgres && matches!(held, locking::Held::Session(_)) {
             // Without this, a server keeps running a killed runner's statement (holding its
             // advisory lock and locks on the tables) until the statement ends, so the next
             // start waits. PostgreSQL 14+ checks the socket this often; older servers refuse the
-            // setting, which is harmless.
+            // setting, which is harmless. (Not behind a pooler: a session setting would stay with
+            // a server connection that serves others next.)
             let _ = self
                 .conn
                 .script("SET client_connection_check_interval = '1s'")
                 .await;
         }
-        let result = match self.mutate_locked(op, hooks).await {
+        let result = if self.guard.xact.is_some() {
+            self.mutate_racing(op, hooks).await
+        } else {
+            self.mutate_locked(op, hooks).await
+        };
+        let result = match result {
             Err(Error::Database { context, source }) if self.lost_here(&source) => {
                 Err(self.lost(&source, &context, None, None, Phase::Other).await)
             }
@@ -206,27 +188,64 @@ impl<'m> Session<'m> {
         };
         // A lost session's lock died with it (kiln ended the session); the connection in hand
         // now is a new one that holds nothing.
-        let unlocked = match &result {
-            Err(Error::ConnectionLost { .. }) => Ok(()),
-            _ => self.conn.unlock(lock).await,
-        };
+        let lost = matches!(&result, Err(Error::ConnectionLost { .. }));
+        let unlocked = self.release_lock(held, lost, result.is_err()).await;
         let report = result?;
         unlocked?;
         Ok(report)
     }
 
+    /// [`Session::mutate_locked`] under the transaction lock: when a writing transaction finds
+    /// that another runner changed the state since this run read it, the run reads the version
+    /// table again and plans anew, so what the other runner applied is skipped.
+    async fn mutate_racing(&mut self, op: Op, hooks: Hooks<'_>) -> Result<Report> {
+        let mut report = Report::default();
+        loop {
+            self.guard.raced = false;
+            match self.mutate_locked(op.clone(), hooks).await {
+                Ok(mut r) => {
+                    report.steps.append(&mut r.steps);
+                    if !self.guard.raced {
+                        return Ok(report);
+                    }
+                    tracing::debug!(target: "kiln", "another runner changed the migration state; reading it again");
+                }
+                Err(e) => {
+                    let mut steps = std::mem::take(&mut report.steps);
+                    steps.extend(e.completed_steps().iter().cloned());
+                    return Err(e.with_completed(steps));
+                }
+            }
+        }
+    }
+
     async fn mutate_locked(&mut self, op: Op, hooks: Hooks<'_>) -> Result<Report> {
         self.ensure_tables().await?;
+        // Under the transaction lock, the state is read (and the state row repaired) in a
+        // transaction that holds it, so the view the run plans from is one no writer is halfway
+        // through.
+        if let Some((begin, _)) = self.guard.xact_begin(&self.sql, &self.digest, self.dirty)
+            && let Err(e) = self.conn.last_text(begin).await
+        {
+            let _ = self.conn.script("ROLLBACK").await;
+            return Err(locking::xact_error(e, &self.guard));
+        }
         let mut rows = self.read_versions().await?.unwrap_or_default();
         self.run_id = run_id();
         self.user = self.conn.current_user().await;
         self.host = host_name();
-        if self.opts.lock {
+        // A marker is abandoned only if no runner holds the lock, which a run holding it for its
+        // whole length knows; the transaction lock is held only while a runner writes, so there a
+        // marker may belong to a `transaction false` revision running right now.
+        if self.opts.lock && self.guard.xact.is_none() {
             self.record_abandoned_markers(&mut rows).await?;
         }
         self.digest = digest_of(&rows);
         self.dirty = rows.iter().filter(|r| !r.is_applied()).count() as i64;
         self.repair_state().await?;
+        if self.guard.xact.is_some() {
+            self.tx("COMMIT", "reading the migration state").await?;
+        }
         let plan = Plan::new(self.set);
         match op {
             Op::Stamp(targets, purge) => self.stamp(&plan, &rows, &targets, purge).await,

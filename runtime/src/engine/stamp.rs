@@ -44,7 +44,12 @@ impl Session<'_> {
         let started_at = now_rfc3339();
         let started = Instant::now();
         let mut report = Report::default();
-        self.tx(self.sql.begin(), "starting a transaction").await?;
+        if !self.begin_write(true).await? {
+            return Err(Error::StampWhileRunning {
+                what: "transaction lock: another runner changed the state while stamp read it"
+                    .into(),
+            });
+        }
         let res: std::result::Result<(), sqlx::Error> = async {
             // Rows a purge forgets are recorded as stamped away, the ones this binary does not
             // know included, so the audit trail shows what the purge removed.

@@ -34,6 +34,7 @@ impl Exclude {
             tables: vec![
                 options.version_table.to_string(),
                 options.state_table(),
+                options.lock_table(),
                 options.audit_table.to_string(),
             ],
         }
