@@ -3,7 +3,7 @@
 use super::{CheckError, CheckReport, Ctx, finish};
 use crate::testdb::TestDb;
 use kiln_core::Dialect;
-use kiln_runtime::{Migrator, RawConnection};
+use kiln_runtime::Migrator;
 use std::path::Path;
 use std::time::Instant;
 
@@ -64,26 +64,15 @@ pub async fn matches_schema_file(
     r.map(|rep| rep.done(started))
 }
 
+/// Applies the file the way `kiln check --schema-file` does (kiln-schema's `apply_sql`: dump
+/// tools' output accepted as it comes), so a file that passes one passes the other.
 async fn apply_file(ctx: Ctx, t: &TestDb, text: &str, path: &Path) -> Result<(), CheckError> {
-    let statements = kiln_core::split::split(text, t.dialect()).map_err(|e| {
+    kiln_schema::apply_sql(t.db(), text).await.map_err(|e| {
         ctx.failed(format!(
-            "{}:{}: cannot split into statements: {}",
+            "{}:{}: the declared schema does not apply: {}",
             path.display(),
             e.line,
             e.message
         ))
-    })?;
-    let mut conn = RawConnection::acquire(t.db())
-        .await
-        .map_err(|e| ctx.setup("cannot connect", e))?;
-    for st in statements {
-        if let Err(e) = conn.script(st.sql.to_owned()).await {
-            return Err(ctx.failed(format!(
-                "{}:{}: the declared schema does not apply: {e}",
-                path.display(),
-                st.line
-            )));
-        }
-    }
-    Ok(())
+    })
 }
