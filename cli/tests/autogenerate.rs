@@ -199,6 +199,95 @@ fn common_states(pg: bool) -> Vec<(String, Vec<&'static str>)> {
         base21.clone() + &posts22 + "CREATE INDEX posts_editor ON posts (editor_id);\n",
         vec!["editor_id", "create index posts_editor"],
     ));
+    let core = base21.clone() + &posts22 + "CREATE INDEX posts_editor ON posts (editor_id);\n";
+    let mut more =
+        |extra: String, expect: Vec<&'static str>| v.push((core.clone() + &extra, expect));
+    // 23: a self-referencing table.
+    let cats = "CREATE TABLE categories (\n  id integer PRIMARY KEY,\n  parent_id integer REFERENCES categories (id),\n  name text NOT NULL\n);\n";
+    more(cats.into(), vec!["create table categories"]);
+    // 24: a new column with a named check constraint.
+    let cats24 = cats.replace("  name text NOT NULL\n", "  name text NOT NULL,\n  rank integer NOT NULL DEFAULT 1,\n  CONSTRAINT rank_positive CHECK (rank > 0)\n");
+    more(cats24.clone(), vec!["rank"]);
+    // 25: an index on several columns, one descending.
+    let idx25 = "CREATE INDEX categories_parent_rank ON categories (parent_id, rank DESC);\n";
+    more(
+        cats24.clone() + idx25,
+        vec!["create index categories_parent_rank"],
+    );
+    // 26: the index becomes unique.
+    let idx26 = idx25.replace("CREATE INDEX", "CREATE UNIQUE INDEX");
+    more(cats24.clone() + &idx26, vec!["categories_parent_rank"]);
+    // 27: the default goes.
+    let cats27 = cats24.replace("rank integer NOT NULL DEFAULT 1", "rank integer NOT NULL");
+    more(cats27.clone() + &idx26, vec!["rank"]);
+    // 28: NOT NULL goes.
+    let cats28 = cats27.replace("  name text NOT NULL,", "  name text,");
+    more(cats28.clone() + &idx26, vec!["name"]);
+    // 29: a unique constraint on one column.
+    let cats29 = cats28.replace("  name text,", "  name text UNIQUE,");
+    more(cats29.clone() + &idx26, vec!["unique"]);
+    // 30: the named check goes.
+    let cats30 = cats29.replace(",\n  CONSTRAINT rank_positive CHECK (rank > 0)", "");
+    more(cats30.clone() + &idx26, vec!["rank_positive"]);
+    // 31: a view over a view.
+    let views = "CREATE VIEW top_categories AS SELECT id, name FROM categories WHERE parent_id IS NULL;\n\
+                 CREATE VIEW top_names AS SELECT name FROM top_categories;\n";
+    more(
+        cats30.clone() + &idx26 + views,
+        vec!["create view top_categories", "create view top_names"],
+    );
+    // 32: the inner view changes, so the outer one is replaced too.
+    let views32 = views.replace(
+        "WHERE parent_id IS NULL",
+        "WHERE parent_id IS NULL AND rank < 10",
+    );
+    more(
+        cats30.clone() + &idx26 + &views32,
+        vec!["drop view top_names", "create view top_names"],
+    );
+    // 33: a table of assorted types.
+    let kinds = "CREATE TABLE kinds (\n  id integer PRIMARY KEY,\n  flag boolean NOT NULL DEFAULT false,\n  born date,\n  ratio real,\n  price numeric(10, 2),\n  raw bytea\n);\n";
+    more(
+        cats30.clone() + &idx26 + &views32 + kinds,
+        vec!["create table kinds"],
+    );
+    // 34: two columns added at once.
+    let kinds34 = kinds.replace(
+        "  raw bytea\n",
+        "  raw bytea,\n  a integer,\n  b text DEFAULT 'b'\n",
+    );
+    more(
+        cats30.clone() + &idx26 + &views32 + &kinds34,
+        vec!["add column kinds.a", "add column kinds.b"],
+    );
+    // 35: a column and its index go together.
+    let with_idx = "CREATE INDEX kinds_a ON kinds (a);\n";
+    more(
+        cats30.clone() + &idx26 + &views32 + &kinds34 + with_idx,
+        vec!["create index kinds_a"],
+    );
+    let kinds36 = kinds34.replace("  a integer,\n", "");
+    more(
+        cats30.clone() + &idx26 + &views32 + &kinds36,
+        vec!["drop index kinds_a", "drop column kinds.a"],
+    );
+    // 37: a primary key grows a column.
+    let pk = "CREATE TABLE pairs (\n  a integer NOT NULL,\n  b integer NOT NULL,\n  PRIMARY KEY (a)\n);\n";
+    more(
+        cats30.clone() + &idx26 + &views32 + &kinds36 + pk,
+        vec!["create table pairs"],
+    );
+    let pk38 = pk.replace("PRIMARY KEY (a)", "PRIMARY KEY (a, b)");
+    more(
+        cats30.clone() + &idx26 + &views32 + &kinds36 + &pk38,
+        vec!["pairs"],
+    );
+    // 39: the views go, then the self-referencing table.
+    more(
+        cats30.clone() + &idx26 + &kinds36 + &pk38,
+        vec!["drop view top_names", "drop view top_categories"],
+    );
+    more(kinds36.clone() + &pk38, vec!["drop table categories"]);
     v
 }
 
