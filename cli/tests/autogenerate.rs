@@ -748,3 +748,69 @@ async fn postgres_unrenderable_changes_are_named_and_nothing_is_written() {
     assert_eq!(std::fs::read_dir(sb.migrations()).unwrap().count(), 0);
     db.drop_database().await.unwrap();
 }
+
+/// MySQL/MariaDB: `check --schema-file` compares (here against `mysqldump --no-data` of a
+/// migrated database, kiln's tables included and left out by the capture); autogenerate names
+/// the engine as not rendered (exit 12).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn mysql_check_schema_file_takes_mysqldump_output() {
+    let Some(db) = TestDb::mysql().await else {
+        return;
+    };
+    let e = Engine {
+        dialect: "mysql",
+        dev_url: Some(db.url().to_owned()),
+    };
+    let sb = Sandbox::new();
+    sb.revision(
+        &common::Rev::new("a1", "", "users").sql(
+            "CREATE TABLE users (id int PRIMARY KEY, email varchar(200) NOT NULL UNIQUE, n int DEFAULT 0);\nCREATE INDEX users_n ON users (n);",
+            Some("DROP TABLE users;"),
+        ),
+    );
+    let (code, out, err) = common::run(&sb, db.url(), &["upgrade", "heads"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let name = db.url().rsplit('/').next().unwrap().to_owned();
+    let dump = std::process::Command::new("mysqldump")
+        .args(["--no-data", "-h", "127.0.0.1", "-u", "root", &name])
+        .output();
+    let Ok(dump) = dump else {
+        eprintln!("*** SKIPPING: mysqldump is not installed");
+        db.drop_database().await.unwrap();
+        return;
+    };
+    assert!(dump.status.success(), "{}", text(&dump.stderr));
+    sb.write("schema.sql", &text(&dump.stdout));
+    let (code, out, err) = kiln(
+        &sb,
+        &e,
+        &["check", "--schema-file", "schema.sql", "--dialect", "mysql"],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    sb.write(
+        "schema.sql",
+        "CREATE TABLE users (id int PRIMARY KEY, email varchar(200) NOT NULL UNIQUE, n int DEFAULT 0);\n",
+    );
+    let (code, out, err) = kiln(
+        &sb,
+        &e,
+        &["check", "--schema-file", "schema.sql", "--dialect", "mysql"],
+    );
+    assert_eq!(code, 10, "{out}\n{err}");
+    assert!(out.contains("users_n"), "{out}");
+    let (code, out, err) = kiln(
+        &sb,
+        &e,
+        &[
+            "revision",
+            "--autogenerate",
+            "-m",
+            "x",
+            "--dialect",
+            "mysql",
+        ],
+    );
+    assert_eq!(code, 12, "{out}\n{err}");
+    assert!(err.contains("MySQL/MariaDB"), "{err}");
+    db.drop_database().await.unwrap();
+}
