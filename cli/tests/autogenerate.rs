@@ -814,3 +814,68 @@ async fn mysql_check_schema_file_takes_mysqldump_output() {
     assert!(err.contains("MySQL/MariaDB"), "{err}");
     db.drop_database().await.unwrap();
 }
+
+/// Every dev database is dropped, also when the declared file fails half-way and when
+/// autogenerate refuses: none named after the kiln process is left on the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn dev_databases_are_dropped_on_failure() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let runs: [(&str, &[&str], i32); 2] = [
+        (
+            "CREATE TABLE t (id int);\nCREATE TABLE oops (;\n",
+            &[
+                "check",
+                "--schema-file",
+                "schema.sql",
+                "--dialect",
+                "postgres",
+            ],
+            2,
+        ),
+        (
+            "CREATE FUNCTION one() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n",
+            &[
+                "revision",
+                "--autogenerate",
+                "-m",
+                "f",
+                "--dialect",
+                "postgres",
+            ],
+            12,
+        ),
+    ];
+    for (declared, args, expected) in runs {
+        sb.write("schema.sql", declared);
+        let child = sb
+            .kiln_std()
+            .args(args)
+            .args(["--dev-url", db.url()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(expected), "{}", text(&out.stderr));
+        let mut conn = kiln_runtime::RawConnection::acquire(db.db()).await.unwrap();
+        let left = conn
+            .rows(
+                &format!(
+                    "SELECT count(*) FROM pg_database WHERE datname LIKE 'kiln\\_dev\\_%\\_{pid}\\_%'"
+                ),
+                &[0],
+            )
+            .await
+            .unwrap();
+        assert_eq!(left[0][0].as_deref(), Some("0"), "{args:?}");
+    }
+    assert!(
+        text(&std::fs::read(sb.path().join("schema.sql")).unwrap()).contains("one()"),
+        "the last declared file was used"
+    );
+    db.drop_database().await.unwrap();
+}

@@ -145,7 +145,7 @@ impl Migration {
             .collect()
     }
 
-    /// One comment line per step, warnings first marked as such:
+    /// One comment line per step, in order, those that need attention marked:
     /// `-- + add table users`, `-- ! drop column users.age (destructive)`.
     pub fn header(&self) -> String {
         let mut out = String::new();
