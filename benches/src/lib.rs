@@ -4,6 +4,7 @@
 //! and ratios. Benchmarks never fail on timing: a scenario whose tool is missing (no server, no
 //! Python) is skipped with a note. See `docs/benchmarks.md`.
 
+pub mod autogen;
 pub mod bigscript;
 pub mod db;
 pub mod lint;

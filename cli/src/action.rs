@@ -31,6 +31,8 @@ pub enum Action {
     Config(ConfigSettings),
     /// `lint`: its arguments are declared with the command, in `cmd/lint.rs`.
     Lint(crate::cmd::lint::LintArgs),
+    /// `schema`: its arguments are declared with the command, in `cmd/schema.rs`.
+    Schema(crate::cmd::schema::SchemaArgs),
 }
 
 /// `config`.
@@ -59,6 +61,8 @@ pub struct RevisionSettings {
     pub splice: bool,
     pub empty: bool,
     pub lock: bool,
+    /// `--autogenerate` and its options.
+    pub autogenerate: Option<crate::cmd::autogen::AutogenSettings>,
 }
 
 /// `merge`.
@@ -151,6 +155,12 @@ pub struct CheckSettings {
     pub offline: bool,
     pub allow_unknown: bool,
     pub json: bool,
+    /// `--schema-file [FILE]` (an empty string for the default file), its dialect and dev server.
+    pub schema: Option<(
+        Option<String>,
+        Option<DialectArg>,
+        crate::cmd::schema::DevArgs,
+    )>,
 }
 
 /// `lock`.
@@ -216,6 +226,14 @@ impl Action {
                 splice: a.splice,
                 empty: a.empty,
                 lock: a.lock,
+                autogenerate: a
+                    .autogenerate
+                    .then_some(crate::cmd::autogen::AutogenSettings {
+                        schema_file: a.schema_file,
+                        dialect: a.dialect,
+                        dev: a.dev,
+                        renames: a.renames,
+                    }),
             }),
             Command::Merge(a) => Action::Merge(MergeSettings {
                 message: a.message,
@@ -272,10 +290,15 @@ impl Action {
                 offline: a.offline,
                 allow_unknown: a.allow_unknown,
                 json: a.json,
+                schema: a.schema_file.map(|f| {
+                    let file = (!f.trim().is_empty()).then_some(f);
+                    (file, a.dialect, a.dev)
+                }),
             }),
             Command::Lock(a) => Action::Lock(LockSettings { accept: a.accept }),
             Command::Config(a) => Action::Config(ConfigSettings { json: a.json }),
             Command::Lint(a) => Action::Lint(a),
+            Command::Schema(a) => Action::Schema(a),
             Command::Graph(a) => Action::Graph(match a.format {
                 args::GraphFormat::Dot => GraphFormat::Dot,
                 args::GraphFormat::Mermaid => GraphFormat::Mermaid,

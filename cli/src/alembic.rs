@@ -23,10 +23,6 @@ const HINTS: &[(&str, &str)] = &[
         "kiln has one directory layout: `kiln init [DIR]` creates the directory and an empty kiln.lock",
     ),
     (
-        "--autogenerate",
-        "kiln does not autogenerate revisions yet: `kiln revision -m MSG` writes the file, and you write its SQL",
-    ),
-    (
         "-x",
         "kiln has no -x arguments: a migration is plain SQL, and settings come from flags, KILN_* / DATABASE_URL variables and ./.env (docs/cli.md, Configuration)",
     ),

@@ -80,6 +80,8 @@ pub enum Command {
     Config(ConfigArgs),
     /// Find statements that lock, rewrite or break a busy database (default: draft revisions)
     Lint(crate::cmd::lint::LintArgs),
+    /// The schema the migrations build: `kiln schema dump` prints it as canonical DDL
+    Schema(crate::cmd::schema::SchemaArgs),
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +127,23 @@ pub struct RevisionArgs {
     /// Record the new file in kiln.lock right away
     #[arg(long)]
     pub lock: bool,
+    /// Write the SQL that turns head into the declared schema file, proven on dev databases
+    /// (docs/autogenerate.md)
+    #[arg(long, conflicts_with = "empty")]
+    pub autogenerate: bool,
+    /// With --autogenerate: the declared schema [default: schema/<dialect>.sql, then schema.sql,
+    /// beside the migration directory]
+    #[arg(long, value_name = "FILE", requires = "autogenerate")]
+    pub schema_file: Option<String>,
+    /// With --autogenerate: SQL dialect [default: from the database URL's scheme]
+    #[arg(long, value_enum, requires = "autogenerate")]
+    pub dialect: Option<DialectArg>,
+    /// With --autogenerate: render a rename instead of a drop and an add: `OLD=NEW` (a table) or
+    /// `TABLE.OLD=NEW` (a column). Repeatable
+    #[arg(long = "rename", value_name = "OLD=NEW", requires = "autogenerate")]
+    pub renames: Vec<String>,
+    #[command(flatten)]
+    pub dev: crate::cmd::schema::DevArgs,
 }
 
 #[derive(Debug, Args)]
@@ -328,6 +347,16 @@ pub struct CheckArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+    /// Instead: compare the schema the migrations build with the declared schema FILE (on dev
+    /// databases) [default FILE: schema/<dialect>.sql, then schema.sql, beside the migration
+    /// directory]; exit 10 when they differ
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
+    pub schema_file: Option<String>,
+    /// With --schema-file: SQL dialect [default: from the database URL's scheme]
+    #[arg(long, value_enum, requires = "schema_file")]
+    pub dialect: Option<DialectArg>,
+    #[command(flatten)]
+    pub dev: crate::cmd::schema::DevArgs,
 }
 
 #[derive(Debug, Args)]

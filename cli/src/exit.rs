@@ -25,6 +25,13 @@ pub enum Code {
     Dirty = 8,
     /// `kiln lint` (or `check`) found error-level problems; warnings and notes alone exit 0.
     LintErrors = 9,
+    /// `check --schema-file`: the schema the migrations build differs from the declared file.
+    SchemaDiffers = 10,
+    /// `revision --autogenerate`: the declared schema already matches head; nothing written.
+    NoChanges = 11,
+    /// `revision --autogenerate`: a change kiln cannot render, or the generated revision failed
+    /// its proof on a dev database; nothing written.
+    NotProven = 12,
     /// Stopped by Ctrl-C after a completed revision.
     Interrupted = 130,
 }
@@ -41,6 +48,12 @@ pub const TABLE: &[(Code, &str)] = &[
     (Code::Drift, "drift"),
     (Code::Dirty, "dirty"),
     (Code::LintErrors, "lint errors"),
+    (Code::SchemaDiffers, "schema differs (check --schema-file)"),
+    (Code::NoChanges, "no changes (revision --autogenerate)"),
+    (
+        Code::NotProven,
+        "not rendered or not proven (revision --autogenerate)",
+    ),
     (Code::Interrupted, "interrupted"),
 ];
 
@@ -75,7 +88,9 @@ mod tests {
         assert_eq!(
             help_line(),
             "Exit codes: 0 ok, 1 other error, 2 usage, 3 invalid migration directory, 4 database error, \
-             5 drafts (check --locked), 6 pending, 7 drift, 8 dirty, 9 lint errors, 130 interrupted. See docs/cli.md."
+             5 drafts (check --locked), 6 pending, 7 drift, 8 dirty, 9 lint errors, \
+             10 schema differs (check --schema-file), 11 no changes (revision --autogenerate), \
+             12 not rendered or not proven (revision --autogenerate), 130 interrupted. See docs/cli.md."
         );
     }
 

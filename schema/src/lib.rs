@@ -29,15 +29,21 @@
 
 #![warn(missing_docs)]
 
+mod apply;
 mod capture;
+mod devdb;
 mod diff;
 mod model;
+mod render;
 mod sqltext;
 mod text;
 
+pub use apply::{ApplyError, apply_sql};
+pub use devdb::{DEV_PREFIX, DevDb};
 pub use model::{
     Check, Column, ForeignKey, Index, PrimaryKey, Schema, Table, Trigger, Unique, dialect_name,
 };
+pub use render::{Migration, Rename, Step, StepKind};
 
 use capture::Exclude;
 use kiln_runtime::{Db, Options, Result};

@@ -33,6 +33,9 @@ struct DirFacts<'a> {
 }
 
 pub fn check(s: &Settings, a: &CheckSettings) -> anyhow::Result<Code> {
+    if let Some((file, dialect, dev)) = &a.schema {
+        return super::schema::check_schema(s, file.as_deref(), *dialect, dev);
+    }
     let set = match kiln_core::load_dir(&s.dir) {
         Ok(l) => l.set,
         Err(d) => {

@@ -2,6 +2,7 @@
 //! they share: the async runtime, connecting, and the `Migrator` for the loaded directory.
 
 mod audit;
+pub mod autogen;
 mod check;
 mod config;
 mod db;
@@ -13,6 +14,7 @@ pub mod lint;
 mod lock;
 mod new;
 mod run;
+pub mod schema;
 
 use crate::action::Action;
 use crate::error::Code;
@@ -23,7 +25,10 @@ use crate::settings::Settings;
 pub fn run(s: Settings) -> anyhow::Result<Code> {
     match &s.action {
         Action::Init(i) => init::init(&s, &i.dir, i.write_build_rs),
-        Action::Revision(a) => new::revision(&s, a),
+        Action::Revision(a) => match &a.autogenerate {
+            Some(g) => autogen::autogenerate(&s, a, g),
+            None => new::revision(&s, a),
+        },
         Action::Merge(a) => new::merge(&s, a),
         Action::Move(m) => run::movement(&s, m),
         Action::Stamp(st) => run::stamp(&s, st),
@@ -39,5 +44,6 @@ pub fn run(s: Settings) -> anyhow::Result<Code> {
         Action::Audit(a) => audit::audit(&s, a),
         Action::Config(a) => config::config(&s, a),
         Action::Lint(a) => lint::lint(&s, a),
+        Action::Schema(a) => schema::schema(&s, a),
     }
 }

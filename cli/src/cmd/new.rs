@@ -26,7 +26,7 @@ struct Header<'a> {
 
 /// The body of a new file.
 #[derive(Clone, Copy)]
-enum Body {
+enum Body<'a> {
     /// Template comments that say where the SQL goes.
     Template,
     /// Bare markers.
@@ -35,9 +35,11 @@ enum Body {
     Merge,
     /// For validation before writing: SQL that parses.
     Placeholder,
+    /// Written by `--autogenerate`: everything after the header.
+    Generated(&'a str),
 }
 
-fn render(h: &Header<'_>, body: Body) -> String {
+fn render(h: &Header<'_>, body: Body<'_>) -> String {
     let mut t = format!("-- kiln:revision {}\n", h.id);
     if !h.parents.is_empty() {
         t += &format!("-- kiln:revises {}\n", h.parents.join(", "));
@@ -64,6 +66,7 @@ fn render(h: &Header<'_>, body: Body) -> String {
             "-- kiln:upgrade\n-- A merge joins heads; it needs no SQL of its own.\n\n-- kiln:downgrade\n"
         }
         Body::Placeholder => "-- kiln:upgrade\nSELECT 1;\n\n-- kiln:downgrade\n",
+        Body::Generated(text) => text,
     };
     t
 }
@@ -174,6 +177,24 @@ fn write(
 }
 
 pub fn revision(s: &Settings, a: &RevisionSettings) -> anyhow::Result<Code> {
+    revision_with(s, a, None)
+}
+
+/// A revision body written by `--autogenerate`, and the proof it must pass before the file is
+/// written: given the set as it would be with the new revision and the new revision's id.
+pub struct Generated<'a> {
+    /// Everything after the header: sections, comments and SQL.
+    pub body: String,
+    /// Runs the proof; an error stops the write.
+    pub prove: &'a dyn Fn(&kiln_core::MigrationSet, &str) -> anyhow::Result<()>,
+}
+
+/// `kiln revision`, with a generated body when `generated` is given.
+pub fn revision_with(
+    s: &Settings,
+    a: &RevisionSettings,
+    generated: Option<Generated<'_>>,
+) -> anyhow::Result<Code> {
     let dir = &s.dir;
     // An empty draft (the previous `kiln revision`, not yet filled in) does not stop the next.
     let (scan, tolerated) = lenient::scan(dir, Tolerate::WRITE);
@@ -264,7 +285,19 @@ pub fn revision(s: &Settings, a: &RevisionSettings) -> anyhow::Result<Code> {
         .map_err(|d| would_break(&d))?;
     simulate(dir, &scan, probe).map_err(|d| would_break(&d))?;
 
-    let text = render(&header, if a.empty { Body::Empty } else { Body::Template });
+    let text = match &generated {
+        Some(g) => {
+            let text = render(&header, Body::Generated(&g.body));
+            let file = repo::parse_text(dir, &name, &text).map_err(|d| would_break(&d))?;
+            let mut with = scan.clone();
+            with.files.push(file);
+            with.files.sort_by(|a, b| a.file.cmp(&b.file));
+            let set = kiln_core::build_set(dir, with).map_err(|d| would_break(&d))?;
+            (g.prove)(&set, &id)?;
+            text
+        }
+        None => render(&header, if a.empty { Body::Empty } else { Body::Template }),
+    };
     let shown = write(dir, &id, &name, &text, a.lock)?;
     let on = if parents.is_empty() {
         "a new base".to_owned()
@@ -275,6 +308,10 @@ pub fn revision(s: &Settings, a: &RevisionSettings) -> anyhow::Result<Code> {
     if a.lock {
         out::note(format!(
             "locked `{id}` as written: from now on, editing {shown} needs `kiln lock --accept {id}`"
+        ));
+    } else if generated.is_some() {
+        out::note(format!(
+            "next: review {shown} (the header lists every change and warning), run it up, down and up on a copy of real data, then `kiln lock`"
         ));
     } else {
         out::note(format!(

@@ -1,0 +1,337 @@
+//! SQLite's spelling of each change. `ALTER TABLE` can only add a plain column at the end and
+//! drop an unconstrained one; every other change to a table is the documented rebuild: create
+//! the new table under a temporary name, copy the rows, drop the old table, rename the new one,
+//! recreate its indexes (the planner recreates triggers and views after any rebuild).
+
+use super::plan::Planner;
+use super::{StepKind, ident, idents};
+use crate::model::{Column, ForeignKey, Table};
+use kiln_core::Dialect;
+
+const D: Dialect = Dialect::Sqlite;
+
+/// Whether turning `f` into `t` needs a rebuild rather than `ALTER TABLE`.
+pub(super) fn needs_rebuild(f: &Table, t: &Table) -> bool {
+    if f == t {
+        return false;
+    }
+    let same_constraints = f.options == t.options
+        && f.primary_key == t.primary_key
+        && f.foreign_keys == t.foreign_keys
+        && f.uniques == t.uniques
+        && f.checks == t.checks;
+    if !same_constraints {
+        return true;
+    }
+    // Kept columns unchanged and in order; new ones at the end, addable; dropped ones free.
+    let kept: Vec<&Column> = f
+        .columns
+        .iter()
+        .filter(|c| t.column(&c.name).is_some())
+        .collect();
+    let declared: Vec<&Column> = t
+        .columns
+        .iter()
+        .filter(|c| f.column(&c.name).is_some())
+        .collect();
+    if kept != declared
+        || t.columns[..declared.len()]
+            .iter()
+            .ne(declared.iter().copied())
+    {
+        return true;
+    }
+    let added_ok = t.columns[declared.len()..].iter().all(addable);
+    let dropped_ok = f
+        .columns
+        .iter()
+        .filter(|c| t.column(&c.name).is_none())
+        .all(|c| droppable(f, c));
+    !(added_ok && dropped_ok)
+}
+
+/// `ALTER TABLE ADD COLUMN` takes a column that is nullable or has a constant default, and is
+/// not generated.
+fn addable(c: &Column) -> bool {
+    if !c.extra.is_empty() {
+        return false;
+    }
+    match c.default.as_deref() {
+        None => c.nullable,
+        Some(d) => {
+            let u = d.to_ascii_uppercase();
+            let constant = !d.starts_with('(') && !u.starts_with("CURRENT_");
+            constant && (c.nullable || u != "NULL")
+        }
+    }
+}
+
+/// `ALTER TABLE DROP COLUMN` refuses a column that a key, constraint or index uses.
+fn droppable(t: &Table, c: &Column) -> bool {
+    let uses = |cols: &[String]| cols.iter().any(|x| x == &c.name);
+    !t.primary_key.as_ref().is_some_and(|p| uses(&p.columns))
+        && !t.uniques.iter().any(|u| uses(&u.columns))
+        && !t.foreign_keys.iter().any(|f| uses(&f.columns))
+        && !t
+            .checks
+            .iter()
+            .any(|k| super::plan::mentions(&k.expression, &c.name))
+        && c.extra.is_empty()
+}
+
+/// `CREATE TABLE` with everything inline (SQLite has no `ADD CONSTRAINT`).
+pub(super) fn create_table(p: &mut Planner, name: &str, t: &Table) {
+    match definition(name, t) {
+        Ok(sql) => p.push(StepKind::Change, format!("create table {name}"), vec![sql]),
+        Err(why) => p.unrenderable(format!("table {name}: {why}")),
+    }
+}
+
+/// Indexes that go or change, then columns dropped and added (the only changes that reach
+/// here: see [`needs_rebuild`]).
+pub(super) fn alter_table(p: &mut Planner, n: &str, f: &Table, t: &Table) {
+    for i in f.indexes.iter().filter(|i| !t.indexes.contains(i)) {
+        p.push(
+            StepKind::Change,
+            format!("drop index {} on {n}", i.name),
+            vec![format!("DROP INDEX {}", ident(D, &i.name))],
+        );
+    }
+    for c in f.columns.iter().filter(|c| t.column(&c.name).is_none()) {
+        p.push(
+            StepKind::Destructive,
+            format!("drop column {n}.{} (its data is lost)", c.name),
+            vec![format!(
+                "ALTER TABLE {} DROP COLUMN {}",
+                ident(D, n),
+                ident(D, &c.name)
+            )],
+        );
+    }
+    for c in t.columns.iter().filter(|c| f.column(&c.name).is_none()) {
+        p.push(
+            StepKind::Change,
+            format!("add column {n}.{}", c.name),
+            vec![format!(
+                "ALTER TABLE {} ADD COLUMN {}",
+                ident(D, n),
+                column(c, false)
+            )],
+        );
+    }
+}
+
+/// The rebuild: new table under a temporary name, rows copied, old table dropped, new one
+/// renamed. Foreign-key checks are deferred to the commit, so rows that reference the table
+/// stay valid across the swap.
+pub(super) fn rebuild(p: &mut Planner, n: &str, f: &Table, t: &Table, from: &crate::Schema) {
+    let temp = format!("_kiln_new_{n}");
+    let def = match definition(&temp, t) {
+        Ok(d) => d,
+        Err(why) => {
+            p.unrenderable(format!("table {n}: {why}"));
+            return;
+        }
+    };
+    let copied: Vec<String> = t
+        .columns
+        .iter()
+        .filter(|c| c.extra.is_empty() && f.column(&c.name).is_some_and(|o| o.extra.is_empty()))
+        .map(|c| c.name.clone())
+        .collect();
+    let lost: Vec<&str> = f
+        .columns
+        .iter()
+        .filter(|c| t.column(&c.name).is_none())
+        .map(|c| c.name.as_str())
+        .collect();
+    let mut changes = Vec::new();
+    for c in &t.columns {
+        match f.column(&c.name) {
+            None => changes.push(format!("add column {}", c.name)),
+            Some(o) if o != c => changes.push(format!(
+                "column {}: {} → {}",
+                c.name,
+                o.describe(),
+                c.describe()
+            )),
+            _ => {}
+        }
+    }
+    for c in &lost {
+        changes.push(format!("drop column {c}"));
+    }
+    if f.primary_key != t.primary_key {
+        changes.push("primary key".into());
+    }
+    if f.foreign_keys != t.foreign_keys {
+        changes.push("foreign keys".into());
+    }
+    if f.uniques != t.uniques {
+        changes.push("unique constraints".into());
+    }
+    if f.checks != t.checks {
+        changes.push("check constraints".into());
+    }
+    if f.options != t.options {
+        changes.push(format!("options `{}` → `{}`", f.options, t.options));
+    }
+    if changes.is_empty() {
+        changes.push("column order".into());
+    }
+    let kind = if lost.is_empty() {
+        StepKind::Change
+    } else {
+        StepKind::Destructive
+    };
+    let cols = idents(D, &copied);
+    p.push(
+        kind,
+        format!(
+            "rebuild table {n} ({}){}",
+            changes.join("; "),
+            if lost.is_empty() {
+                String::new()
+            } else {
+                format!(": the data of {} is lost", lost.join(", "))
+            }
+        ),
+        vec![
+            "PRAGMA defer_foreign_keys = ON".to_owned(),
+            def,
+            format!(
+                "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
+                ident(D, &temp),
+                ident(D, n)
+            ),
+            format!("DROP TABLE {}", ident(D, n)),
+            format!("ALTER TABLE {} RENAME TO {}", ident(D, &temp), ident(D, n)),
+        ],
+    );
+    let referenced_by: Vec<&String> = from
+        .tables
+        .iter()
+        .filter(|(other, o)| *other != n && o.foreign_keys.iter().any(|k| k.references == n))
+        .map(|(other, _)| other)
+        .collect();
+    if !referenced_by.is_empty() {
+        p.push(
+            StepKind::Warning,
+            format!(
+                "{n} is referenced by {}: with foreign keys on, dropping the old {n} counts their rows as violations (ON DELETE CASCADE would delete them); run this revision on a copy with data first",
+                referenced_by
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Vec::new(),
+        );
+    }
+}
+
+/// The whole `CREATE TABLE` statement, or why the model cannot spell it.
+fn definition(name: &str, t: &Table) -> Result<String, String> {
+    if t.options.contains("virtual") {
+        return Err("virtual tables are not rendered (their module arguments are not in the model); write CREATE VIRTUAL TABLE by hand".into());
+    }
+    if let Some(c) = t.columns.iter().find(|c| !c.extra.is_empty()) {
+        return Err(format!(
+            "column {} is `{}`: SQLite's catalog does not give kiln the expression, write the table by hand",
+            c.name, c.extra
+        ));
+    }
+    let autoincrement = t.options.contains("autoincrement");
+    let inline_pk = match &t.primary_key {
+        Some(pk) if autoincrement && pk.columns.len() == 1 => Some(pk.columns[0].as_str()),
+        _ => None,
+    };
+    let mut items: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| column(c, inline_pk == Some(c.name.as_str())))
+        .collect();
+    if let (Some(pk), None) = (&t.primary_key, inline_pk) {
+        items.push(format!("PRIMARY KEY ({})", keys(&pk.columns)));
+    }
+    for u in &t.uniques {
+        items.push(format!("UNIQUE ({})", keys(&u.columns)));
+    }
+    for c in &t.checks {
+        let name = c
+            .name
+            .as_ref()
+            .map(|n| format!("CONSTRAINT {} ", ident(D, n)))
+            .unwrap_or_default();
+        items.push(format!("{name}CHECK ({})", c.expression));
+    }
+    items.extend(t.foreign_keys.iter().map(foreign_key));
+    let mut options = Vec::new();
+    if t.options.contains("without rowid") {
+        options.push("WITHOUT ROWID");
+    }
+    if t.options.contains("strict") {
+        options.push("STRICT");
+    }
+    Ok(format!(
+        "CREATE TABLE {} (\n    {}\n){}",
+        ident(D, name),
+        items.join(",\n    "),
+        if options.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", options.join(", "))
+        }
+    ))
+}
+
+/// Key columns as the capture writes them: a bare name, or a name with `collate`/`desc`.
+fn keys(cols: &[String]) -> String {
+    cols.iter()
+        .map(|c| match c.split_once(' ') {
+            Some((name, rest)) => format!("{} {rest}", ident(D, name)),
+            None => ident(D, c),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn column(c: &Column, pk_autoincrement: bool) -> String {
+    let mut s = ident(D, &c.name);
+    if !c.data_type.is_empty() {
+        s.push(' ');
+        s.push_str(&c.data_type);
+    }
+    if pk_autoincrement {
+        s.push_str(" PRIMARY KEY AUTOINCREMENT");
+    }
+    if !c.nullable {
+        s.push_str(" NOT NULL");
+    }
+    if let Some(d) = &c.default {
+        s.push_str(&format!(" DEFAULT {d}"));
+    }
+    s
+}
+
+fn foreign_key(fk: &ForeignKey) -> String {
+    let target = if fk.referenced_columns.iter().any(|c| c == "<primary key>") {
+        String::new()
+    } else {
+        format!(" ({})", idents(D, &fk.referenced_columns))
+    };
+    let mut s = format!(
+        "FOREIGN KEY ({}) REFERENCES {}{target}",
+        idents(D, &fk.columns),
+        ident(D, &fk.references)
+    );
+    for (what, action) in [("UPDATE", &fk.on_update), ("DELETE", &fk.on_delete)] {
+        if action != "no action" {
+            s.push_str(&format!(" ON {what} {}", action.to_uppercase()));
+        }
+    }
+    if let Some(m) = fk.options.strip_prefix("match ") {
+        s.push_str(&format!(" MATCH {}", m.to_uppercase()));
+    }
+    s
+}
