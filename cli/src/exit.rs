@@ -25,6 +25,9 @@ pub enum Code {
     Dirty = 8,
     /// `kiln lint` (or `check`) found error-level problems; warnings and notes alone exit 0.
     LintErrors = 9,
+    /// `--each`: some databases of the fleet failed or were skipped (the others finished); the
+    /// summary names them.
+    PartialFailure = 10,
     /// Stopped by Ctrl-C after a completed revision.
     Interrupted = 130,
 }
@@ -41,6 +44,7 @@ pub const TABLE: &[(Code, &str)] = &[
     (Code::Drift, "drift"),
     (Code::Dirty, "dirty"),
     (Code::LintErrors, "lint errors"),
+    (Code::PartialFailure, "fleet partial failure"),
     (Code::Interrupted, "interrupted"),
 ];
 
@@ -75,7 +79,7 @@ mod tests {
         assert_eq!(
             help_line(),
             "Exit codes: 0 ok, 1 other error, 2 usage, 3 invalid migration directory, 4 database error, \
-             5 drafts (check --locked), 6 pending, 7 drift, 8 dirty, 9 lint errors, 130 interrupted. See docs/cli.md."
+             5 drafts (check --locked), 6 pending, 7 drift, 8 dirty, 9 lint errors, 10 fleet partial failure, 130 interrupted. See docs/cli.md."
         );
     }
 

@@ -6,6 +6,7 @@ mod check;
 mod config;
 mod db;
 mod edit;
+pub mod fleet;
 mod graph;
 mod init;
 mod inspect;
@@ -39,5 +40,6 @@ pub fn run(s: Settings) -> anyhow::Result<Code> {
         Action::Audit(a) => audit::audit(&s, a),
         Action::Config(a) => config::config(&s, a),
         Action::Lint(a) => lint::lint(&s, a),
+        Action::Fleet(f) => fleet::fleet(&s, f),
     }
 }
