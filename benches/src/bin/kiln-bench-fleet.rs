@@ -4,9 +4,9 @@
 //!
 //! Usage: kiln-bench-fleet [--sqlite N] [--pg N] [--revisions R] [--jobs J] [--sample K]
 //!
-//! The floor of one database is one ordinary run on it alone (connect, `Migrator::run`, close),
-//! timed one database after another on `--sample` databases of the same kind that are not part of
-//! the fleet; the fleet's ideal is `N × mean floor / jobs`. Servers: `KILN_BENCH_PG` (default
+//! The floor of one database is one ordinary run on it alone (connect, upgrade to heads, close),
+//! timed one database after another (`run_each` with one worker) on `--sample` databases of the
+//! same kind that are not part of the fleet; the fleet's ideal is `N × mean floor / jobs`. Servers: `KILN_BENCH_PG` (default
 //! `postgres://postgres@127.0.0.1:5432/test`); a server that does not answer is skipped.
 
 use kiln_bench::sets::{Kind, Set};
@@ -168,44 +168,12 @@ async fn measure(
     sample: Vec<FleetTarget>,
     fleet: Vec<FleetTarget>,
 ) -> anyhow::Result<()> {
-    let mut empty = Duration::ZERO;
-    let mut noop = Duration::ZERO;
-    for pass in 0..2 {
-        for t in &sample {
-            let options = match t.schema_name() {
-                Some(s) => m.options().clone().schema(s.to_owned()),
-                None => m.options().clone(),
-            };
-            let one = m.clone().with_options(options);
-            let t0 = Instant::now();
-            let db = Db::connect(t.raw_url()).await?;
-            one.run(&db).await?;
-            db.close().await;
-            if pass == 0 {
-                empty += t0.elapsed();
-            } else {
-                noop += t0.elapsed();
-            }
-        }
-    }
-    let n = sample.len() as f64;
-    for (run, floor) in [("from empty", empty), ("no-op rerun", noop)] {
-        let t0 = Instant::now();
-        let options = FleetOptions::default().jobs(a.jobs);
-        let report = m
-            .run_each(
-                fleet.clone(),
-                FleetOp::Upgrade(Target::Heads),
-                &options,
-                &|_| {},
-            )
-            .await;
-        let total = t0.elapsed();
-        if !report.is_complete() {
-            let first = report.failed().next().map(|r| format!("{:?}", r.outcome));
-            anyhow::bail!("{what}: the fleet did not complete: {first:?}");
-        }
-        let mean = floor.as_secs_f64() / n;
+    // The floor and the fleet alternate (floor from empty, fleet from empty, floor no-op, fleet
+    // no-op), so a change in the machine's load hits both sides of each ratio alike.
+    for run in ["from empty", "no-op rerun"] {
+        let floor = timed(m, what, &sample, 1).await?;
+        let total = timed(m, what, &fleet, a.jobs).await?;
+        let mean = floor.as_secs_f64() / sample.len() as f64;
         let ideal = mean * fleet.len() as f64 / a.jobs as f64;
         println!(
             "| {what} | {} | {} | {} | {run} | {:.2} s | {:.2} ms | {:.2} s | {:.2}x |",
@@ -219,6 +187,32 @@ async fn measure(
         );
     }
     Ok(())
+}
+
+/// One `run_each` over `targets` with `jobs` workers; with one worker each database runs alone,
+/// one after another, through the same code path: the single-database floor.
+async fn timed(
+    m: &Migrator,
+    what: &str,
+    targets: &[FleetTarget],
+    jobs: usize,
+) -> anyhow::Result<Duration> {
+    let t0 = Instant::now();
+    let options = FleetOptions::default().jobs(jobs);
+    let report = m
+        .run_each(
+            targets.to_vec(),
+            FleetOp::Upgrade(Target::Heads),
+            &options,
+            &|_| {},
+        )
+        .await;
+    let took = t0.elapsed();
+    if !report.is_complete() {
+        let first = report.failed().next().map(|r| format!("{:?}", r.outcome));
+        anyhow::bail!("{what}: the fleet did not complete: {first:?}");
+    }
+    Ok(took)
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
