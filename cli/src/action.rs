@@ -33,6 +33,8 @@ pub enum Action {
     Lint(crate::cmd::lint::LintArgs),
     /// `schema`: its arguments are declared with the command, in `cmd/schema.rs`.
     Schema(crate::cmd::schema::SchemaArgs),
+    /// `upgrade`, `downgrade`, `current` or `check` with `--each*`: a fleet of databases.
+    Fleet(crate::cmd::fleet::FleetSettings),
 }
 
 /// `config`.
@@ -206,6 +208,34 @@ impl Action {
         options: &Options,
     ) -> anyhow::Result<Action> {
         Ok(match command {
+            Command::Upgrade(a) if a.each.is_set() => {
+                Action::Fleet(fleet_move(Direction::Upgrade, a, options)?)
+            }
+            Command::Downgrade(a) if a.each.is_set() => {
+                Action::Fleet(fleet_move(Direction::Downgrade, a, options)?)
+            }
+            Command::Current(a) if a.each.is_set() => {
+                Action::Fleet(crate::cmd::fleet::FleetSettings::from_args(
+                    crate::cmd::fleet::Verb::Current,
+                    a.each,
+                    a.json,
+                    options.clone(),
+                )?)
+            }
+            Command::Check(a) if a.each.is_set() => {
+                if a.offline || a.locked {
+                    return Err(Fail::usage(
+                        "`check --each` checks databases; --offline and --locked check the directory",
+                        "run `kiln check --locked` once for the directory, and `kiln check --each ...` for the databases",
+                    ));
+                }
+                Action::Fleet(crate::cmd::fleet::FleetSettings::from_args(
+                    crate::cmd::fleet::Verb::Check,
+                    a.each,
+                    a.json,
+                    options.clone().allow_unknown_applied(a.allow_unknown),
+                )?)
+            }
             Command::Init(a) => Action::Init(InitSettings {
                 dir: match &a.path {
                     Some(p) => kiln_core::resolve_dir(cwd, Some(p)),
@@ -306,6 +336,30 @@ impl Action {
             Command::Audit(a) => Action::Audit(audit_settings(a)?),
         })
     }
+}
+
+/// `upgrade --each ...` and `downgrade --each ...`: runs, never `--sql` or `--dry-run`.
+fn fleet_move(
+    d: Direction,
+    a: args::MoveArgs,
+    options: &Options,
+) -> anyhow::Result<crate::cmd::fleet::FleetSettings> {
+    if a.sql || a.dry_run {
+        return Err(Fail::usage(
+            format!(
+                "`{} --each` runs on every database; --sql and --dry-run are for one",
+                verb(d)
+            ),
+            "drop --sql/--dry-run, or run them against one database with --database-url",
+        ));
+    }
+    let target = Target::parse(a.target.trim())?;
+    let verb = match d {
+        Direction::Upgrade => crate::cmd::fleet::Verb::Upgrade(target),
+        _ => crate::cmd::fleet::Verb::Downgrade(target),
+    };
+    let options = run_options(options.clone(), &a.run, a.transaction);
+    crate::cmd::fleet::FleetSettings::from_args(verb, a.each, a.json, options)
 }
 
 fn list(a: &args::ListArgs) -> ListSettings {

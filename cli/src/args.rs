@@ -193,6 +193,7 @@ pub enum DialectArg {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("json_needs").multiple(true).args(["dry_run", "each", "each_sqlite", "each_schema", "each_query"])))]
 pub struct MoveArgs {
     /// Where to go: head, heads, base, REV (or unique prefix), +N, -N, REV+N, LABEL@head,
     /// LABEL@base, LABEL@+N; with --sql also FROM:TO
@@ -210,11 +211,13 @@ pub struct MoveArgs {
     /// Transaction grouping
     #[arg(long, value_enum, value_name = "MODE", conflicts_with = "sql")]
     pub transaction: Option<TransactionArg>,
-    /// With --dry-run: print JSON
-    #[arg(long, requires = "dry_run")]
+    /// With --dry-run: print JSON; with --each: one JSON object per database
+    #[arg(long, requires = "json_needs")]
     pub json: bool,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub each: crate::cmd::fleet::EachArgs,
 }
 
 /// Options of the commands that change the database.
@@ -261,6 +264,8 @@ pub struct CurrentArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub each: crate::cmd::fleet::EachArgs,
 }
 
 #[derive(Debug, Args)]
@@ -357,6 +362,8 @@ pub struct CheckArgs {
     pub dialect: Option<DialectArg>,
     #[command(flatten)]
     pub dev: crate::cmd::schema::DevArgs,
+    #[command(flatten)]
+    pub each: crate::cmd::fleet::EachArgs,
 }
 
 #[derive(Debug, Args)]

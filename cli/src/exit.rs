@@ -32,6 +32,9 @@ pub enum Code {
     /// `revision --autogenerate`: a change kiln cannot render, or the generated revision failed
     /// its proof on a dev database; nothing written.
     NotProven = 12,
+    /// `--each`: some databases of the fleet failed or were skipped (the others finished); the
+    /// summary names them.
+    PartialFailure = 13,
     /// Stopped by Ctrl-C after a completed revision.
     Interrupted = 130,
 }
@@ -54,6 +57,7 @@ pub const TABLE: &[(Code, &str)] = &[
         Code::NotProven,
         "not rendered or not proven (revision --autogenerate)",
     ),
+    (Code::PartialFailure, "fleet partial failure"),
     (Code::Interrupted, "interrupted"),
 ];
 
@@ -90,7 +94,7 @@ mod tests {
             "Exit codes: 0 ok, 1 other error, 2 usage, 3 invalid migration directory, 4 database error, \
              5 drafts (check --locked), 6 pending, 7 drift, 8 dirty, 9 lint errors, \
              10 schema differs (check --schema-file), 11 no changes (revision --autogenerate), \
-             12 not rendered or not proven (revision --autogenerate), 130 interrupted. See docs/cli.md."
+             12 not rendered or not proven (revision --autogenerate), 13 fleet partial failure, 130 interrupted. See docs/cli.md."
         );
     }
 

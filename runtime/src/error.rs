@@ -450,6 +450,20 @@ impl Error {
         Some(text.to_owned())
     }
 
+    /// The revision the error is about, when it is about one (a failed statement, a dirty or
+    /// drifted revision, a lost connection mid-revision): what a fleet's report names.
+    pub fn revision(&self) -> Option<&str> {
+        match self {
+            Error::Statement { revision, .. }
+            | Error::Dirty { revision, .. }
+            | Error::InProgress { revision }
+            | Error::Drift { revision, .. }
+            | Error::Split { revision, .. } => Some(revision),
+            Error::ConnectionLost { revision, .. } => revision.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The steps of the failed run that completed before the error, in order: revisions that
     /// were committed and stay applied (or reverted). Empty for errors that are not about a run
     /// under way, and for a failure in whole-run mode, which rolls back everything it ran.

@@ -3,7 +3,8 @@
 //! The entry point is [`Migrator`], usually built at compile time by `kiln::migrations!()`.
 //! A service calls [`Migrator::run`] at start-up; tools call [`Migrator::upgrade`],
 //! [`Migrator::downgrade`], [`Migrator::stamp`] and the read-only [`Migrator::current`],
-//! [`Migrator::history`] and [`Migrator::audit`].
+//! [`Migrator::history`] and [`Migrator::audit`]; [`Migrator::run_each`] applies one set to a
+//! fleet of databases ([`fleet`]).
 //!
 //! kiln's own tools built on the runtime (kiln-schema's catalog capture, kiln-testing's
 //! throwaway databases) send the SQL text they build through [`RawConnection`], so every dynamic
@@ -15,6 +16,7 @@ pub mod advice;
 mod db;
 mod engine;
 mod error;
+pub mod fleet;
 mod guard;
 mod lock_mode;
 mod migrator;

@@ -367,6 +367,24 @@ pub fn with_database(url: &str, name: &str) -> String {
     format!("{}/{name}{}", &url[..p.path.start], &url[p.path.end..])
 }
 
+/// A PostgreSQL URL whose sessions start with `search_path` set to `schema`: the parameter
+/// `options=-csearch_path%3D<schema>` (libpq's and sqlx's `options`, sent in the startup packet)
+/// is added to the query. This is how kiln points a run at one schema of a database (a schema
+/// per tenant): unqualified names in the revisions resolve to that schema. `schema` must be a
+/// plain name (`A-Z a-z 0-9 _`), as [`crate::Options::schema`] requires. A URL without `//` is
+/// returned unchanged.
+pub fn with_search_path(url: &str, schema: &str) -> String {
+    let Some(p) = split(url) else {
+        return url.to_owned();
+    };
+    let sep = match &p.query {
+        Some(q) if !q.is_empty() => "&",
+        Some(_) => "",
+        None => "?",
+    };
+    format!("{url}{sep}options=-csearch_path%3D{schema}")
+}
+
 /// The URL with its `host[:port]` replaced by `address` (user, password, database and parameters
 /// kept), such as a test proxy's `127.0.0.1:40123`. A URL without `//` is returned unchanged.
 pub fn with_address(url: &str, address: &str) -> String {
@@ -641,5 +659,20 @@ mod tests {
         assert_eq!(dialect_of("sqlite:x.db"), Some(Dialect::Sqlite));
         assert_eq!(dialect_of("oracle://h"), None);
         assert_eq!(for_driver("mariadb://h/x"), "mysql://h/x");
+    }
+
+    #[test]
+    fn a_search_path_is_added_as_the_options_parameter() {
+        assert_eq!(
+            with_search_path("postgres://u:p@h/db", "tenant_1"),
+            "postgres://u:p@h/db?options=-csearch_path%3Dtenant_1"
+        );
+        assert_eq!(
+            with_search_path("postgres://h/db?sslmode=disable", "t"),
+            "postgres://h/db?sslmode=disable&options=-csearch_path%3Dt"
+        );
+        assert_eq!(with_search_path("postgres:nope", "t"), "postgres:nope");
+        let shown = redact_url(&with_search_path("postgres://u:secret@h/db", "t"));
+        assert_eq!(shown, "postgres://u:***@h/db?options=-csearch_path%3Dt");
     }
 }

@@ -7,6 +7,7 @@ mod check;
 mod config;
 mod db;
 mod edit;
+pub mod fleet;
 mod graph;
 mod init;
 mod inspect;
@@ -45,5 +46,6 @@ pub fn run(s: Settings) -> anyhow::Result<Code> {
         Action::Config(a) => config::config(&s, a),
         Action::Lint(a) => lint::lint(&s, a),
         Action::Schema(a) => schema::schema(&s, a),
+        Action::Fleet(f) => fleet::fleet(&s, f),
     }
 }
