@@ -320,13 +320,13 @@ fn lock_mode_comes_from_kiln_toml_or_the_environment() {
     let (code, stdout, stderr) = kiln_in(&sb, "", &[], &["config"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout.contains("lock_mode         transaction                  kiln.toml:1"),
+        stdout.contains("lock_mode              transaction                  kiln.toml:1"),
         "{stdout}"
     );
     let (code, stdout, stderr) = kiln_in(&sb, "", &[("KILN_LOCK_MODE", "table")], &["config"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout.contains("lock_mode         table                        env KILN_LOCK_MODE"),
+        stdout.contains("lock_mode              table                        env KILN_LOCK_MODE"),
         "{stdout}"
     );
 }
