@@ -179,6 +179,11 @@ impl<'m> Session<'m> {
                 Err(Error::LockTimeout { what, .. }) if stamping => {
                     return Err(Error::StampWhileRunning { what });
                 }
+                // The lock may have been granted with the reply lost: end that session, so the
+                // lock does not outlive it, and say what happened.
+                Err(Error::Database { context, source }) if self.lost_here(&source) => {
+                    return Err(self.lost(&source, &context, None, None, Phase::Other).await);
+                }
                 other => other?,
             }
         } else {
@@ -207,8 +212,15 @@ impl<'m> Session<'m> {
             _ => self.conn.unlock(lock).await,
         };
         let report = result?;
-        unlocked?;
-        Ok(report)
+        match unlocked {
+            // Everything ran and is recorded; only the release was lost. The old session may
+            // still hold the lock (a lost reply, or a request the server never saw), so end it.
+            Err(Error::Database { context, source }) if self.lost_here(&source) => Err(self
+                .lost(&source, &context, None, None, Phase::Other)
+                .await
+                .with_completed(report.steps)),
+            other => other.map(|()| report),
+        }
     }
 
     async fn mutate_locked(&mut self, op: Op, hooks: Hooks<'_>) -> Result<Report> {
