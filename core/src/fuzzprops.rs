@@ -260,7 +260,12 @@ fn join(stmts: &[Statement<'_>], custom: bool, syntax: Syntax) -> Option<String>
     let delim = if custom {
         let d = (0..16)
             .map(|n| format!("$kiln{n}$"))
-            .find(|d| stmts.iter().all(|s| !s.sql.contains(d.as_str())))?;
+            // Not in any statement, nor made by a statement's tail and the delimiter together.
+            .find(|d| {
+                stmts
+                    .iter()
+                    .all(|s| format!("{}{d}", s.sql).find(d.as_str()) == Some(s.sql.len()))
+            })?;
         Some(d)
     } else {
         None
