@@ -568,3 +568,40 @@ async fn mariadb_unlock_lost_after_the_run_ends_the_session_holding_the_lock() {
     rerun_completes(&m, &t, 0).await;
     t.drop_database().await.unwrap();
 }
+
+// --- PostgreSQL's `transaction false` revisions follow MariaDB's marker protocol. ---
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_transaction_false_statement_reply_lost_is_dirty() {
+    let Some((t, dir)) = pg().await else { return };
+    let mut r2 = rev(
+        "r2",
+        "r1",
+        "CREATE TABLE b (id INT PRIMARY KEY);\nCREATE TABLE freeze_here (id INT PRIMARY KEY);",
+        Some("DROP TABLE freeze_here;\nDROP TABLE b;"),
+    );
+    r2.header = "-- kiln:transaction false\n";
+    let m = write_set(
+        dir.path(),
+        &[
+            rev("r1", "", "CREATE TABLE a (id INT PRIMARY KEY);", None),
+            r2,
+        ],
+    )
+    .with_options(Options::default().io_timeout(Some(Duration::from_secs(1))));
+    let trigger = on("freeze_here", Fault::FreezeAfter, Scope::Connection);
+    let (_p, err) = upgrade_with(&m, &t, trigger, 1).await;
+    assert_eq!(lost(&err), (Some("r2"), LostOutcome::Dirty, 0), "{err}");
+    assert_says(&err, &["r2_test.sql:", "kiln stamp r2", "kiln stamp r1"]);
+    assert!(
+        table_exists(t.db(), "b").await,
+        "`transaction false` keeps b"
+    );
+    assert_eq!(
+        current(&m, &t).await,
+        (vec!["r1".to_owned()], vec!["r2".to_owned()])
+    );
+    assert_no_lock(&t).await;
+    stamp_then_rerun(&m, &t).await;
+    t.drop_database().await.unwrap();
+}
