@@ -388,6 +388,42 @@ async fn postgres_whole_run_commit_never_arrives_applies_nothing() {
     t.drop_database().await.unwrap();
 }
 
+/// MariaDB's first COMMIT of a revision writes its in-progress marker; kiln sends no statement
+/// before it is acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_marker_commit_never_arrives_is_not_started() {
+    let Some((t, dir)) = maria().await else {
+        return;
+    };
+    let m = set(dir.path(), TransactionMode::PerRevision);
+    // COMMITs: r1's marker, r1's record, r2's marker.
+    let (_p, err) = upgrade_with(
+        &m,
+        &t,
+        on("COMMIT", Fault::FreezeBefore, Scope::Connection),
+        3,
+    )
+    .await;
+    assert_eq!(
+        lost(&err),
+        (Some("r2"), LostOutcome::NotStarted(false), 0),
+        "{err}"
+    );
+    assert_says(
+        &err,
+        &[
+            "outcome: not started",
+            "Run the same command again",
+            "kiln current",
+        ],
+    );
+    assert!(!table_exists(t.db(), "b").await);
+    assert_eq!(current(&m, &t).await, (vec!["r1".to_owned()], Vec::new()));
+    assert_no_lock(&t).await;
+    rerun_completes(&m, &t, 1).await;
+    t.drop_database().await.unwrap();
+}
+
 /// MariaDB's last COMMIT of a revision records it as applied after every statement ran.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_record_commit_never_arrives_is_applied_but_not_recorded() {
