@@ -20,3 +20,31 @@ fn lint_corpus_holds() {
         }
     }
 }
+
+/// Found by the `lint` target: sqlparser 0.59's SQLite grammar panicked on `MATCH` or `REGEXP`
+/// without a right operand (`kiln lint` crashed on a typo). Now it is a statement kiln-lint
+/// could not parse, and the operators still parse where they are complete.
+#[test]
+fn sqlite_match_or_regexp_without_an_operand_is_unparsed_not_a_panic() {
+    use kiln_lint::facts::{Op, analyze};
+    for sql in [
+        "SELECT 1 MATCH",
+        "SELECT a REGEXP",
+        "UPDATE t SET a = b MATCH {",
+    ] {
+        let ops = analyze(sql, kiln_lint::Dialect::Sqlite).ops;
+        assert!(
+            matches!(ops.as_slice(), [Op::Unparsed { .. }]),
+            "{sql}: {ops:?}"
+        );
+    }
+    let ops = analyze(
+        "SELECT * FROM notes WHERE body MATCH 'kiln'",
+        kiln_lint::Dialect::Sqlite,
+    )
+    .ops;
+    assert!(
+        !ops.iter().any(|o| matches!(o, Op::Unparsed { .. })),
+        "{ops:?}"
+    );
+}
