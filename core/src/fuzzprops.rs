@@ -177,8 +177,9 @@ pub fn sections(data: &[u8]) {
 /// splitting the statements joined again gives the same statements.
 ///
 /// The join writes each statement, its delimiter and a newline; a newline goes before the
-/// delimiter only where a trailing line comment would swallow it (on MySQL `--` starts a comment
-/// only when a space or control character follows it, so a newline there could make one). On MySQL, when the script used `DELIMITER` (its
+/// delimiter where the script had space or its end after the statement (a trailing line comment
+/// must not swallow the delimiter, and on MySQL a trailing `--` is a comment only before a space
+/// or the end, not before `;`). On MySQL, when the script used `DELIMITER` (its
 /// statements may contain `;`, and blocks are not tracked under a custom delimiter) the join
 /// declares a delimiter no statement contains; a statement whose first word is `DELIMITER` is read
 /// as the directive once it starts a line, so such scripts are left out. On PostgreSQL a script
@@ -210,7 +211,7 @@ pub fn splitter(data: &[u8]) {
         return;
     }
     let custom = mysql && uses_delimiter(text);
-    let Some(joined) = join(&first, custom, syntax) else {
+    let Some(joined) = join(text, &first, custom) else {
         return;
     };
     let second = split::split_with(&joined, syntax)
@@ -256,7 +257,7 @@ fn first_word_is_delimiter(s: &str) -> bool {
 
 /// The statements as one script (see [`splitter`]), under a declared delimiter when `custom`;
 /// `None` when no delimiter can be declared.
-fn join(stmts: &[Statement<'_>], custom: bool, syntax: Syntax) -> Option<String> {
+fn join(text: &str, stmts: &[Statement<'_>], custom: bool) -> Option<String> {
     let delim = if custom {
         let d = (0..16)
             .map(|n| format!("$kiln{n}$"))
@@ -277,10 +278,11 @@ fn join(stmts: &[Statement<'_>], custom: bool, syntax: Syntax) -> Option<String>
     for s in stmts {
         let d = delim.as_deref().unwrap_or(";");
         out.push_str(s.sql);
-        // Only where the delimiter written right after the statement would be commented out.
-        let probe = format!("{}{d}", s.sql);
-        let last = lex::tokens(&probe, syntax).last();
-        if matches!(last, Some(Ok(t)) if t.kind == lex::Kind::LineComment) {
+        // What followed the statement in the script decides whether a trailing `--` was a
+        // comment (MySQL: before a space or the end, not before `;`), so the join keeps it: a
+        // newline where the script had space or its end, the delimiter at once where it had none.
+        let at = offset_in(text, s.sql) + s.sql.len();
+        if text[at..].chars().next().is_none_or(char::is_whitespace) {
             out.push('\n');
         }
         out.push_str(d);

@@ -99,3 +99,12 @@ fn mysql_custom_delimiter_tracks_no_blocks() {
     let texts: Vec<&str> = s.iter().map(|s| s.sql).collect();
     assert_eq!(texts, ["CREATE PROCEDURE p() BEGIN IF x", "SELECT 1"]);
 }
+
+/// `--` at the very end of a MySQL script is a comment (nothing follows it), so `BEGIN--` is a
+/// transaction statement, not the opener of a block.
+#[test]
+fn mysql_dashes_at_the_end_are_a_comment() {
+    let s = kiln_core::split::split("BEGIN--", kiln_core::Dialect::MySql).unwrap();
+    let texts: Vec<&str> = s.iter().map(|s| s.sql).collect();
+    assert_eq!(texts, ["BEGIN--"]);
+}
