@@ -8,10 +8,10 @@
 //!
 //! The items re-exported at the crate root and the modules shown in these docs (`build`, `config`,
 //! `diag`, `dir`, `lock`, `model`, `split`, `target`) are kiln-core's API. The hidden modules
-//! (`checksum`, `fileread`, `format`, `graph`, `lex`, `time`) are public only so that kiln's own
-//! crates (the macro, the runtime, the CLI, kiln-testing, the benches and the differential tests)
-//! can share one implementation; they may change in any release, so other code should not use
-//! them.
+//! (`checksum`, `fileread`, `format`, `fuzzprops`, `graph`, `lex`, `time`) are public only so
+//! that kiln's own crates (the macro, the runtime, the CLI, kiln-testing, the benches, the
+//! differential tests and the fuzz targets) can share one implementation; they may change in any
+//! release, so other code should not use them.
 
 #![warn(missing_docs)]
 
@@ -25,6 +25,8 @@ pub mod dir;
 pub mod fileread;
 #[doc(hidden)]
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzprops;
 #[doc(hidden)]
 pub mod graph;
 #[doc(hidden)]

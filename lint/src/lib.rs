@@ -11,6 +11,8 @@
 #![warn(missing_docs)]
 
 pub mod facts;
+#[doc(hidden)]
+pub mod fuzzprops;
 pub mod render;
 pub mod rules;
 pub mod waiver;

@@ -236,7 +236,7 @@ pub enum Error {
     /// The connection to the server was lost (reset, or no reply within the I/O timeout while
     /// the server was not working on the request). `outcome` says what became of the revision in
     /// flight, checked after reconnecting where kiln could.
-    #[error("the connection to the database was lost {}: {cause}; {}", lost_where(revision.as_deref(), file.as_deref(), *line, during), outcome.describe(revision.as_deref().unwrap_or("REV"), parents))]
+    #[error("the connection to the database was lost {}{}: {cause}; {}", lost_where(revision.as_deref(), file.as_deref(), *line, during), shared_note(*shared_with, *outcome), outcome.describe(revision.as_deref().unwrap_or("REV"), parents))]
     ConnectionLost {
         /// What kiln was doing: `the upgrade of`, `the COMMIT of`, `taking the migration lock`, ...
         during: Box<str>,
@@ -250,6 +250,9 @@ pub enum Error {
         parents: Box<str>,
         /// What became of the revision in flight.
         outcome: LostOutcome,
+        /// How many other revisions of the run were in the same transaction (whole-run mode,
+        /// `TransactionMode::All`) and so share `outcome`: rolled back or committed with it.
+        shared_with: u32,
         /// What failed: the reset, or how long kiln waited and what the server said.
         cause: Box<str>,
         /// The steps of the same run that completed before the connection was lost; see
@@ -341,6 +344,23 @@ impl LostOutcome {
             LostOutcome::NotStarted(true) => format!("outcome: not started; the COMMIT of its in-progress marker reached the server but the reply did not, and kiln sends no statement before that reply, so none of its statements ran. The marker is still recorded: clear it with `kiln stamp {parents}`, then run the same command again"),
             LostOutcome::StatementsDone => format!("outcome: applied but not recorded; the server acknowledged every statement of `{rev}`, only recording it was lost, so it stays marked in progress. Record it with `kiln stamp {rev}`, then continue"),
         }
+    }
+}
+
+/// In whole-run mode the outcome is the transaction's, not one revision's: say so, or a reader
+/// takes the revisions before it for applied when they were rolled back with it.
+fn shared_note(n: u32, outcome: LostOutcome) -> String {
+    let fate = match outcome {
+        LostOutcome::RolledBack | LostOutcome::NotCommitted => "rolled back with it, not applied",
+        LostOutcome::Committed => "committed with it",
+        LostOutcome::Unknown => "committed with it or not at all",
+        _ => return String::new(),
+    };
+    match n {
+        0 => String::new(),
+        n => format!(
+            ", in one transaction with {n} other revision(s) of this run (whole-run mode), {fate}"
+        ),
     }
 }
 

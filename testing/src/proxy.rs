@@ -36,8 +36,9 @@ pub enum Scope {
     All,
 }
 
-/// A fault to inject the first time the client sends `needle` (searched across chunk
-/// boundaries), e.g. a marker comment in a revision's SQL or `COMMIT`.
+/// A fault to inject when the client sends `needle` (searched across chunk boundaries), e.g. a
+/// marker comment in a revision's SQL or `COMMIT`: the first time with [`Proxy::arm`], the `n`th
+/// time with [`Proxy::arm_nth`].
 #[derive(Debug, Clone)]
 pub struct FaultTrigger {
     /// The bytes to look for in client-to-server traffic.
@@ -60,7 +61,8 @@ enum Mode {
 #[derive(Debug)]
 struct Shared {
     mode: watch::Sender<Mode>,
-    trigger: Mutex<Option<FaultTrigger>>,
+    /// The armed trigger and how many more occurrences of its needle fire it (1: the next).
+    trigger: Mutex<Option<(FaultTrigger, u32)>>,
     fired: AtomicU64,
     cuts: AtomicU64,
     upstream_bytes: AtomicU64,
@@ -155,7 +157,14 @@ impl Proxy {
     /// Injects `trigger`'s fault the first time a client sends its bytes (replacing an armed
     /// trigger that has not fired).
     pub fn arm(&self, trigger: FaultTrigger) {
-        *lock(&self.shared.trigger) = Some(trigger);
+        self.arm_nth(trigger, 1);
+    }
+
+    /// Injects `trigger`'s fault the `n`th time (1-based, counted over every connection) a
+    /// client sends its bytes, e.g. the `COMMIT` of the second revision rather than the first.
+    /// `n = 0` counts as 1.
+    pub fn arm_nth(&self, trigger: FaultTrigger, n: u32) {
+        *lock(&self.shared.trigger) = Some((trigger, n.max(1)));
     }
 
     /// How many armed triggers have fired.
@@ -296,13 +305,22 @@ async fn pump(
 /// The armed trigger's fault, when `chunk` (with the previous chunk's tail) contains its needle.
 fn triggered(shared: &Shared, tail: &mut Vec<u8>, chunk: &[u8]) -> Option<(Fault, Scope)> {
     let mut armed = lock(&shared.trigger);
-    let t = armed.as_ref()?;
+    let (t, left) = armed.as_mut()?;
     let mut hay = std::mem::take(tail);
     hay.extend_from_slice(chunk);
-    let hit = !t.needle.is_empty() && hay.windows(t.needle.len()).any(|w| w == t.needle);
+    // The tail is shorter than the needle, so every match counted here is new.
+    let hits = if t.needle.is_empty() {
+        0
+    } else {
+        hay.windows(t.needle.len())
+            .filter(|w| *w == t.needle)
+            .count()
+    };
     let keep = t.needle.len().saturating_sub(1).min(hay.len());
     *tail = hay[hay.len() - keep..].to_vec();
-    if !hit {
+    let hits = u32::try_from(hits).unwrap_or(u32::MAX);
+    if hits < *left {
+        *left -= hits;
         return None;
     }
     let fired = (t.fault, t.scope);

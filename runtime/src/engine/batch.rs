@@ -287,13 +287,17 @@ impl Session<'_> {
                 if self.dialect != Dialect::Sqlite && is_lost(&e) {
                     drop(exec);
                     let rev = step[0];
+                    // Whole-run mode: the revisions run earlier in the open transaction and the
+                    // rest of this batch go with it.
+                    let shared = u32::try_from(k - tx_from + step.len() - 1).unwrap_or(u32::MAX);
                     return Err(self
-                        .lost(
+                        .lost_in_tx(
                             &e,
                             &format!("the {} of", direction.as_str()),
                             Some((rev, direction)),
                             None,
                             Phase::Tx,
+                            if whole { shared } else { 0 },
                         )
                         .await);
                 }
@@ -425,13 +429,20 @@ impl Session<'_> {
                     if self.dialect != Dialect::Sqlite && is_lost(&e) {
                         drop(exec);
                         let rev = step[step.len() - 1];
+                        // Whole-run mode: every revision that ran commits (or not) with it.
+                        let shared = if whole {
+                            u32::try_from(ran.len().saturating_sub(1)).unwrap_or(u32::MAX)
+                        } else {
+                            0
+                        };
                         return Err(self
-                            .lost(
+                            .lost_in_tx(
                                 &e,
                                 "the COMMIT of",
                                 Some((rev, direction)),
                                 None,
                                 Phase::Commit,
+                                shared,
                             )
                             .await);
                     }

@@ -148,12 +148,17 @@ impl Session<'_> {
         match chosen {
             Chosen::Session => {
                 self.conn.identify().await;
-                let lock = self
-                    .conn
-                    .lock(&self.sql, timeout)
-                    .await
-                    .map_err(stamp_refused)?;
-                Ok(Held::Session(lock))
+                match self.conn.lock(&self.sql, timeout).await {
+                    Ok(lock) => Ok(Held::Session(lock)),
+                    // The lock may have been granted with the reply lost: end that session, so
+                    // the lock does not outlive it, and say what happened.
+                    Err(Error::Database { context, source }) if self.lost_here(&source) => {
+                        Err(self
+                            .lost(&source, &context, None, None, super::lost::Phase::Other)
+                            .await)
+                    }
+                    Err(e) => Err(stamp_refused(e)),
+                }
             }
             Chosen::Transaction => {
                 self.conn.unwatch();

@@ -42,6 +42,20 @@ impl Session<'_> {
         line: Option<u32>,
         phase: Phase,
     ) -> Error {
+        self.lost_in_tx(e, during, rev, line, phase, 0).await
+    }
+
+    /// [`Session::lost`] for a revision whose transaction carried `shared_with` other revisions
+    /// of the run (whole-run mode), which share its outcome.
+    pub(super) async fn lost_in_tx(
+        &mut self,
+        e: &sqlx::Error,
+        during: &str,
+        rev: Option<(&Revision, Direction)>,
+        line: Option<u32>,
+        phase: Phase,
+        shared_with: u32,
+    ) -> Error {
         let mut why = cause(e);
         let ended = self.conn.dog().end_orphan().await;
         if let Err(not) = &ended {
@@ -79,6 +93,7 @@ impl Session<'_> {
             line,
             parents: parents.into(),
             outcome,
+            shared_with,
             cause: why.into(),
             report: None,
         }

@@ -191,8 +191,15 @@ impl<'m> Session<'m> {
         let lost = matches!(&result, Err(Error::ConnectionLost { .. }));
         let unlocked = self.release_lock(held, lost, result.is_err()).await;
         let report = result?;
-        unlocked?;
-        Ok(report)
+        match unlocked {
+            // Everything ran and is recorded; only the release was lost. The old session may
+            // still hold the lock (a lost reply, or a request the server never saw), so end it.
+            Err(Error::Database { context, source }) if self.lost_here(&source) => Err(self
+                .lost(&source, &context, None, None, Phase::Other)
+                .await
+                .with_completed(report.steps)),
+            other => other.map(|()| report),
+        }
     }
 
     /// [`Session::mutate_locked`] under the transaction lock: when a writing transaction finds

@@ -1,0 +1,5 @@
+//! Fuzz target `file_parser`: runs `kiln_core::fuzzprops::file_parser` (the property, shared with the corpus
+//! replay in `core/tests/fuzz_corpus.rs`) on every input.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| kiln_core::fuzzprops::file_parser(data));

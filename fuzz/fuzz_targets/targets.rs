@@ -1,0 +1,5 @@
+//! Fuzz target `targets`: runs `kiln_core::fuzzprops::targets` (the property, shared with the corpus
+//! replay in `core/tests/fuzz_corpus.rs`) on every input.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| kiln_core::fuzzprops::targets(data));
