@@ -74,7 +74,19 @@ async fn upgrade_whose_commit_reply_is_lost_with_the_network_says_it_cannot_know
     });
     let direct = db.url().to_owned();
     let cmd = tokio::task::spawn_blocking(move || {
-        let out = run(&sb, &url, &["upgrade", "head", "--io-timeout", "1"]);
+        // The session lock: `auto` takes the proxy's own port for a pooler (docs/runtime.md).
+        let out = run(
+            &sb,
+            &url,
+            &[
+                "upgrade",
+                "head",
+                "--io-timeout",
+                "1",
+                "--lock-mode",
+                "session",
+            ],
+        );
         (sb, out)
     });
     let (sb, (code, _, stderr)) = tokio::time::timeout(Duration::from_secs(60), cmd)

@@ -14,7 +14,7 @@
 mod common;
 
 use common::{raw_rows, rev, table_exists, write_set};
-use kiln_runtime::{Db, Dialect, Error, LostOutcome, Migrator, Options, TransactionMode};
+use kiln_runtime::{Db, Dialect, Error, LockMode, LostOutcome, Migrator, Options, TransactionMode};
 use kiln_testing::{Fault, FaultTrigger, Proxy, Scope, TestDb};
 use std::time::{Duration, Instant};
 
@@ -41,8 +41,11 @@ fn set(dir: &std::path::Path, mode: TransactionMode) -> Migrator {
         ],
     )
     .with_options(
+        // The session lock: the proxy listens on a port of its own, which `LockMode::Auto`
+        // takes for a pooler; these tests are about a direct session whose network fails.
         Options::default()
             .io_timeout(Some(Duration::from_secs(1)))
+            .lock_mode(LockMode::Session)
             .transaction_mode(mode),
     )
 }
@@ -624,7 +627,11 @@ async fn postgres_transaction_false_statement_reply_lost_is_dirty() {
             r2,
         ],
     )
-    .with_options(Options::default().io_timeout(Some(Duration::from_secs(1))));
+    .with_options(
+        Options::default()
+            .io_timeout(Some(Duration::from_secs(1)))
+            .lock_mode(LockMode::Session),
+    );
     let trigger = on("freeze_here", Fault::FreezeAfter, Scope::Connection);
     let (_p, err) = upgrade_with(&m, &t, trigger, 1).await;
     assert_eq!(lost(&err), (Some("r2"), LostOutcome::Dirty, 0), "{err}");
