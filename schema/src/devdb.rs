@@ -87,24 +87,16 @@ impl DevDb {
         .await;
         admin.close().await;
         created?;
-        // From here on the database exists, so the value that removes it must exist too.
-        let cleanup = Cleanup::Server {
-            admin_url: admin_url.to_owned(),
-            name: name.clone(),
-            dialect,
-        };
-        let url = with_database(admin_url, &name);
-        match Db::connect(&url).await {
-            Ok(db) => Ok(DevDb {
-                db,
-                url,
-                cleanup: Some(cleanup),
+        let (db, url) = connect_created(admin_url, dialect, &name).await?;
+        Ok(DevDb {
+            db,
+            url,
+            cleanup: Some(Cleanup::Server {
+                admin_url: admin_url.to_owned(),
+                name,
+                dialect,
             }),
-            Err(e) => {
-                let _ = cleanup.run().await;
-                Err(e)
-            }
-        }
+        })
     }
 
     /// The database.
@@ -145,22 +137,7 @@ impl Cleanup {
                 dialect,
             } => {
                 let admin = Db::connect(&admin_url).await?;
-                let sql = match dialect {
-                    Dialect::MySql => {
-                        format!("DROP DATABASE IF EXISTS {}", quote_ident(dialect, &name))
-                    }
-                    _ => format!(
-                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                        quote_ident(dialect, &name)
-                    ),
-                };
-                let r = async {
-                    let mut conn = RawConnection::acquire(&admin).await?;
-                    conn.script(sql)
-                        .await
-                        .map_err(Error::db(format!("dropping the dev database {name}")))
-                }
-                .await;
+                let r = drop_server_database(&admin, dialect, &name).await;
                 admin.close().await;
                 r
             }
@@ -168,28 +145,74 @@ impl Cleanup {
     }
 }
 
+/// Connects to the database `name` just created on the server of `admin_url`, returning the pool
+/// and its URL. If that fails the database is dropped again, so a failed start leaves nothing
+/// behind. Shared with kiln-testing's test databases: one owner for creating a throwaway
+/// database's connection and for removing it.
+pub async fn connect_created(
+    admin_url: &str,
+    dialect: Dialect,
+    name: &str,
+) -> Result<(Db, String)> {
+    let url = with_database(admin_url, name);
+    match Db::connect(&url).await {
+        Ok(db) => Ok((db, url)),
+        Err(e) => {
+            if let Ok(admin) = Db::connect(admin_url).await {
+                let _ = drop_server_database(&admin, dialect, name).await;
+                admin.close().await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Drops the throwaway database `name` through `admin`, a pool on the same server: `WITH
+/// (FORCE)` on PostgreSQL, so a session left open (a failed test's pool) cannot keep it.
+pub async fn drop_server_database(admin: &Db, dialect: Dialect, name: &str) -> Result<()> {
+    let sql = match dialect {
+        Dialect::MySql => format!("DROP DATABASE IF EXISTS {}", quote_ident(dialect, name)),
+        _ => format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(dialect, name)
+        ),
+    };
+    let mut conn = RawConnection::acquire(admin).await?;
+    conn.script(sql)
+        .await
+        .map_err(Error::db(format!("dropping the throwaway database {name}")))
+}
+
 impl Drop for DevDb {
     fn drop(&mut self) {
         let Some(cleanup) = self.cleanup.take() else {
             return;
         };
-        // This may run inside an async runtime that cannot be blocked: clean up on a thread
-        // of its own, with a runtime of its own, and wait for it.
-        let pool = self.db.clone();
-        let handle = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                pool.close().await;
-                if let Err(e) = cleanup.run().await {
-                    eprintln!("kiln: could not drop a dev database: {e}");
-                }
-            });
-        });
-        let _ = handle.join();
+        clean_up_blocking(self.db.clone(), "a dev database", cleanup.run());
     }
+}
+
+/// Closes `pool`, then runs `cleanup`, from `Drop`: on a thread of its own with a runtime of its
+/// own, waited for, because `Drop` may run inside an async runtime that cannot be blocked. A
+/// failure is a line on stderr naming `what`. Shared with kiln-testing's test databases.
+pub fn clean_up_blocking(
+    pool: Db,
+    what: &'static str,
+    cleanup: impl std::future::Future<Output = Result<()>> + Send + 'static,
+) {
+    let handle = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            pool.close().await;
+            if let Err(e) = cleanup.await {
+                eprintln!("kiln: could not drop {what}: {e}");
+            }
+        });
+    });
+    let _ = handle.join();
 }

@@ -12,10 +12,10 @@ use templates::pg_from_template;
 use templates::sqlite_from_template;
 pub use templates::{sqlite_template_dir, template_name};
 
-use crate::with_database;
 use kiln_core::Dialect;
 use kiln_runtime::url::{redact_url, tcp_address};
 use kiln_runtime::{Db, Error, Migrator, RawConnection, Result, quote_ident};
+pub(crate) use kiln_schema::drop_server_database;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -296,25 +296,17 @@ impl TestDb {
             .await
             .map_err(Error::db("creating a test database"))?;
         drop(conn);
-        // From here on the database exists, so the value that removes it must exist too, even
-        // if connecting fails.
-        let cleanup = Cleanup::Server {
-            admin_url: admin_url.to_owned(),
-            name: name.clone(),
-            dialect,
-        };
-        let url = with_database(admin_url, &name);
-        match Db::connect(&url).await {
-            Ok(db) => Ok(TestDb {
-                db,
-                url,
-                cleanup: Some(cleanup),
+        // kiln-schema's helper drops the database again if connecting fails.
+        let (db, url) = kiln_schema::connect_created(admin_url, dialect, &name).await?;
+        Ok(TestDb {
+            db,
+            url,
+            cleanup: Some(Cleanup::Server {
+                admin_url: admin_url.to_owned(),
+                name,
+                dialect,
             }),
-            Err(e) => {
-                let _ = cleanup.run().await;
-                Err(e)
-            }
-        }
+        })
     }
 
     /// The database, to hand to a [`Migrator`].
@@ -389,20 +381,6 @@ impl Cleanup {
     }
 }
 
-async fn drop_server_database(admin: &Db, dialect: Dialect, name: &str) -> Result<()> {
-    let sql = match dialect {
-        Dialect::MySql => format!("DROP DATABASE IF EXISTS {}", quote_ident(dialect, name)),
-        _ => format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(dialect, name)
-        ),
-    };
-    let mut conn = RawConnection::acquire(admin).await?;
-    conn.script(sql)
-        .await
-        .map_err(Error::db(format!("dropping test database {name}")))
-}
-
 impl Drop for TestDb {
     fn drop(&mut self) {
         let Some(cleanup) = self.cleanup.take() else {
@@ -412,24 +390,8 @@ impl Drop for TestDb {
             drop(dir);
             return;
         }
-        // Dropped without `drop_database` (a failing test, most likely): clean up on a thread of
-        // its own, since this may run inside an async runtime that cannot be blocked.
-        let pool = self.db.clone();
-        let handle = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                pool.close().await;
-                if let Err(e) = cleanup.run().await {
-                    eprintln!("kiln: could not drop a test database: {e}");
-                }
-            });
-        });
-        let _ = handle.join();
+        // Dropped without `drop_database` (a failing test, most likely).
+        kiln_schema::clean_up_blocking(self.db.clone(), "a test database", cleanup.run());
     }
 }
 
