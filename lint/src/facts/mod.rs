@@ -1,7 +1,7 @@
 //! What a statement does, as far as the rules care: the parser's syntax tree reduced to facts.
 //!
 //! Rules never look at `sqlparser`'s tree themselves, so a parser upgrade (its tree changes
-//! often) touches this one file. A statement the parser does not accept is still classified by
+//! often) touches this one module (`facts/`). A statement the parser does not accept is still classified by
 //! its leading words where that is unambiguous (`DROP INDEX CONCURRENTLY`, `SET lock_timeout`,
 //! `BEGIN`), and otherwise reported as [`Op::Unparsed`] so a gap in coverage is visible.
 
@@ -13,6 +13,11 @@ use sqlparser::ast::{
 };
 use sqlparser::dialect::{Dialect as SqlDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
+
+mod alter;
+mod sqlite;
+use alter::alter;
+use sqlite::Sqlite;
 
 /// One column as declared by `CREATE TABLE` or `ADD COLUMN`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,81 +294,6 @@ fn parse(d: &dyn SqlDialect, sql: &str) -> Result<Vec<Ast>, String> {
     Parser::parse_sql(d, sql).map_err(|e| e.to_string())
 }
 
-/// sqlparser 0.59's SQLite grammar, except that `x MATCH` or `x REGEXP` followed by something
-/// that is not an expression is a parse error instead of a panic (its `parse_infix` unwraps; the
-/// fuzz target `lint` found it, fixed upstream after 0.59 in apache/datafusion-sqlparser-rs#2197).
-/// Every other method is SQLite's own, and `dialect()` reports SQLite, so the parser's
-/// SQLite-only rules still apply.
-#[derive(Debug)]
-struct Sqlite(SQLiteDialect);
-
-impl SqlDialect for Sqlite {
-    fn dialect(&self) -> std::any::TypeId {
-        self.0.dialect()
-    }
-    fn is_delimited_identifier_start(&self, ch: char) -> bool {
-        self.0.is_delimited_identifier_start(ch)
-    }
-    fn identifier_quote_style(&self, identifier: &str) -> Option<char> {
-        self.0.identifier_quote_style(identifier)
-    }
-    fn is_identifier_start(&self, ch: char) -> bool {
-        self.0.is_identifier_start(ch)
-    }
-    fn is_identifier_part(&self, ch: char) -> bool {
-        self.0.is_identifier_part(ch)
-    }
-    fn supports_filter_during_aggregation(&self) -> bool {
-        self.0.supports_filter_during_aggregation()
-    }
-    fn supports_start_transaction_modifier(&self) -> bool {
-        self.0.supports_start_transaction_modifier()
-    }
-    fn parse_statement(
-        &self,
-        parser: &mut Parser,
-    ) -> Option<Result<Ast, sqlparser::parser::ParserError>> {
-        self.0.parse_statement(parser)
-    }
-    fn parse_infix(
-        &self,
-        parser: &mut Parser,
-        expr: &Expr,
-        _precedence: u8,
-    ) -> Option<Result<Expr, sqlparser::parser::ParserError>> {
-        use sqlparser::ast::BinaryOperator;
-        use sqlparser::keywords::Keyword;
-        for (keyword, op) in [
-            (Keyword::REGEXP, BinaryOperator::Regexp),
-            (Keyword::MATCH, BinaryOperator::Match),
-        ] {
-            if parser.parse_keyword(keyword) {
-                return Some(parser.parse_expr().map(|right| Expr::BinaryOp {
-                    left: Box::new(expr.clone()),
-                    op,
-                    right: Box::new(right),
-                }));
-            }
-        }
-        None
-    }
-    fn supports_in_empty_list(&self) -> bool {
-        self.0.supports_in_empty_list()
-    }
-    fn supports_limit_comma(&self) -> bool {
-        self.0.supports_limit_comma()
-    }
-    fn supports_asc_desc_in_column_definition(&self) -> bool {
-        self.0.supports_asc_desc_in_column_definition()
-    }
-    fn supports_dollar_placeholder(&self) -> bool {
-        self.0.supports_dollar_placeholder()
-    }
-    fn supports_notnull_operator(&self) -> bool {
-        self.0.supports_notnull_operator()
-    }
-}
-
 /// Normalizes an identifier or qualified name: unquoted, lower-case.
 fn name(n: &ObjectName) -> String {
     n.0.iter()
@@ -570,142 +500,6 @@ fn default_kind(e: &Expr) -> Default {
                 Default::Constant
             }
         }
-    }
-}
-
-fn alter(table: &str, op: &AlterTableOperation) -> Op {
-    let table = table.to_owned();
-    let other = |what, locks| Op::OtherAlter {
-        table: table.clone(),
-        what,
-        locks,
-    };
-    match op {
-        AlterTableOperation::AddColumn {
-            column_def,
-            if_not_exists,
-            ..
-        } => Op::AddColumn {
-            table,
-            column: column(column_def),
-            if_not_exists: *if_not_exists,
-        },
-        AlterTableOperation::DropColumn {
-            column_names,
-            if_exists,
-            ..
-        } => Op::DropColumn {
-            table,
-            column: column_names.first().map(ident).unwrap_or_default(),
-            if_exists: *if_exists,
-        },
-        AlterTableOperation::RenameColumn {
-            old_column_name,
-            new_column_name,
-        } => Op::RenameColumn {
-            table,
-            from: ident(old_column_name),
-            to: ident(new_column_name),
-        },
-        AlterTableOperation::RenameTable { .. } => Op::RenameTable { table },
-        AlterTableOperation::ChangeColumn {
-            old_name,
-            new_name,
-            data_type,
-            ..
-        } => {
-            if ident(old_name) != ident(new_name) {
-                Op::RenameColumn {
-                    table,
-                    from: ident(old_name),
-                    to: ident(new_name),
-                }
-            } else {
-                Op::TypeChange {
-                    table,
-                    column: ident(old_name),
-                    ty: data_type.to_string().to_uppercase(),
-                }
-            }
-        }
-        AlterTableOperation::ModifyColumn {
-            col_name,
-            data_type,
-            ..
-        } => Op::TypeChange {
-            table,
-            column: ident(col_name),
-            ty: data_type.to_string().to_uppercase(),
-        },
-        AlterTableOperation::AlterColumn { column_name, op } => match op {
-            AlterColumnOperation::SetDataType { data_type, .. } => Op::TypeChange {
-                table,
-                column: ident(column_name),
-                ty: data_type.to_string().to_uppercase(),
-            },
-            AlterColumnOperation::SetNotNull => Op::SetNotNull {
-                table,
-                column: ident(column_name),
-            },
-            AlterColumnOperation::DropNotNull => other("ALTER COLUMN DROP NOT NULL", true),
-            AlterColumnOperation::SetDefault { .. } => other("ALTER COLUMN SET DEFAULT", true),
-            AlterColumnOperation::DropDefault => other("ALTER COLUMN DROP DEFAULT", true),
-            _ => other("ALTER COLUMN", true),
-        },
-        AlterTableOperation::AddConstraint {
-            constraint,
-            not_valid,
-        } => match constraint {
-            TableConstraint::ForeignKey { .. } => Op::AddForeignKey {
-                table,
-                not_valid: *not_valid,
-            },
-            TableConstraint::Check { .. } => Op::AddCheck {
-                table,
-                not_valid: *not_valid,
-            },
-            TableConstraint::Unique { .. } => Op::AddUnique {
-                table,
-                using_index: false,
-                primary: false,
-            },
-            TableConstraint::PrimaryKey { .. } => Op::AddUnique {
-                table,
-                using_index: false,
-                primary: true,
-            },
-            _ => other("ADD CONSTRAINT", true),
-        },
-        AlterTableOperation::DropConstraint { .. } | AlterTableOperation::DropForeignKey { .. } => {
-            Op::DropConstraint {
-                table,
-                primary: false,
-            }
-        }
-        AlterTableOperation::DropPrimaryKey { .. } => Op::DropConstraint {
-            table,
-            primary: true,
-        },
-        AlterTableOperation::ValidateConstraint { .. } => other("VALIDATE CONSTRAINT", false),
-        AlterTableOperation::Algorithm { algorithm, .. } => Op::Algorithm(
-            match algorithm {
-                AlterTableAlgorithm::Default => "DEFAULT",
-                AlterTableAlgorithm::Instant => "INSTANT",
-                AlterTableAlgorithm::Inplace => "INPLACE",
-                AlterTableAlgorithm::Copy => "COPY",
-            }
-            .into(),
-        ),
-        AlterTableOperation::Lock { lock, .. } => Op::Lock(
-            match lock {
-                AlterTableLock::Default => "DEFAULT",
-                AlterTableLock::None => "NONE",
-                AlterTableLock::Shared => "SHARED",
-                AlterTableLock::Exclusive => "EXCLUSIVE",
-            }
-            .into(),
-        ),
-        _ => other("ALTER TABLE", true),
     }
 }
 
