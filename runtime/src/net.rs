@@ -7,6 +7,13 @@
 //! asks the server what its session is doing. A session still executing the statement is a
 //! legitimately long migration and kiln keeps waiting; a session that is idle, blocked writing to
 //! the network, or gone, or a server kiln cannot reach at all, means the connection is lost.
+//!
+//! Behind a transaction-mode pooler the server session changes from one transaction to the next,
+//! so there is no session id to ask about. There kiln marks its own requests instead
+//! ([`Watched::watch_pooled`]): every SQL text the run sends starts with a comment unique to the
+//! run, which PostgreSQL shows in `pg_stat_activity.query` for as long as a session works on it or
+//! sits in the transaction it opened. A session setting (`application_name`) would not do: PgBouncer
+//! leaves it on the server session for the next client that has none of its own.
 
 use crate::db::{Arg, Conn, Db, Exec, RunLock, TextRow};
 use crate::error::Result;
@@ -80,6 +87,8 @@ pub(crate) struct Watchdog {
     timeout: Option<Duration>,
     target: Target,
     backend: Option<Backend>,
+    /// Behind a pooler (PostgreSQL): the comment every request of the run starts with.
+    tag: Option<String>,
 }
 
 /// What the second connection saw.
@@ -103,6 +112,16 @@ impl Watchdog {
             timeout,
             target,
             backend: None,
+            tag: None,
+        }
+    }
+
+    /// `sql` as this connection sends it: with the run's tag in front behind a pooler.
+    fn tagged<'a>(&self, sql: impl Into<Cow<'a, str>>) -> Cow<'a, str> {
+        let sql = sql.into();
+        match &self.tag {
+            Some(tag) => Cow::Owned(format!("{tag}{sql}")),
+            None => sql,
         }
     }
 
@@ -142,6 +161,18 @@ impl Watchdog {
     }
 
     async fn verdict(&self, limit: Duration) -> Verdict {
+        if let (None, Some(tag)) = (&self.backend, &self.tag) {
+            return match tokio::time::timeout(limit, self.tagged_state(tag, limit)).await {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => Verdict::Lost(format!(
+                    "a second connection to look for the server session working for this run failed ({e})"
+                )),
+                Err(_) => Verdict::Lost(
+                    "a second connection to look for the server session working for this run got no answer either"
+                        .into(),
+                ),
+            };
+        }
         let Some(b) = &self.backend else {
             return Verdict::Lost(
                 "kiln had not yet learned which server session to ask about".into(),
@@ -172,30 +203,17 @@ impl Watchdog {
             #[cfg(feature = "postgres")]
             Target::Pg(o) => {
                 let mut c = sqlx::PgConnection::connect_with(o).await?;
-                let row: Option<(Option<String>, Option<String>, Option<f64>)> = sqlx::query_as(
+                let row: Option<PgActivity> = sqlx::query_as(
                     "SELECT state, wait_event, CAST(EXTRACT(EPOCH FROM clock_timestamp() - state_change) AS FLOAT8) FROM pg_stat_activity WHERE pid = $1",
                 )
                 .bind(b.id as i32)
+                .persistent(false)
                 .fetch_optional(&mut c)
                 .await?;
                 let _ = c.close().await;
                 Ok(match row {
                     None => Verdict::Lost(format!("the server has no session {} any more", b.id)),
-                    Some((state, wait, idle)) => {
-                        let state = state.unwrap_or_default();
-                        if state == "active" && wait.as_deref() != Some("ClientWrite") {
-                            Verdict::Busy
-                        } else if state != "active" && idle.unwrap_or(f64::MAX) < secs {
-                            // It finished moments ago; the reply may still be on its way.
-                            Verdict::Busy
-                        } else {
-                            Verdict::Lost(format!(
-                                "the server's session {} is `{state}`{}, so the request or its reply is stuck in the network",
-                                b.id,
-                                wait.map(|w| format!(" ({w})")).unwrap_or_default()
-                            ))
-                        }
-                    }
+                    Some(activity) => pg_verdict(&format!("session {}", b.id), activity, secs),
                 })
             }
             #[cfg(feature = "mysql")]
@@ -205,6 +223,7 @@ impl Watchdog {
                     "SELECT COMMAND, CAST(TIME AS SIGNED), STATE FROM information_schema.PROCESSLIST WHERE ID = ?",
                 )
                 .bind(b.id)
+                .persistent(false)
                 .fetch_optional(&mut c)
                 .await?;
                 let _ = c.close().await;
@@ -229,9 +248,56 @@ impl Watchdog {
         }
     }
 
+    /// Behind a pooler: what the server session working on this run's request (the one whose
+    /// current or last query carries the run's tag and that is still busy or inside a
+    /// transaction) is doing.
+    async fn tagged_state(
+        &self,
+        tag: &str,
+        limit: Duration,
+    ) -> std::result::Result<Verdict, sqlx::Error> {
+        #[cfg(feature = "postgres")]
+        if let Target::Pg(o) = &self.target {
+            use sqlx::Connection as _;
+            let mut c = sqlx::PgConnection::connect_with(o).await?;
+            type Tagged = (i32, Option<String>, Option<String>, Option<f64>);
+            let row: Option<Tagged> = sqlx::query_as(TAGGED_SESSION)
+                .bind(tag)
+                .persistent(false)
+                .fetch_optional(&mut c)
+                .await?;
+            let _ = c.close().await;
+            return Ok(match row {
+                None => Verdict::Lost(
+                    "no server session is working on the request or holds its transaction, so the request or its reply is stuck in the network"
+                        .into(),
+                ),
+                Some((pid, state, wait, idle)) => pg_verdict(
+                    &format!("session {pid} serving this run"),
+                    (state, wait, idle),
+                    limit.as_secs_f64(),
+                ),
+            });
+        }
+        let _ = (tag, limit);
+        Ok(Verdict::Busy)
+    }
+
     /// Ends the server session kiln gave up on, so it can neither hold the run lock nor commit
     /// anything later when the network comes back. `Ok` once the session is gone.
     pub async fn end_orphan(&self) -> std::result::Result<(), String> {
+        if let (None, Some(tag)) = (&self.backend, &self.tag) {
+            let limit = self.limit().unwrap_or(Duration::from_secs(10));
+            return match tokio::time::timeout(limit * 2, self.end_tagged(tag)).await {
+                Ok(r) => {
+                    r.map_err(|e| format!("could not end the server session serving this run: {e}"))
+                }
+                Err(_) => Err(format!(
+                    "could not reach the server to end the session serving this run within {} s",
+                    (limit * 2).as_secs()
+                )),
+            };
+        }
         let Some(b) = &self.backend else {
             return Err("kiln did not know its server session".into());
         };
@@ -244,6 +310,30 @@ impl Watchdog {
                 (limit * 2).as_secs()
             )),
         }
+    }
+
+    /// Behind a pooler: ends the server sessions still working on this run's request or holding
+    /// its transaction (and with it the transaction lock). A pooled session that has moved on to
+    /// another client runs that client's queries, so the tag cannot match it.
+    async fn end_tagged(&self, tag: &str) -> std::result::Result<(), sqlx::Error> {
+        #[cfg(feature = "postgres")]
+        if let Target::Pg(o) = &self.target {
+            use sqlx::Connection as _;
+            let mut c = sqlx::PgConnection::connect_with(o).await?;
+            let end = format!("SELECT pg_terminate_backend(pid) FROM ({TAGGED_SESSION}) AS s");
+            while sqlx::query_scalar::<_, Option<bool>>(trusted(end.clone()))
+                .bind(tag)
+                .persistent(false)
+                .fetch_optional(&mut c)
+                .await?
+                .is_some()
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let _ = c.close().await;
+        }
+        let _ = tag;
+        Ok(())
     }
 
     async fn end_session(&self, b: &Backend) -> std::result::Result<(), sqlx::Error> {
@@ -259,7 +349,8 @@ impl Watchdog {
                     )
                     .bind(b.id as i32)
                     .bind(b.started.clone().unwrap_or_default())
-                    .fetch_optional(&mut c)
+                    .persistent(false)
+                .fetch_optional(&mut c)
                     .await?;
                     if alive.is_none() {
                         break;
@@ -277,6 +368,7 @@ impl Watchdog {
                         "SELECT ID FROM information_schema.PROCESSLIST WHERE ID = ?",
                     )
                     .bind(b.id)
+                    .persistent(false)
                     .fetch_optional(&mut c)
                     .await?;
                     if alive.is_none() {
@@ -297,6 +389,33 @@ impl Watchdog {
                 Ok(())
             }
         }
+    }
+}
+
+/// The server session (other than the asking one) whose query starts with the tag `$1` and that
+/// is working on it or sits in the transaction it belongs to, the most recently changed first.
+#[cfg(feature = "postgres")]
+const TAGGED_SESSION: &str = "SELECT pid, state, wait_event, CAST(EXTRACT(EPOCH FROM clock_timestamp() - state_change) AS FLOAT8) FROM pg_stat_activity WHERE strpos(query, $1) = 1 AND pid <> pg_backend_pid() AND (state = 'active' OR state LIKE 'idle in transaction%') ORDER BY state_change DESC LIMIT 1";
+
+/// A PostgreSQL session as `pg_stat_activity` shows it: state, wait event, and seconds since
+/// the state last changed.
+#[cfg(feature = "postgres")]
+type PgActivity = (Option<String>, Option<String>, Option<f64>);
+
+/// Whether a PostgreSQL session (`who`) is still working on kiln's request.
+#[cfg(feature = "postgres")]
+fn pg_verdict(who: &str, (state, wait, idle): PgActivity, secs: f64) -> Verdict {
+    let state = state.unwrap_or_default();
+    let working = state == "active" && wait.as_deref() != Some("ClientWrite");
+    // A session that finished moments ago: the reply may still be on its way.
+    let just_finished = state != "active" && idle.unwrap_or(f64::MAX) < secs;
+    if working || just_finished {
+        Verdict::Busy
+    } else {
+        Verdict::Lost(format!(
+            "the server's {who} is `{state}`{}, so the request or its reply is stuck in the network",
+            wait.map(|w| format!(" ({w})")).unwrap_or_default()
+        ))
     }
 }
 
@@ -369,18 +488,37 @@ impl Watched {
         self.conn.dialect()
     }
 
-    /// Stops bounding round trips: with a transaction lock or a lease (a pooler or proxy may be
-    /// in between) the server session changes between transactions, so the watchdog could ask
-    /// about, or end, a session serving someone else.
-    pub fn unwatch(&mut self) {
-        self.dog.timeout = None;
+    /// For a transaction lock or a lease, where a pooler or proxy may be in between and the
+    /// server session change between transactions: the watchdog must not ask about, or end, a
+    /// session by id, since it may be serving someone else by then. On PostgreSQL it follows the
+    /// run's requests by their tag instead (see the module documentation); elsewhere it stops
+    /// bounding round trips.
+    pub fn watch_pooled(&mut self) {
         self.dog.backend = None;
+        match self.dog.target {
+            #[cfg(feature = "postgres")]
+            Target::Pg(_) if self.dog.timeout.is_some() => {
+                self.dog.tag = Some(format!("/* kiln run {} */ ", crate::util::run_id()));
+            }
+            _ => self.dog.timeout = None,
+        }
+    }
+
+    /// The same watching on a new connection of the run (after a loss).
+    pub fn watch_like(&mut self, other: &Watchdog) {
+        if other.tag.is_some() {
+            self.dog.backend = None;
+            self.dog.tag = other.tag.clone();
+        } else if other.timeout.is_none() {
+            self.dog.timeout = None;
+        }
     }
 
     pub async fn last_text(
         &mut self,
         sql: String,
     ) -> std::result::Result<Option<String>, sqlx::Error> {
+        let sql = self.dog.tagged(sql).into_owned();
         self.dog.guard(self.conn.last_text(sql)).await
     }
 
@@ -392,11 +530,13 @@ impl Watched {
         &mut self,
         sql: impl Into<Cow<'static, str>>,
     ) -> std::result::Result<(), sqlx::Error> {
+        let sql = self.dog.tagged(sql);
         self.dog.guard(self.conn.script(sql)).await
     }
 
     pub async fn exec(&mut self, sql: &str, args: &[Arg]) -> std::result::Result<u64, sqlx::Error> {
-        self.dog.guard(self.conn.exec(sql, args)).await
+        let sql = self.dog.tagged(sql);
+        self.dog.guard(self.conn.exec(&sql, args)).await
     }
 
     pub async fn rows(
@@ -404,13 +544,15 @@ impl Watched {
         sql: &str,
         int_columns: &[usize],
     ) -> std::result::Result<Vec<TextRow>, sqlx::Error> {
-        self.dog.guard(self.conn.rows(sql, int_columns)).await
+        let sql = self.dog.tagged(sql);
+        self.dog.guard(self.conn.rows(&sql, int_columns)).await
     }
 
     pub async fn first_text(
         &mut self,
         sql: String,
     ) -> std::result::Result<Option<String>, sqlx::Error> {
+        let sql = self.dog.tagged(sql).into_owned();
         self.dog.guard(self.conn.first_text(sql)).await
     }
 
@@ -418,6 +560,7 @@ impl Watched {
         &mut self,
         sql: String,
     ) -> std::result::Result<Option<String>, sqlx::Error> {
+        let sql = self.dog.tagged(sql).into_owned();
         self.dog.guard(self.conn.check_text(sql)).await
     }
 
@@ -487,6 +630,7 @@ impl WatchedExec<'_> {
     }
 
     pub async fn script(&mut self, sql: Cow<'static, str>) -> std::result::Result<(), sqlx::Error> {
+        let sql = self.dog.tagged(sql);
         self.dog.guard(self.exec.script(sql)).await
     }
 
@@ -494,6 +638,7 @@ impl WatchedExec<'_> {
         &mut self,
         sql: String,
     ) -> std::result::Result<Option<String>, sqlx::Error> {
+        let sql = self.dog.tagged(sql).into_owned();
         self.dog.guard(self.exec.last_text(sql)).await
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Rev, chain, exec, raw_rows, table_exists, write_set};
+use common::{Rev, chain, exec, pgbouncer, raw_rows, table_exists, write_set};
 use kiln_runtime::{Db, Dialect, Error, LockMode, Migrator, Options, TransactionMode};
 use kiln_testing::TestDb;
 use std::collections::HashMap;
@@ -13,26 +13,6 @@ use std::time::Duration;
 
 const RUNNERS: usize = 32;
 const REVISIONS: usize = 6;
-
-/// PgBouncer's `host:port`, or `None` (a loud skip) outside CI when it is not configured.
-fn pgbouncer() -> Option<String> {
-    let url = std::env::var("KILN_TEST_PGBOUNCER_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-    match url.as_deref().and_then(kiln_runtime::url::tcp_address) {
-        Some((host, port)) => Some(format!("{host}:{port}")),
-        None if ci => panic!(
-            "CI is set but KILN_TEST_PGBOUNCER_URL is not: source .ci/prepare (it starts PgBouncer in transaction mode and exports it)"
-        ),
-        None => {
-            eprintln!(
-                "SKIPPED: set KILN_TEST_PGBOUNCER_URL (e.g. postgres://postgres@127.0.0.1:6432/test, see .ci/pgbouncer) to run kiln's tests behind a pooler"
-            );
-            None
-        }
-    }
-}
 
 /// Advisory locks held in `db`'s database right now, asked of the server itself.
 async fn advisory_locks(db: &Db) -> usize {

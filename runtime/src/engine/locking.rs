@@ -161,13 +161,13 @@ impl Session<'_> {
                 }
             }
             Chosen::Transaction => {
-                self.conn.unwatch();
+                self.conn.watch_pooled();
                 self.guard.xact = Some(lock_key(&self.sql.lock_name));
                 self.guard.wait_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
                 Ok(Held::Transaction)
             }
             Chosen::Table => {
-                self.conn.unwatch();
+                self.conn.watch_pooled();
                 let lease = Lease::take(
                     &mut self.conn,
                     &self.db,

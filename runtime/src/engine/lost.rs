@@ -106,7 +106,9 @@ impl Session<'_> {
         let limit = timeout.unwrap_or(Duration::from_secs(10));
         match tokio::time::timeout(limit, self.db.acquire()).await {
             Ok(Ok(c)) => {
+                let old = self.conn.dog().clone();
                 self.conn = Watched::new(c, Watchdog::new(&self.db, timeout));
+                self.conn.watch_like(&old);
                 true
             }
             _ => false,

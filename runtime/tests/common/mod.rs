@@ -151,3 +151,23 @@ pub async fn exec(db: &Db, sql: &str) {
         _ => unreachable!(),
     }
 }
+
+/// PgBouncer's `host:port`, or `None` (a loud skip) outside CI when it is not configured.
+pub fn pgbouncer() -> Option<String> {
+    let url = std::env::var("KILN_TEST_PGBOUNCER_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    match url.as_deref().and_then(kiln_runtime::url::tcp_address) {
+        Some((host, port)) => Some(format!("{host}:{port}")),
+        None if ci => panic!(
+            "CI is set but KILN_TEST_PGBOUNCER_URL is not: source .ci/prepare (it starts PgBouncer in transaction mode and exports it)"
+        ),
+        None => {
+            eprintln!(
+                "SKIPPED: set KILN_TEST_PGBOUNCER_URL (e.g. postgres://postgres@127.0.0.1:6432/test, see .ci/pgbouncer) to run kiln's tests behind a pooler"
+            );
+            None
+        }
+    }
+}
