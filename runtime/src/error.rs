@@ -436,6 +436,33 @@ impl fmt::Debug for Error {
     }
 }
 
+/// What a pooler in front of PostgreSQL refused, read from its error (PgBouncer answers with
+/// SQLSTATE 08P01 and a message of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pooler {
+    /// Statement pooling: no transactions at all.
+    Statement,
+    /// A startup parameter it does not know.
+    Startup,
+}
+
+fn pooler_refusal(e: &sqlx::Error) -> Option<Pooler> {
+    let sqlx::Error::Database(d) = e else {
+        return None;
+    };
+    if d.code().as_deref() != Some("08P01") {
+        return None;
+    }
+    let m = d.message();
+    if m.contains("statement pooling mode") {
+        Some(Pooler::Statement)
+    } else if m.contains("unsupported startup parameter") {
+        Some(Pooler::Startup)
+    } else {
+        None
+    }
+}
+
 impl Error {
     /// What to do about it, in one sentence, where the message itself does not already say so
     /// (drift, dirty and unknown revisions carry their repair in the message). The CLI prints it
@@ -449,6 +476,12 @@ impl Error {
             Error::Invalid(_) => "fix the problems above, then run `kiln check`",
             Error::Interrupted { .. } => {
                 "run `kiln current` to see where it stopped; run the same command again to continue"
+            }
+            Error::Database { source, .. } if pooler_refusal(source) == Some(Pooler::Statement) => {
+                "PgBouncer in statement pooling mode cannot run a transaction, and migrations need them: point kiln at a pool in transaction or session mode (kiln detects the pooler and takes a lock that works there) or at the server itself"
+            }
+            Error::Database { source, .. } if pooler_refusal(source) == Some(Pooler::Startup) => {
+                "a pooler (PgBouncer) refused a setting sqlx sends when it connects: add it to `ignore_startup_parameters` in pgbouncer.ini (sqlx sends `extra_float_digits`), or connect to the server itself"
             }
             Error::Database { source, .. } if is_connection_problem(source) => {
                 "check that the server is running and that the URL, user and database are right"

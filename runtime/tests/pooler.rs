@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Rev, chain, exec, pgbouncer, raw_rows, table_exists, write_set};
+use common::{Rev, chain, exec, pgbouncer, pooler_address, raw_rows, table_exists, write_set};
 use kiln_runtime::{Db, Dialect, Error, LockMode, Migrator, Options, TransactionMode};
 use kiln_testing::TestDb;
 use std::collections::HashMap;
@@ -455,4 +455,62 @@ async fn the_transaction_lock_waits_at_most_the_lock_timeout() {
     assert_eq!(first.await.unwrap().unwrap().steps.len(), 1);
     assert_eq!(advisory_locks(t.db()).await, 0);
     t.drop_database().await.expect("drop test database");
+}
+
+/// Runs a chain through the PgBouncer of `var` on a new database and returns the error; checks
+/// that nothing was applied and no advisory lock is left.
+async fn refused_by(var: &str) -> Option<Error> {
+    let address = pooler_address(var)?;
+    let t = TestDb::new(Dialect::Postgres).await?;
+    let dir = tempfile::tempdir().unwrap();
+    let m = chain(dir.path(), REVISIONS);
+    let pooled = kiln_runtime::url::with_address(t.url(), &address);
+    let res = match Db::connect(&pooled).await {
+        Ok(db) => {
+            let r = m.upgrade(&db, "head").await;
+            db.close().await;
+            r.map(|_| ())
+        }
+        Err(e) => Err(e),
+    };
+    let err = res.expect_err("the pooler must refuse the run");
+    assert!(!table_exists(t.db(), "t0").await, "nothing was applied");
+    assert_eq!(
+        advisory_locks(t.db()).await,
+        0,
+        "no advisory lock left held"
+    );
+    t.drop_database().await.expect("drop test database");
+    Some(err)
+}
+
+/// Statement pooling allows no transaction at all: kiln stops before applying anything and says
+/// which pool mode to use instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgbouncer_in_statement_mode_is_refused_with_what_to_use_instead() {
+    let Some(err) = refused_by("KILN_TEST_PGBOUNCER_STATEMENT_URL").await else {
+        return;
+    };
+    assert!(
+        err.to_string().contains("statement pooling mode"),
+        "the pooler's own words: {err}"
+    );
+    let help = err.help().unwrap_or_default();
+    assert!(
+        help.contains("statement pooling mode cannot run a transaction")
+            && help.contains("transaction or session mode"),
+        "{help}"
+    );
+}
+
+/// PgBouncer's defaults refuse the `extra_float_digits` parameter every sqlx connection sends:
+/// the help names the setting to change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgbouncer_refusing_sqlx_startup_parameters_names_the_setting() {
+    let Some(err) = refused_by("KILN_TEST_PGBOUNCER_BARE_URL").await else {
+        return;
+    };
+    assert!(err.to_string().contains("extra_float_digits"), "{err}");
+    let help = err.help().unwrap_or_default();
+    assert!(help.contains("ignore_startup_parameters"), "{help}");
 }

@@ -152,20 +152,25 @@ pub async fn exec(db: &Db, sql: &str) {
     }
 }
 
-/// PgBouncer's `host:port`, or `None` (a loud skip) outside CI when it is not configured.
+/// PgBouncer's `host:port` in transaction mode, or `None` (a loud skip) outside CI when it is not
+/// configured.
 pub fn pgbouncer() -> Option<String> {
-    let url = std::env::var("KILN_TEST_PGBOUNCER_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
+    pooler_address("KILN_TEST_PGBOUNCER_URL")
+}
+
+/// The `host:port` of the PgBouncer whose URL is in `var` (see `.ci/pgbouncer`), or `None` (a
+/// loud skip) outside CI when it is not configured.
+pub fn pooler_address(var: &str) -> Option<String> {
+    let url = std::env::var(var).ok().filter(|u| !u.is_empty());
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
     match url.as_deref().and_then(kiln_runtime::url::tcp_address) {
         Some((host, port)) => Some(format!("{host}:{port}")),
         None if ci => panic!(
-            "CI is set but KILN_TEST_PGBOUNCER_URL is not: source .ci/prepare (it starts PgBouncer in transaction mode and exports it)"
+            "CI is set but {var} is not: source .ci/prepare (it starts the PgBouncers of .ci/pgbouncer and exports their URLs)"
         ),
         None => {
             eprintln!(
-                "SKIPPED: set KILN_TEST_PGBOUNCER_URL (e.g. postgres://postgres@127.0.0.1:6432/test, see .ci/pgbouncer) to run kiln's tests behind a pooler"
+                "SKIPPED: set {var} (see .ci/pgbouncer, which starts it) to run kiln's tests behind a pooler"
             );
             None
         }
