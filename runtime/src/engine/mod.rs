@@ -131,7 +131,21 @@ impl<'m> Session<'m> {
     /// table is created first), so a concurrent creator is tolerated: the statement is run again
     /// once the other creator's commit made it a no-op.
     async fn ensure_tables(&mut self) -> Result<()> {
-        if self.dialect == Dialect::Sqlite && self.sqlite_tables_exist().await {
+        if self.dialect == Dialect::Sqlite {
+            if self.sqlite_tables_exist().await {
+                return Ok(());
+            }
+            // One transaction, so one commit: each statement on its own would be a transaction
+            // with its own journal and fsyncs, which on a fresh database cost more than applying
+            // a hundred small revisions.
+            let script = format!(
+                "BEGIN IMMEDIATE;\n{};\nCOMMIT",
+                self.sql.create_tables().join(";\n")
+            );
+            if let Err(e) = self.conn.script(script).await {
+                let _ = self.conn.script("ROLLBACK").await;
+                return Err(Error::db("creating kiln's bookkeeping tables")(e));
+            }
             return Ok(());
         }
         for stmt in self.sql.create_tables() {
