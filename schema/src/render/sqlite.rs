@@ -1,12 +1,14 @@
 //! SQLite's spelling of each change. `ALTER TABLE` can only add a plain column at the end and
 //! drop an unconstrained one; every other change to a table is the documented rebuild: create
 //! the new table under a temporary name, copy the rows, drop the old table, rename the new one,
-//! recreate its indexes (the planner recreates triggers and views after any rebuild).
+//! recreate its indexes (the planner recreates triggers and views after any rebuild). Tables
+//! that reference a rebuilt table by foreign key are rebuilt with it, so their rows stay valid.
 
-use super::plan::Planner;
+use super::plan::{Planner, children_first};
 use super::{StepKind, ident, idents};
-use crate::model::{Column, ForeignKey, Table};
+use crate::model::{Column, ForeignKey, Schema, Table};
 use kiln_core::Dialect;
+use std::collections::BTreeSet;
 
 const D: Dialect = Dialect::Sqlite;
 
@@ -81,7 +83,7 @@ fn droppable(t: &Table, c: &Column) -> bool {
 
 /// `CREATE TABLE` with everything inline (SQLite has no `ADD CONSTRAINT`).
 pub(super) fn create_table(p: &mut Planner, name: &str, t: &Table) {
-    match definition(name, t) {
+    match definition(name, t, &str::to_owned) {
         Ok(sql) => p.push(StepKind::Change, format!("create table {name}"), vec![sql]),
         Err(why) => p.unrenderable(format!("table {name}: {why}")),
     }
@@ -121,24 +123,101 @@ pub(super) fn alter_table(p: &mut Planner, n: &str, f: &Table, t: &Table) {
     }
 }
 
-/// The rebuild: new table under a temporary name, rows copied, old table dropped, new one
-/// renamed. Foreign-key checks are deferred to the commit, so rows that reference the table
-/// stay valid across the swap.
-pub(super) fn rebuild(p: &mut Planner, n: &str, f: &Table, t: &Table, from: &crate::Schema) {
-    let temp = format!("_kiln_new_{n}");
-    let def = match definition(&temp, t) {
-        Ok(d) => d,
-        Err(why) => {
-            p.unrenderable(format!("table {n}: {why}"));
-            return;
-        }
-    };
-    let copied: Vec<String> = t
-        .columns
+/// The tables to rebuild: those `ALTER TABLE` cannot change, and every table whose foreign
+/// keys reference one of them (transitively). Dropping a table that other rows reference would
+/// count those rows as violations at commit (or cascade into them); rebuilt together, each old
+/// table is dropped only once nothing but other old tables references it.
+pub(super) fn rebuilt(from: &Schema, to: &Schema) -> BTreeSet<String> {
+    let mut set: BTreeSet<String> = from
+        .tables
         .iter()
-        .filter(|c| c.extra.is_empty() && f.column(&c.name).is_some_and(|o| o.extra.is_empty()))
-        .map(|c| c.name.clone())
+        .filter(|(n, f)| to.tables.get(*n).is_some_and(|t| needs_rebuild(f, t)))
+        .map(|(n, _)| n.clone())
         .collect();
+    loop {
+        let more: Vec<String> = from
+            .tables
+            .iter()
+            .filter(|(n, f)| {
+                !set.contains(*n)
+                    && to.tables.contains_key(*n)
+                    && f.foreign_keys.iter().any(|k| set.contains(&k.references))
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        if more.is_empty() {
+            return set;
+        }
+        set.extend(more);
+    }
+}
+
+/// The rebuild of [`rebuilt`]'s tables, SQLite's documented procedure inside kiln's
+/// transaction (where `PRAGMA foreign_keys = OFF` does nothing): foreign-key checks deferred to
+/// the commit; each new table created under a temporary name, its foreign keys to tables of the
+/// set pointing at their new versions; the rows copied; the old tables dropped, children first,
+/// so no drop deletes (or cascades into) a row that still counts; the new tables renamed, which
+/// rewrites the references to the temporary names.
+pub(super) fn rebuild(p: &mut Planner, set: &BTreeSet<String>, from: &Schema, to: &Schema) {
+    let temp = |n: &str| format!("_kiln_new_{n}");
+    let names: Vec<&String> = set.iter().collect();
+    let mut copies = Vec::new();
+    let mut first = true;
+    for n in children_first(to, &names).into_iter().rev() {
+        let (f, t) = (&from.tables[n.as_str()], &to.tables[n.as_str()]);
+        let def = match definition(&temp(n), t, &|r| match set.contains(r) {
+            true => temp(r),
+            false => r.to_owned(),
+        }) {
+            Ok(d) => d,
+            Err(why) => {
+                p.unrenderable(format!("table {n}: {why}"));
+                return;
+            }
+        };
+        let copied: Vec<String> = t
+            .columns
+            .iter()
+            .filter(|c| c.extra.is_empty() && f.column(&c.name).is_some_and(|o| o.extra.is_empty()))
+            .map(|c| c.name.clone())
+            .collect();
+        let cols = idents(D, &copied);
+        copies.push(format!(
+            "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
+            ident(D, &temp(n)),
+            ident(D, n)
+        ));
+        let (kind, summary) = describe_rebuild(n, f, t, set);
+        let mut sql = Vec::new();
+        if std::mem::take(&mut first) {
+            sql.push("PRAGMA defer_foreign_keys = ON".to_owned());
+        }
+        sql.push(def);
+        p.push(kind, summary, sql);
+    }
+    let mut swap = copies;
+    for n in children_first(from, &names) {
+        swap.push(format!("DROP TABLE {}", ident(D, n)));
+    }
+    for n in &names {
+        swap.push(format!(
+            "ALTER TABLE {} RENAME TO {}",
+            ident(D, &temp(n)),
+            ident(D, n)
+        ));
+    }
+    p.push(
+        StepKind::Change,
+        format!(
+            "copy the rows of {} into the rebuilt tables and swap them in (foreign keys checked at commit)",
+            names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        swap,
+    );
+}
+
+/// The header line of one table's rebuild: what changes, and what is lost.
+fn describe_rebuild(n: &str, f: &Table, t: &Table, set: &BTreeSet<String>) -> (StepKind, String) {
     let lost: Vec<&str> = f
         .columns
         .iter()
@@ -161,77 +240,56 @@ pub(super) fn rebuild(p: &mut Planner, n: &str, f: &Table, t: &Table, from: &cra
     for c in &lost {
         changes.push(format!("drop column {c}"));
     }
-    if f.primary_key != t.primary_key {
-        changes.push("primary key".into());
-    }
-    if f.foreign_keys != t.foreign_keys {
-        changes.push("foreign keys".into());
-    }
-    if f.uniques != t.uniques {
-        changes.push("unique constraints".into());
-    }
-    if f.checks != t.checks {
-        changes.push("check constraints".into());
+    for (differs, what) in [
+        (f.primary_key != t.primary_key, "primary key"),
+        (f.foreign_keys != t.foreign_keys, "foreign keys"),
+        (f.uniques != t.uniques, "unique constraints"),
+        (f.checks != t.checks, "check constraints"),
+    ] {
+        if differs {
+            changes.push(what.into());
+        }
     }
     if f.options != t.options {
         changes.push(format!("options `{}` → `{}`", f.options, t.options));
     }
-    if changes.is_empty() {
+    if changes.is_empty() && f != t {
         changes.push("column order".into());
     }
-    let kind = if lost.is_empty() {
-        StepKind::Change
-    } else {
-        StepKind::Destructive
-    };
-    let cols = idents(D, &copied);
-    p.push(
-        kind,
-        format!(
-            "rebuild table {n} ({}){}",
-            changes.join("; "),
-            if lost.is_empty() {
-                String::new()
-            } else {
-                format!(": the data of {} is lost", lost.join(", "))
-            }
-        ),
-        vec![
-            "PRAGMA defer_foreign_keys = ON".to_owned(),
-            def,
-            format!(
-                "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
-                ident(D, &temp),
-                ident(D, n)
-            ),
-            format!("DROP TABLE {}", ident(D, n)),
-            format!("ALTER TABLE {} RENAME TO {}", ident(D, &temp), ident(D, n)),
-        ],
+    if changes.is_empty() {
+        let parents: Vec<&str> = f
+            .foreign_keys
+            .iter()
+            .map(|k| k.references.as_str())
+            .filter(|r| set.contains(*r) && *r != n)
+            .collect();
+        changes.push(format!(
+            "unchanged; it references {}, which is rebuilt",
+            parents.join(", ")
+        ));
+    }
+    let summary = format!(
+        "rebuild table {n} ({}){}",
+        changes.join("; "),
+        if lost.is_empty() {
+            String::new()
+        } else {
+            format!(": the data of {} is lost", lost.join(", "))
+        }
     );
-    let referenced_by: Vec<&String> = from
-        .tables
-        .iter()
-        .filter(|(other, o)| *other != n && o.foreign_keys.iter().any(|k| k.references == n))
-        .map(|(other, _)| other)
-        .collect();
-    if !referenced_by.is_empty() {
-        p.push(
-            StepKind::Warning,
-            format!(
-                "{n} is referenced by {}: with foreign keys on, dropping the old {n} counts their rows as violations (ON DELETE CASCADE would delete them); run this revision on a copy with data first",
-                referenced_by
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Vec::new(),
-        );
+    match lost.is_empty() {
+        true => (StepKind::Change, summary),
+        false => (StepKind::Destructive, summary),
     }
 }
 
 /// The whole `CREATE TABLE` statement, or why the model cannot spell it.
-fn definition(name: &str, t: &Table) -> Result<String, String> {
+/// `references` names the table a foreign key points at (a rebuild points at new versions).
+fn definition(
+    name: &str,
+    t: &Table,
+    references: &dyn Fn(&str) -> String,
+) -> Result<String, String> {
     if t.options.contains("virtual") {
         return Err("virtual tables are not rendered (their module arguments are not in the model); write CREATE VIRTUAL TABLE by hand".into());
     }
@@ -265,7 +323,7 @@ fn definition(name: &str, t: &Table) -> Result<String, String> {
             .unwrap_or_default();
         items.push(format!("{name}CHECK ({})", c.expression));
     }
-    items.extend(t.foreign_keys.iter().map(foreign_key));
+    items.extend(t.foreign_keys.iter().map(|k| foreign_key(k, references)));
     let mut options = Vec::new();
     if t.options.contains("without rowid") {
         options.push("WITHOUT ROWID");
@@ -314,7 +372,7 @@ fn column(c: &Column, pk_autoincrement: bool) -> String {
     s
 }
 
-fn foreign_key(fk: &ForeignKey) -> String {
+fn foreign_key(fk: &ForeignKey, references: &dyn Fn(&str) -> String) -> String {
     let target = if fk.referenced_columns.iter().any(|c| c == "<primary key>") {
         String::new()
     } else {
@@ -323,7 +381,7 @@ fn foreign_key(fk: &ForeignKey) -> String {
     let mut s = format!(
         "FOREIGN KEY ({}) REFERENCES {}{target}",
         idents(D, &fk.columns),
-        ident(D, &fk.references)
+        ident(D, &references(&fk.references))
     );
     for (what, action) in [("UPDATE", &fk.on_update), ("DELETE", &fk.on_delete)] {
         if action != "no action" {
