@@ -9,10 +9,9 @@
 
 mod common;
 
-use common::autogen::{Engine, before, kiln, sections, stairway, step};
+use common::autogen::{Engine, before, kiln, postgres, sections, stairway, step};
 use common::{Sandbox, ok};
 use kiln_runtime::{Db, RawConnection};
-use kiln_testing::TestDb;
 
 const ITEMS: &str =
     "CREATE TABLE items (id integer PRIMARY KEY, qty integer NOT NULL, updated_at timestamptz);\n";
@@ -40,15 +39,6 @@ fn callers(add_one_result: &str) -> String {
          {}CREATE VIEW item_next AS SELECT id, add_one(qty) AS next FROM items;\n",
         add_one(add_one_result, "SELECT (x + 2)::bigint")
     )
-}
-
-async fn postgres() -> Option<(TestDb, Engine)> {
-    let db = TestDb::postgres().await?;
-    let e = Engine {
-        dialect: "postgres",
-        dev_url: Some(db.url().to_owned()),
-    };
-    Some((db, e))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

@@ -19,6 +19,17 @@ impl Engine {
     }
 }
 
+/// A PostgreSQL test database and the engine with its server as the dev server (`None` outside
+/// CI when the server is unreachable: the test skips).
+pub async fn postgres() -> Option<(kiln_testing::TestDb, Engine)> {
+    let db = kiln_testing::TestDb::postgres().await?;
+    let e = Engine {
+        dialect: "postgres",
+        dev_url: Some(db.url().to_owned()),
+    };
+    Some((db, e))
+}
+
 /// Runs `kiln` with `args` plus the engine's dev server; (code, stdout, stderr).
 pub fn kiln(sb: &Sandbox, engine: &Engine, args: &[&str]) -> (i32, String, String) {
     let mut c = sb.kiln();

@@ -187,7 +187,16 @@ impl Planner {
         self.push(StepKind::Unrenderable, summary.into(), Vec::new());
     }
 
-    fn finish(self) -> Migration {
+    /// An empty planner, for the engine files' unit tests.
+    #[cfg(test)]
+    pub(super) fn new(d: Dialect) -> Planner {
+        Planner {
+            d,
+            steps: Vec::new(),
+        }
+    }
+
+    pub(super) fn finish(self) -> Migration {
         Migration {
             dialect: self.d,
             steps: self.steps,
