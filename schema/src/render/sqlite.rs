@@ -1,8 +1,8 @@
 //! SQLite's spelling of each change. `ALTER TABLE` can only add a plain column at the end and
-//! drop an unconstrained one; every other change to a table is the documented rebuild: create
-//! the new table under a temporary name, copy the rows, drop the old table, rename the new one,
-//! recreate its indexes (the planner recreates triggers and views after any rebuild). Tables
-//! that reference a rebuilt table by foreign key are rebuilt with it, so their rows stay valid.
+//! drop an unconstrained one; every other change to a table is the documented rebuild: keep the
+//! rows aside, drop the old table, create the new one, copy the rows back, recreate its indexes
+//! (the planner recreates triggers and views after any rebuild). Rows that reference a rebuilt
+//! table stay valid: see [`rebuild`].
 
 use super::plan::{Planner, children_first};
 use super::{StepKind, ident, idents};
@@ -83,7 +83,7 @@ fn droppable(t: &Table, c: &Column) -> bool {
 
 /// `CREATE TABLE` with everything inline (SQLite has no `ADD CONSTRAINT`).
 pub(super) fn create_table(p: &mut Planner, name: &str, t: &Table) {
-    match definition(name, t, &str::to_owned) {
+    match definition(name, t) {
         Ok(sql) => p.push(StepKind::Change, format!("create table {name}"), vec![sql]),
         Err(why) => p.unrenderable(format!("table {name}: {why}")),
     }
@@ -123,10 +123,11 @@ pub(super) fn alter_table(p: &mut Planner, n: &str, f: &Table, t: &Table) {
     }
 }
 
-/// The tables to rebuild: those `ALTER TABLE` cannot change, and every table whose foreign
-/// keys reference one of them (transitively). Dropping a table that other rows reference would
-/// count those rows as violations at commit (or cascade into them); rebuilt together, each old
-/// table is dropped only once nothing but other old tables references it.
+/// The tables to rebuild: those `ALTER TABLE` cannot change, and every table with a foreign key
+/// to one of them whose `ON DELETE` acts (`CASCADE`, `SET NULL`, `SET DEFAULT`, `RESTRICT`):
+/// dropping the old parent would act on its rows, so it is rebuilt too (transitively). Rows of a
+/// `NO ACTION` child only count as violations until the parent's rows are back (see
+/// [`rebuild`]), so such a child is left alone.
 pub(super) fn rebuilt(from: &Schema, to: &Schema) -> BTreeSet<String> {
     let mut set: BTreeSet<String> = from
         .tables
@@ -141,7 +142,9 @@ pub(super) fn rebuilt(from: &Schema, to: &Schema) -> BTreeSet<String> {
             .filter(|(n, f)| {
                 !set.contains(*n)
                     && to.tables.contains_key(*n)
-                    && f.foreign_keys.iter().any(|k| set.contains(&k.references))
+                    && f.foreign_keys
+                        .iter()
+                        .any(|k| set.contains(&k.references) && k.on_delete != "no action")
             })
             .map(|(n, _)| n.clone())
             .collect();
@@ -152,29 +155,26 @@ pub(super) fn rebuilt(from: &Schema, to: &Schema) -> BTreeSet<String> {
     }
 }
 
-/// The rebuild of [`rebuilt`]'s tables, SQLite's documented procedure inside kiln's
-/// transaction (where `PRAGMA foreign_keys = OFF` does nothing): foreign-key checks deferred to
-/// the commit; each new table created under a temporary name, its foreign keys to tables of the
-/// set pointing at their new versions; the rows copied; the old tables dropped, children first,
-/// so no drop deletes (or cascades into) a row that still counts; the new tables renamed, which
-/// rewrites the references to the temporary names.
+/// The rebuild of [`rebuilt`]'s tables: SQLite's documented procedure, inside kiln's transaction
+/// (where `PRAGMA foreign_keys = OFF` does nothing). Foreign-key checks are deferred to the
+/// commit; each table's rows are kept in a plain `_kiln_old_t` copy; the old tables are dropped,
+/// children first (a drop counts the rows that still reference the table as violations); the new
+/// tables are created under their own names, parents first, and the rows copied back, which
+/// clears those violations again as each referenced row returns; the copies are dropped.
 pub(super) fn rebuild(p: &mut Planner, set: &BTreeSet<String>, from: &Schema, to: &Schema) {
-    let temp = |n: &str| format!("_kiln_new_{n}");
+    let old = |n: &str| ident(D, &format!("_kiln_old_{n}"));
     let names: Vec<&String> = set.iter().collect();
-    let mut copies = Vec::new();
-    let mut first = true;
-    for n in children_first(to, &names).into_iter().rev() {
+    let parents_first: Vec<&String> = children_first(to, &names).into_iter().rev().collect();
+    let (mut creates, mut copies, mut cleanup) = (Vec::new(), Vec::new(), Vec::new());
+    for n in &parents_first {
         let (f, t) = (&from.tables[n.as_str()], &to.tables[n.as_str()]);
-        let def = match definition(&temp(n), t, &|r| match set.contains(r) {
-            true => temp(r),
-            false => r.to_owned(),
-        }) {
-            Ok(d) => d,
+        match definition(n, t) {
+            Ok(d) => creates.push(d),
             Err(why) => {
                 p.unrenderable(format!("table {n}: {why}"));
                 return;
             }
-        };
+        }
         let copied: Vec<String> = t
             .columns
             .iter()
@@ -184,32 +184,33 @@ pub(super) fn rebuild(p: &mut Planner, set: &BTreeSet<String>, from: &Schema, to
         let cols = idents(D, &copied);
         copies.push(format!(
             "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
-            ident(D, &temp(n)),
-            ident(D, n)
+            ident(D, n),
+            old(n)
         ));
+        cleanup.push(format!("DROP TABLE {}", old(n)));
         let (kind, summary) = describe_rebuild(n, f, t, set);
         let mut sql = Vec::new();
-        if std::mem::take(&mut first) {
+        if creates.len() == 1 {
             sql.push("PRAGMA defer_foreign_keys = ON".to_owned());
         }
-        sql.push(def);
-        p.push(kind, summary, sql);
-    }
-    let mut swap = copies;
-    for n in children_first(from, &names) {
-        swap.push(format!("DROP TABLE {}", ident(D, n)));
-    }
-    for n in &names {
-        swap.push(format!(
-            "ALTER TABLE {} RENAME TO {}",
-            ident(D, &temp(n)),
+        sql.push(format!(
+            "CREATE TABLE {} AS SELECT * FROM {}",
+            old(n),
             ident(D, n)
         ));
+        p.push(kind, summary, sql);
     }
+    let mut swap: Vec<String> = children_first(from, &names)
+        .into_iter()
+        .map(|n| format!("DROP TABLE {}", ident(D, n)))
+        .collect();
+    swap.extend(creates);
+    swap.extend(copies);
+    swap.extend(cleanup);
     p.push(
         StepKind::Change,
         format!(
-            "copy the rows of {} into the rebuilt tables and swap them in (foreign keys checked at commit)",
+            "replace {} with the rebuilt tables and copy the rows back (foreign keys checked at commit)",
             names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
         ),
         swap,
@@ -264,7 +265,7 @@ fn describe_rebuild(n: &str, f: &Table, t: &Table, set: &BTreeSet<String>) -> (S
             .filter(|r| set.contains(*r) && *r != n)
             .collect();
         changes.push(format!(
-            "unchanged; it references {}, which is rebuilt",
+            "unchanged; the ON DELETE of its reference to {} would act on its rows",
             parents.join(", ")
         ));
     }
@@ -284,12 +285,7 @@ fn describe_rebuild(n: &str, f: &Table, t: &Table, set: &BTreeSet<String>) -> (S
 }
 
 /// The whole `CREATE TABLE` statement, or why the model cannot spell it.
-/// `references` names the table a foreign key points at (a rebuild points at new versions).
-fn definition(
-    name: &str,
-    t: &Table,
-    references: &dyn Fn(&str) -> String,
-) -> Result<String, String> {
+fn definition(name: &str, t: &Table) -> Result<String, String> {
     if t.options.contains("virtual") {
         return Err("virtual tables are not rendered (their module arguments are not in the model); write CREATE VIRTUAL TABLE by hand".into());
     }
@@ -323,7 +319,7 @@ fn definition(
             .unwrap_or_default();
         items.push(format!("{name}CHECK ({})", c.expression));
     }
-    items.extend(t.foreign_keys.iter().map(|k| foreign_key(k, references)));
+    items.extend(t.foreign_keys.iter().map(foreign_key));
     let mut options = Vec::new();
     if t.options.contains("without rowid") {
         options.push("WITHOUT ROWID");
@@ -372,7 +368,7 @@ fn column(c: &Column, pk_autoincrement: bool) -> String {
     s
 }
 
-fn foreign_key(fk: &ForeignKey, references: &dyn Fn(&str) -> String) -> String {
+fn foreign_key(fk: &ForeignKey) -> String {
     let target = if fk.referenced_columns.iter().any(|c| c == "<primary key>") {
         String::new()
     } else {
@@ -381,7 +377,7 @@ fn foreign_key(fk: &ForeignKey, references: &dyn Fn(&str) -> String) -> String {
     let mut s = format!(
         "FOREIGN KEY ({}) REFERENCES {}{target}",
         idents(D, &fk.columns),
-        ident(D, &references(&fk.references))
+        ident(D, &fk.references)
     );
     for (what, action) in [("UPDATE", &fk.on_update), ("DELETE", &fk.on_delete)] {
         if action != "no action" {
