@@ -720,7 +720,7 @@ async fn pg_dump_output_is_a_declared_schema() {
     db.drop_database().await.unwrap();
 }
 
-/// Functions are compared but not rendered: named, exit 12, nothing written.
+/// Domains are compared but not rendered: named, exit 12, nothing written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn postgres_unrenderable_changes_are_named_and_nothing_is_written() {
     let Some((db, e)) = postgres().await else {
@@ -729,7 +729,7 @@ async fn postgres_unrenderable_changes_are_named_and_nothing_is_written() {
     let sb = Sandbox::new();
     sb.write(
         "schema.sql",
-        "CREATE FUNCTION one() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n",
+        "CREATE DOMAIN positive AS int CHECK (VALUE > 0);\n",
     );
     let (code, out, err) = kiln(
         &sb,
@@ -744,7 +744,7 @@ async fn postgres_unrenderable_changes_are_named_and_nothing_is_written() {
         ],
     );
     assert_eq!(code, 12, "{out}\n{err}");
-    assert!(err.contains("one()"), "{err}");
+    assert!(err.contains("positive"), "{err}");
     assert_eq!(std::fs::read_dir(sb.migrations()).unwrap().count(), 0);
     db.drop_database().await.unwrap();
 }
@@ -836,7 +836,7 @@ async fn dev_databases_are_dropped_on_failure() {
             2,
         ),
         (
-            "CREATE FUNCTION one() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n",
+            "CREATE DOMAIN positive AS int CHECK (VALUE > 0);\n",
             &[
                 "revision",
                 "--autogenerate",
@@ -874,7 +874,7 @@ async fn dev_databases_are_dropped_on_failure() {
         assert_eq!(left[0][0].as_deref(), Some("0"), "{args:?}");
     }
     assert!(
-        text(&std::fs::read(sb.path().join("schema.sql")).unwrap()).contains("one()"),
+        text(&std::fs::read(sb.path().join("schema.sql")).unwrap()).contains("positive"),
         "the last declared file was used"
     );
     db.drop_database().await.unwrap();

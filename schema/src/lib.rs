@@ -48,7 +48,8 @@ mod text;
 pub use apply::{ApplyError, apply_sql};
 pub use devdb::{DEV_PREFIX, DevDb, clean_up_blocking, connect_created, drop_server_database};
 pub use model::{
-    Check, Column, ForeignKey, Index, PrimaryKey, Schema, Table, Trigger, Unique, dialect_name,
+    Check, Column, ForeignKey, Index, PrimaryKey, Routine, Schema, Table, Trigger, Unique,
+    dialect_name,
 };
 pub use render::{Migration, Rename, Step, StepKind};
 

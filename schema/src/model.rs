@@ -40,9 +40,8 @@ pub struct Schema {
     pub enums: BTreeMap<String, Vec<String>>,
     /// Other PostgreSQL types (domains and composite types) by name: a description.
     pub types: BTreeMap<String, String>,
-    /// Functions and procedures (PostgreSQL, MySQL/MariaDB) by signature: kind, result,
-    /// language and normalized body.
-    pub routines: BTreeMap<String, String>,
+    /// Functions and procedures (PostgreSQL, MySQL/MariaDB) by signature (`name(arguments)`).
+    pub routines: BTreeMap<String, Routine>,
 }
 
 /// A table.
@@ -155,6 +154,41 @@ pub struct Trigger {
     /// Timing, events and action, normalized.
     pub definition: String,
 }
+
+/// A function or procedure: what comparisons look at (its normalized description) and what
+/// DDL needs to write it back (its full definition, as the engine prints it).
+///
+/// Two routines are equal when their descriptions are: the definition keeps the author's
+/// formatting, which must not make two otherwise equal schemas differ.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Routine {
+    /// Kind, result, language, the options that differ from the defaults and the normalized
+    /// body: the text form's value, compared insensitively to whitespace and formatting.
+    pub description: String,
+    /// `function`, `procedure`, `aggregate` or `window function`.
+    pub kind: String,
+    /// Its name, schema-qualified outside the default schema as table names are.
+    pub name: String,
+    /// The arguments that identify it among overloads, as `DROP FUNCTION name(...)` takes them
+    /// (PostgreSQL; MySQL/MariaDB has no overloading and drops by name).
+    pub identity: String,
+    /// What `CREATE OR REPLACE` cannot change (PostgreSQL: the arguments with their names and
+    /// defaults, and the result): when it differs the routine is dropped and created again.
+    pub header: String,
+    /// The whole `CREATE` statement without a final `;` (PostgreSQL: `CREATE OR REPLACE
+    /// FUNCTION ...` from `pg_get_functiondef`), empty when the engine cannot print one
+    /// (aggregates).
+    pub definition: String,
+}
+
+impl PartialEq for Routine {
+    fn eq(&self, other: &Routine) -> bool {
+        self.description == other.description
+    }
+}
+
+impl Eq for Routine {}
 
 impl Schema {
     /// A schema with nothing in it.

@@ -86,8 +86,8 @@ impl Schema {
         for (key, t) in &self.triggers {
             out.push(format!("trigger {key}"), t.definition.clone());
         }
-        for (sig, desc) in &self.routines {
-            out.push(format!("routine {sig}"), desc.clone());
+        for (sig, r) in &self.routines {
+            out.push(format!("routine {sig}"), r.description.clone());
         }
         out.0.sort();
         out.0

@@ -143,7 +143,7 @@ fn expected_lines(d: Dialect) -> &'static [&'static str] {
             "table notes index notes_body_idx: btree (body(20) desc)",
             "view v: select `users`.`id` AS `id`, `users`.`email` AS `email` from `users` where `users`.`id` > 1",
             "trigger notes_trim on notes: BEFORE INSERT for each row (order 1): SET NEW.body = trim(NEW.body)",
-            "routine plus_one(IN x int(11)): function returns int(11): RETURN x + 1",
+            "routine plus_one(IN x int(11)): function returns int(11) deterministic: RETURN x + 1",
         ],
         _ => &[
             "table users: autoincrement",

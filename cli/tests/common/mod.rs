@@ -2,6 +2,8 @@
 //! binary with a clean environment, and small migration sets written on the fly.
 #![allow(dead_code)]
 
+pub mod autogen;
+
 use std::path::{Path, PathBuf};
 
 /// The `KILN_*` variables of the test's own environment, except the suite's `KILN_TEST_*`

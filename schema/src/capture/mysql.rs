@@ -5,7 +5,9 @@
 //! have different names, so that qualifier is dropped.
 
 use super::{query, single_text};
-use crate::model::{Check, Column, ForeignKey, Index, PrimaryKey, Schema, Table, Trigger, Unique};
+use crate::model::{
+    Check, Column, ForeignKey, Index, PrimaryKey, Routine, Schema, Table, Trigger, Unique,
+};
 use crate::sqltext;
 use kiln_core::Dialect;
 use kiln_runtime::{RawConnection, Result, quote_ident};
@@ -293,43 +295,100 @@ async fn triggers(conn: &mut RawConnection, qualifier: &str, schema: &mut Schema
     Ok(())
 }
 
-/// Functions and procedures by name and parameters: kind, result and normalized body.
+/// Functions and procedures by name and parameters: the description compared (kind, result,
+/// characteristics other than the defaults, normalized body) and a `CREATE` statement built
+/// from the catalog (`SHOW CREATE` would add the `DEFINER`, a user the target may not have).
 async fn routines(conn: &mut RawConnection, qualifier: &str, schema: &mut Schema) -> Result<()> {
-    let mut params: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    const D: Dialect = Dialect::MySql;
+    // Per routine: the parameters as the key shows them, and as `CREATE` declares them.
+    let mut params: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for r in query(
         conn,
-        "SELECT SPECIFIC_NAME, PARAMETER_MODE, PARAMETER_NAME, DTD_IDENTIFIER FROM information_schema.PARAMETERS \
+        "SELECT SPECIFIC_NAME, PARAMETER_MODE, PARAMETER_NAME, DTD_IDENTIFIER, ROUTINE_TYPE \
+         FROM information_schema.PARAMETERS \
          WHERE SPECIFIC_SCHEMA = DATABASE() AND ORDINAL_POSITION > 0 ORDER BY SPECIFIC_NAME, ORDINAL_POSITION",
         &[],
     )
     .await?
     {
-        let p = [r.optional(1), r.optional(2), r.optional(3)]
+        let shown = [r.optional(1), r.optional(2), r.optional(3)]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
             .join(" ");
-        params.entry(r.text(0)).or_default().push(p);
+        // Only a procedure's parameters have a mode; MariaDB reports `IN` for a function's.
+        let mode = match (r.text(4).as_str(), r.optional(1)) {
+            ("PROCEDURE", Some(m)) => format!("{m} "),
+            _ => String::new(),
+        };
+        let declared = format!("{mode}{} {}", quote_ident(D, &r.text(2)), r.text(3));
+        let entry = params.entry(r.text(0)).or_default();
+        entry.0.push(shown);
+        entry.1.push(declared);
     }
     for r in query(
         conn,
-        "SELECT ROUTINE_NAME, ROUTINE_TYPE, DTD_IDENTIFIER, ROUTINE_DEFINITION FROM information_schema.ROUTINES \
+        "SELECT ROUTINE_NAME, ROUTINE_TYPE, DTD_IDENTIFIER, ROUTINE_DEFINITION, IS_DETERMINISTIC, \
+         SQL_DATA_ACCESS, SECURITY_TYPE, ROUTINE_COMMENT FROM information_schema.ROUTINES \
          WHERE ROUTINE_SCHEMA = DATABASE()",
         &[],
     )
     .await?
     {
         let name = r.text(0);
-        let args = params.get(&name).map(|p| p.join(", ")).unwrap_or_default();
-        let mut desc = r.text(1).to_ascii_lowercase();
+        let (shown, declared) = params.get(&name).cloned().unwrap_or_default();
+        let kind = r.text(1).to_ascii_lowercase();
+        let body = r.text(3).replace(qualifier, "");
+        let mut desc = kind.clone();
+        let mut create = format!(
+            "CREATE {} {}({})",
+            r.text(1),
+            quote_ident(D, &name),
+            declared.join(", ")
+        );
         if let Some(result) = r.optional(2) {
             desc.push_str(&format!(" returns {result}"));
+            create.push_str(&format!(" RETURNS {result}"));
         }
-        desc.push_str(&format!(
-            ": {}",
-            sqltext::normalize(&r.text(3).replace(qualifier, ""))
-        ));
-        schema.routines.insert(format!("{name}({args})"), desc);
+        let mut characteristics = Vec::new();
+        if r.text(4) == "YES" {
+            characteristics.push("DETERMINISTIC".to_owned());
+        }
+        if let Some(access) = r.optional(5).filter(|a| a != "CONTAINS SQL") {
+            characteristics.push(access);
+        }
+        if r.text(6) == "INVOKER" {
+            characteristics.push("SQL SECURITY INVOKER".to_owned());
+        }
+        for c in &characteristics {
+            desc.push(' ');
+            desc.push_str(&c.to_ascii_lowercase());
+        }
+        if let Some(comment) = r.optional(7) {
+            desc.push_str(&format!(" comment {comment}"));
+            characteristics.push(format!(
+                "COMMENT {}",
+                kiln_runtime::quote_literal(D, &comment)
+            ));
+        }
+        for c in &characteristics {
+            create.push_str("\n    ");
+            create.push_str(c);
+        }
+        desc.push_str(&format!(": {}", sqltext::normalize(&body)));
+        create.push('\n');
+        create.push_str(body.trim());
+        schema.routines.insert(
+            format!("{name}({})", shown.join(", ")),
+            Routine {
+                description: desc,
+                kind,
+                name,
+                identity: String::new(),
+                header: String::new(),
+                definition: create,
+            },
+        );
     }
     Ok(())
 }

@@ -2,7 +2,9 @@
 //! belong to an extension are the extension's, not the migrations', and are left out.
 
 use super::{Exclude, query, split_list};
-use crate::model::{Check, Column, ForeignKey, Index, PrimaryKey, Schema, Table, Trigger, Unique};
+use crate::model::{
+    Check, Column, ForeignKey, Index, PrimaryKey, Routine, Schema, Table, Trigger, Unique,
+};
 use crate::sqltext;
 use kiln_core::Dialect;
 use kiln_runtime::{RawConnection, Result};
@@ -481,14 +483,19 @@ async fn composite_types(conn: &mut RawConnection, schema: &mut Schema) -> Resul
     Ok(())
 }
 
-/// Functions, procedures, aggregates and window functions, by signature: kind, result,
-/// language and normalized body.
+/// Functions, procedures, aggregates and window functions, by signature: the description
+/// compared (kind, result, language, options other than the defaults, normalized body) and the
+/// definition `pg_get_functiondef` prints, named as the rest of the capture names objects.
 async fn routines(conn: &mut RawConnection, schema: &mut Schema) -> Result<()> {
     for r in query(
         conn,
         &format!(
-            "SELECT {} || '(' || pg_get_function_identity_arguments(p.oid) || ')', p.prokind::text, \
-             pg_get_function_result(p.oid), l.lanname::text, p.prosrc \
+            "SELECT {}, pg_get_function_identity_arguments(p.oid), p.prokind::text, \
+             pg_get_function_result(p.oid), l.lanname::text, p.prosrc, pg_get_function_arguments(p.oid), \
+             p.provolatile::text, p.proisstrict::text, p.prosecdef::text, p.proleakproof::text, \
+             p.proparallel::text, array_to_string(p.proconfig, ', '), \
+             CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END, \
+             quote_ident(n.nspname) || '.' || quote_ident(p.proname) \
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang \
              WHERE {USER_SCHEMAS} AND {}",
             qualified("n", "p.proname"),
@@ -498,22 +505,65 @@ async fn routines(conn: &mut RawConnection, schema: &mut Schema) -> Result<()> {
     )
     .await?
     {
-        let kind = match r.text(1).as_str() {
+        let name = r.text(0);
+        let identity = r.text(1);
+        let kind = match r.text(2).as_str() {
             "p" => "procedure",
             "a" => "aggregate",
             "w" => "window function",
             _ => "function",
         };
+        // The engine qualifies the name with its schema; the model names it as it names tables.
+        let definition = r
+            .text(13)
+            .replacen(&r.text(14), &crate::render::qname(Dialect::Postgres, &name), 1)
+            .trim_end()
+            .to_owned();
         let mut desc = kind.to_owned();
-        if let Some(result) = r.optional(2) {
+        if let Some(result) = r.optional(3) {
             desc.push_str(&format!(" returns {result}"));
         }
-        desc.push_str(&format!(
-            " language {}: {}",
-            r.text(3),
-            sqltext::normalize(&r.text(4))
-        ));
-        schema.routines.insert(r.text(0), desc);
+        desc.push_str(&format!(" language {}", r.text(4)));
+        if r.text(6) != identity {
+            desc.push_str(&format!(" arguments ({})", r.text(6)));
+        }
+        for (on, option) in [
+            (r.text(7) == "i", "immutable"),
+            (r.text(7) == "s", "stable"),
+            (r.text(8) == "true", "strict"),
+            (r.text(9) == "true", "security definer"),
+            (r.text(10) == "true", "leakproof"),
+            (r.text(11) == "s", "parallel safe"),
+            (r.text(11) == "r", "parallel restricted"),
+        ] {
+            if on {
+                desc.push(' ');
+                desc.push_str(option);
+            }
+        }
+        if let Some(config) = r.optional(12) {
+            desc.push_str(&format!(" set {config}"));
+        }
+        // A SQL-standard body (`BEGIN ATOMIC`, `RETURN`) has no source text: compare what
+        // follows the definition's first line instead.
+        let body = match r.optional(5).filter(|b| !b.trim().is_empty()) {
+            Some(b) => b,
+            None => definition
+                .split_once('\n')
+                .map_or(String::new(), |(_, rest)| rest.to_owned()),
+        };
+        desc.push_str(&format!(": {}", sqltext::normalize(&body)));
+        schema.routines.insert(
+            format!("{name}({identity})"),
+            Routine {
+                description: desc,
+                kind: kind.to_owned(),
+                header: format!("({}) {}", r.text(6), r.text(3)),
+                name,
+                identity,
+                definition,
+            },
+        );
     }
     Ok(())
 }

@@ -9,6 +9,7 @@
 
 mod plan;
 mod postgres;
+mod routines;
 mod sqlite;
 
 use crate::model::{Schema, dialect_name};
@@ -164,7 +165,8 @@ impl Migration {
         out
     }
 
-    /// The statements, each ending with `;` and a blank line between steps.
+    /// The statements, each ending with `;` and a blank line between steps (on MySQL/MariaDB a
+    /// statement that holds `;`, a routine's body, between `DELIMITER` lines).
     pub fn sql(&self) -> String {
         let mut out = String::new();
         for s in self.steps.iter().filter(|s| !s.sql.is_empty()) {
@@ -172,8 +174,7 @@ impl Migration {
                 out.push('\n');
             }
             for st in &s.sql {
-                out.push_str(st);
-                out.push_str(";\n");
+                out.push_str(&routines::terminated(self.dialect, st));
             }
         }
         out

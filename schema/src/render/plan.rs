@@ -2,11 +2,12 @@
 //!
 //! Order (the downgrade is the same planner run the other way, so it is reversed by
 //! construction): renames; drops of triggers, views, foreign keys, indexes and constraints that
-//! go or change; types, sequences and schemas that objects will need; tables dropped (children
-//! first), created and altered; then foreign keys, indexes, views (dependencies first) and
-//! triggers; last the drops of what nothing uses any more.
+//! go or change; types, sequences and schemas that objects will need; routines (see
+//! `routines.rs`); tables dropped (children first), created and altered; then foreign keys,
+//! routines that need a new table, indexes, views (dependencies first) and triggers; last the
+//! drops of what nothing uses any more (routines first).
 
-use super::{Migration, Rename, Step, StepKind, postgres, qname, sqlite};
+use super::{Migration, Rename, Step, StepKind, postgres, qname, routines, sqlite};
 use crate::model::{Schema, Table};
 use kiln_core::Dialect;
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,23 +35,19 @@ pub fn plan(from: &Schema, to: &Schema, renames: &[Rename]) -> Migration {
     let from = &from;
 
     let rebuilt: BTreeSet<String> = match d {
-        Dialect::Sqlite => from
-            .tables
-            .iter()
-            .filter_map(|(n, f)| {
-                let t = to.tables.get(n)?;
-                sqlite::needs_rebuild(f, t).then(|| n.clone())
-            })
-            .collect(),
+        Dialect::Sqlite => sqlite::rebuilt(from, to),
         _ => BTreeSet::new(),
     };
     let any_rebuild = !rebuilt.is_empty();
+    // Routines dropped and created again take the triggers and views that call them along.
+    let recreated = routines::recreated(from, to);
+    let calls_recreated = |sql: &str| recreated.iter().any(|r| mentions(sql, r));
 
     // Triggers and views go first: they may depend on anything below.
     let drop_trigger = |k: &String| {
         let t = &from.triggers[k];
         to.tables.contains_key(&t.table)
-            && (any_rebuild || to.triggers.get(k) != Some(t))
+            && (any_rebuild || to.triggers.get(k) != Some(t) || calls_recreated(&t.definition))
             && !rebuilt.contains(&t.table)
     };
     for k in from.triggers.keys().filter(|k| drop_trigger(k)) {
@@ -69,7 +66,7 @@ pub fn plan(from: &Schema, to: &Schema, renames: &[Rename]) -> Migration {
             }],
         );
     }
-    let view_changes = views_to_replace(from, to, any_rebuild);
+    let view_changes = views_to_replace(from, to, any_rebuild, &calls_recreated);
     for v in view_order(from, &view_changes.dropped).iter().rev() {
         let def = &from.views[v];
         let kind = if def.starts_with("materialized:") {
@@ -87,6 +84,7 @@ pub fn plan(from: &Schema, to: &Schema, renames: &[Rename]) -> Migration {
     if d == Dialect::Postgres {
         postgres::before_tables(&mut p, from, to);
     }
+    routines::before_tables(&mut p, from, to);
 
     // Tables that go: children before the tables they reference.
     let gone: Vec<&String> = from
@@ -120,13 +118,17 @@ pub fn plan(from: &Schema, to: &Schema, renames: &[Rename]) -> Migration {
         }
         match d {
             Dialect::Postgres => postgres::alter_table(&mut p, n, f, t),
-            _ if rebuilt.contains(n) => sqlite::rebuild(&mut p, n, f, t, from),
+            _ if rebuilt.contains(n) => {}
             _ => sqlite::alter_table(&mut p, n, f, t),
         }
+    }
+    if !rebuilt.is_empty() {
+        sqlite::rebuild(&mut p, &rebuilt, from, to);
     }
     if d == Dialect::Postgres {
         postgres::after_tables(&mut p, from, to);
     }
+    routines::after_tables(&mut p, from, to);
 
     // Indexes of new, changed and rebuilt tables (a rebuild drops every index of its table).
     for (n, t) in &to.tables {
@@ -151,7 +153,10 @@ pub fn plan(from: &Schema, to: &Schema, renames: &[Rename]) -> Migration {
     }
     for (k, t) in &to.triggers {
         let old = from.triggers.get(k);
-        let recreate = any_rebuild || old != Some(t) || !from.tables.contains_key(&t.table);
+        let recreate = any_rebuild
+            || old != Some(t)
+            || !from.tables.contains_key(&t.table)
+            || calls_recreated(&t.definition);
         if recreate || rebuilt.contains(&t.table) {
             p.push(
                 StepKind::Change,
@@ -160,10 +165,10 @@ pub fn plan(from: &Schema, to: &Schema, renames: &[Rename]) -> Migration {
             );
         }
     }
+    routines::drop_gone(&mut p, from, to);
     if d == Dialect::Postgres {
         postgres::last(&mut p, from, to);
     }
-    routines(&mut p, from, to);
     p.finish()
 }
 
@@ -182,7 +187,16 @@ impl Planner {
         self.push(StepKind::Unrenderable, summary.into(), Vec::new());
     }
 
-    fn finish(self) -> Migration {
+    /// An empty planner, for the engine files' unit tests.
+    #[cfg(test)]
+    pub(super) fn new(d: Dialect) -> Planner {
+        Planner {
+            d,
+            steps: Vec::new(),
+        }
+    }
+
+    pub(super) fn finish(self) -> Migration {
         Migration {
             dialect: self.d,
             steps: self.steps,
@@ -354,13 +368,19 @@ struct ViewChanges {
     created: BTreeSet<String>,
 }
 
-/// Views that go or change, and every view that uses one of them (it must be dropped first
-/// and created again after). A SQLite table rebuild replaces every view.
-fn views_to_replace(from: &Schema, to: &Schema, all: bool) -> ViewChanges {
+/// Views that go or change (or call a routine dropped and created again), and every view that
+/// uses one of them (it must be dropped first and created again after). A SQLite table rebuild
+/// replaces every view.
+fn views_to_replace(
+    from: &Schema,
+    to: &Schema,
+    all: bool,
+    calls_recreated: &dyn Fn(&str) -> bool,
+) -> ViewChanges {
     let mut dropped: BTreeSet<String> = from
         .views
         .iter()
-        .filter(|(n, def)| all || to.views.get(*n) != Some(def))
+        .filter(|(n, def)| all || to.views.get(*n) != Some(def) || calls_recreated(def))
         .map(|(n, _)| n.clone())
         .collect();
     loop {
@@ -426,7 +446,7 @@ fn view_order(s: &Schema, names: &BTreeSet<String>) -> Vec<String> {
 }
 
 /// `names` ordered so a table comes before the tables it references (children first).
-fn children_first<'a>(s: &Schema, names: &[&'a String]) -> Vec<&'a String> {
+pub(super) fn children_first<'a>(s: &Schema, names: &[&'a String]) -> Vec<&'a String> {
     let refs: BTreeMap<&str, Vec<&str>> = names
         .iter()
         .map(|n| {
@@ -463,29 +483,4 @@ fn children_first<'a>(s: &Schema, names: &[&'a String]) -> Vec<&'a String> {
         left.retain(|n| !take.contains(n));
     }
     out
-}
-
-/// Functions and procedures: the model keeps their bodies for comparison but not their full
-/// definition, so a difference is named, not rendered.
-fn routines(p: &mut Planner, from: &Schema, to: &Schema) {
-    for (sig, desc) in &to.routines {
-        match from.routines.get(sig) {
-            None => p.unrenderable(format!(
-                "function or procedure {sig} is new: write its CREATE statement by hand"
-            )),
-            Some(old) if old != desc => p.unrenderable(format!(
-                "function or procedure {sig} changed: write its CREATE OR REPLACE by hand"
-            )),
-            _ => {}
-        }
-    }
-    for sig in from
-        .routines
-        .keys()
-        .filter(|s| !to.routines.contains_key(*s))
-    {
-        p.unrenderable(format!(
-            "function or procedure {sig} is gone: write its DROP statement by hand"
-        ));
-    }
 }

@@ -1,12 +1,14 @@
 //! SQLite's spelling of each change. `ALTER TABLE` can only add a plain column at the end and
-//! drop an unconstrained one; every other change to a table is the documented rebuild: create
-//! the new table under a temporary name, copy the rows, drop the old table, rename the new one,
-//! recreate its indexes (the planner recreates triggers and views after any rebuild).
+//! drop an unconstrained one; every other change to a table is the documented rebuild: keep the
+//! rows aside, drop the old table, create the new one, copy the rows back, recreate its indexes
+//! (the planner recreates triggers and views after any rebuild). Rows that reference a rebuilt
+//! table stay valid: see [`rebuild`].
 
-use super::plan::Planner;
+use super::plan::{Planner, children_first};
 use super::{StepKind, ident, idents};
-use crate::model::{Column, ForeignKey, Table};
+use crate::model::{Column, ForeignKey, Schema, Table};
 use kiln_core::Dialect;
+use std::collections::BTreeSet;
 
 const D: Dialect = Dialect::Sqlite;
 
@@ -121,24 +123,102 @@ pub(super) fn alter_table(p: &mut Planner, n: &str, f: &Table, t: &Table) {
     }
 }
 
-/// The rebuild: new table under a temporary name, rows copied, old table dropped, new one
-/// renamed. Foreign-key checks are deferred to the commit, so rows that reference the table
-/// stay valid across the swap.
-pub(super) fn rebuild(p: &mut Planner, n: &str, f: &Table, t: &Table, from: &crate::Schema) {
-    let temp = format!("_kiln_new_{n}");
-    let def = match definition(&temp, t) {
-        Ok(d) => d,
-        Err(why) => {
-            p.unrenderable(format!("table {n}: {why}"));
-            return;
-        }
-    };
-    let copied: Vec<String> = t
-        .columns
+/// The tables to rebuild: those `ALTER TABLE` cannot change, and every table with a foreign key
+/// to one of them whose `ON DELETE` acts (`CASCADE`, `SET NULL`, `SET DEFAULT`, `RESTRICT`):
+/// dropping the old parent would act on its rows, so it is rebuilt too (transitively). Rows of a
+/// `NO ACTION` child only count as violations until the parent's rows are back (see
+/// [`rebuild`]), so such a child is left alone.
+pub(super) fn rebuilt(from: &Schema, to: &Schema) -> BTreeSet<String> {
+    let mut set: BTreeSet<String> = from
+        .tables
         .iter()
-        .filter(|c| c.extra.is_empty() && f.column(&c.name).is_some_and(|o| o.extra.is_empty()))
-        .map(|c| c.name.clone())
+        .filter(|(n, f)| to.tables.get(*n).is_some_and(|t| needs_rebuild(f, t)))
+        .map(|(n, _)| n.clone())
         .collect();
+    loop {
+        let more: Vec<String> = from
+            .tables
+            .iter()
+            .filter(|(n, f)| {
+                !set.contains(*n)
+                    && to.tables.contains_key(*n)
+                    && f.foreign_keys
+                        .iter()
+                        .any(|k| set.contains(&k.references) && k.on_delete != "no action")
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        if more.is_empty() {
+            return set;
+        }
+        set.extend(more);
+    }
+}
+
+/// The rebuild of [`rebuilt`]'s tables: SQLite's documented procedure, inside kiln's transaction
+/// (where `PRAGMA foreign_keys = OFF` does nothing). Foreign-key checks are deferred to the
+/// commit; each table's rows are kept in a plain `_kiln_old_t` copy; the old tables are dropped,
+/// children first (a drop counts the rows that still reference the table as violations); the new
+/// tables are created under their own names, parents first, and the rows copied back, which
+/// clears those violations again as each referenced row returns; the copies are dropped.
+pub(super) fn rebuild(p: &mut Planner, set: &BTreeSet<String>, from: &Schema, to: &Schema) {
+    let old = |n: &str| ident(D, &format!("_kiln_old_{n}"));
+    let names: Vec<&String> = set.iter().collect();
+    let parents_first: Vec<&String> = children_first(to, &names).into_iter().rev().collect();
+    let (mut creates, mut copies, mut cleanup) = (Vec::new(), Vec::new(), Vec::new());
+    for n in &parents_first {
+        let (f, t) = (&from.tables[n.as_str()], &to.tables[n.as_str()]);
+        match definition(n, t) {
+            Ok(d) => creates.push(d),
+            Err(why) => {
+                p.unrenderable(format!("table {n}: {why}"));
+                return;
+            }
+        }
+        let copied: Vec<String> = t
+            .columns
+            .iter()
+            .filter(|c| c.extra.is_empty() && f.column(&c.name).is_some_and(|o| o.extra.is_empty()))
+            .map(|c| c.name.clone())
+            .collect();
+        let cols = idents(D, &copied);
+        copies.push(format!(
+            "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
+            ident(D, n),
+            old(n)
+        ));
+        cleanup.push(format!("DROP TABLE {}", old(n)));
+        let (kind, summary) = describe_rebuild(n, f, t, set);
+        let mut sql = Vec::new();
+        if creates.len() == 1 {
+            sql.push("PRAGMA defer_foreign_keys = ON".to_owned());
+        }
+        sql.push(format!(
+            "CREATE TABLE {} AS SELECT * FROM {}",
+            old(n),
+            ident(D, n)
+        ));
+        p.push(kind, summary, sql);
+    }
+    let mut swap: Vec<String> = children_first(from, &names)
+        .into_iter()
+        .map(|n| format!("DROP TABLE {}", ident(D, n)))
+        .collect();
+    swap.extend(creates);
+    swap.extend(copies);
+    swap.extend(cleanup);
+    p.push(
+        StepKind::Change,
+        format!(
+            "replace {} with the rebuilt tables and copy the rows back (foreign keys checked at commit)",
+            names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        swap,
+    );
+}
+
+/// The header line of one table's rebuild: what changes, and what is lost.
+fn describe_rebuild(n: &str, f: &Table, t: &Table, set: &BTreeSet<String>) -> (StepKind, String) {
     let lost: Vec<&str> = f
         .columns
         .iter()
@@ -161,72 +241,46 @@ pub(super) fn rebuild(p: &mut Planner, n: &str, f: &Table, t: &Table, from: &cra
     for c in &lost {
         changes.push(format!("drop column {c}"));
     }
-    if f.primary_key != t.primary_key {
-        changes.push("primary key".into());
-    }
-    if f.foreign_keys != t.foreign_keys {
-        changes.push("foreign keys".into());
-    }
-    if f.uniques != t.uniques {
-        changes.push("unique constraints".into());
-    }
-    if f.checks != t.checks {
-        changes.push("check constraints".into());
+    for (differs, what) in [
+        (f.primary_key != t.primary_key, "primary key"),
+        (f.foreign_keys != t.foreign_keys, "foreign keys"),
+        (f.uniques != t.uniques, "unique constraints"),
+        (f.checks != t.checks, "check constraints"),
+    ] {
+        if differs {
+            changes.push(what.into());
+        }
     }
     if f.options != t.options {
         changes.push(format!("options `{}` → `{}`", f.options, t.options));
     }
-    if changes.is_empty() {
+    if changes.is_empty() && f != t {
         changes.push("column order".into());
     }
-    let kind = if lost.is_empty() {
-        StepKind::Change
-    } else {
-        StepKind::Destructive
-    };
-    let cols = idents(D, &copied);
-    p.push(
-        kind,
-        format!(
-            "rebuild table {n} ({}){}",
-            changes.join("; "),
-            if lost.is_empty() {
-                String::new()
-            } else {
-                format!(": the data of {} is lost", lost.join(", "))
-            }
-        ),
-        vec![
-            "PRAGMA defer_foreign_keys = ON".to_owned(),
-            def,
-            format!(
-                "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
-                ident(D, &temp),
-                ident(D, n)
-            ),
-            format!("DROP TABLE {}", ident(D, n)),
-            format!("ALTER TABLE {} RENAME TO {}", ident(D, &temp), ident(D, n)),
-        ],
+    if changes.is_empty() {
+        let parents: Vec<&str> = f
+            .foreign_keys
+            .iter()
+            .map(|k| k.references.as_str())
+            .filter(|r| set.contains(*r) && *r != n)
+            .collect();
+        changes.push(format!(
+            "unchanged; the ON DELETE of its reference to {} would act on its rows",
+            parents.join(", ")
+        ));
+    }
+    let summary = format!(
+        "rebuild table {n} ({}){}",
+        changes.join("; "),
+        if lost.is_empty() {
+            String::new()
+        } else {
+            format!(": the data of {} is lost", lost.join(", "))
+        }
     );
-    let referenced_by: Vec<&String> = from
-        .tables
-        .iter()
-        .filter(|(other, o)| *other != n && o.foreign_keys.iter().any(|k| k.references == n))
-        .map(|(other, _)| other)
-        .collect();
-    if !referenced_by.is_empty() {
-        p.push(
-            StepKind::Warning,
-            format!(
-                "{n} is referenced by {}: with foreign keys on, dropping the old {n} counts their rows as violations (ON DELETE CASCADE would delete them); run this revision on a copy with data first",
-                referenced_by
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Vec::new(),
-        );
+    match lost.is_empty() {
+        true => (StepKind::Change, summary),
+        false => (StepKind::Destructive, summary),
     }
 }
 
