@@ -7,6 +7,7 @@
 //! each statement. Anything the model holds but cannot be rendered back is a [`StepKind::Unrenderable`]
 //! step: never skipped silently.
 
+mod mysql;
 mod plan;
 mod postgres;
 mod sqlite;
@@ -402,8 +403,13 @@ const RESERVED: &[&str] = &[
 ];
 
 /// A name as DDL writes it: bare when it is a plain lower-case word that is not reserved,
-/// quoted otherwise.
+/// quoted otherwise (always quoted on MySQL).
 pub(crate) fn ident(d: Dialect, name: &str) -> String {
+    // MySQL's reserved words are many and grow with each version (`rank` in 8.0); like
+    // mysqldump, kiln quotes every name there.
+    if d == Dialect::MySql {
+        return kiln_runtime::quote_ident(d, name);
+    }
     let plain = name
         .chars()
         .next()
