@@ -329,6 +329,34 @@ impl Planner {
     }
 }
 
+/// Adds the foreign keys of `to` that `from` does not have, once every table exists; `sql`
+/// spells `ALTER TABLE ... ADD ...` for a table and key in the engine's words.
+pub(super) fn add_foreign_keys(
+    p: &mut Planner,
+    from: &Schema,
+    to: &Schema,
+    sql: impl Fn(&str, &crate::model::ForeignKey) -> String,
+) {
+    for (n, t) in &to.tables {
+        let old = from.tables.get(n);
+        for fk in &t.foreign_keys {
+            if old.is_some_and(|o| o.foreign_keys.contains(fk)) {
+                continue;
+            }
+            p.push(
+                StepKind::Change,
+                format!(
+                    "add foreign key {n} ({}) → {} ({})",
+                    fk.columns.join(", "),
+                    fk.references,
+                    fk.referenced_columns.join(", ")
+                ),
+                vec![sql(n, fk)],
+            );
+        }
+    }
+}
+
 impl Table {
     /// The column with this name.
     pub fn column(&self, name: &str) -> Option<&crate::model::Column> {

@@ -65,28 +65,13 @@ pub(super) fn before_tables(p: &mut Planner, from: &Schema, to: &Schema) {
 /// Foreign keys that are new or changed, once every table and index exists (an index named
 /// like the key is then used by it instead of a second one being made).
 pub(super) fn after_tables(p: &mut Planner, from: &Schema, to: &Schema) {
-    for (n, t) in &to.tables {
-        let old = from.tables.get(n);
-        for fk in &t.foreign_keys {
-            if old.is_some_and(|o| o.foreign_keys.contains(fk)) {
-                continue;
-            }
-            p.push(
-                StepKind::Change,
-                format!(
-                    "add foreign key {n} ({}) → {} ({})",
-                    fk.columns.join(", "),
-                    fk.references,
-                    fk.referenced_columns.join(", ")
-                ),
-                vec![format!(
-                    "ALTER TABLE {} ADD {}",
-                    table_name(n),
-                    column::foreign_key(fk)
-                )],
-            );
-        }
-    }
+    super::plan::add_foreign_keys(p, from, to, |n, fk| {
+        format!(
+            "ALTER TABLE {} ADD {}",
+            table_name(n),
+            column::foreign_key(fk)
+        )
+    });
 }
 
 /// Sequences nothing declares any more.

@@ -227,28 +227,9 @@ fn rebuild_enum(p: &mut Planner, from: &Schema, n: &str, old: &[String], labels:
 
 /// Foreign keys, once every table exists.
 pub(super) fn after_tables(p: &mut Planner, from: &Schema, to: &Schema) {
-    for (n, t) in &to.tables {
-        let old = from.tables.get(n);
-        for fk in &t.foreign_keys {
-            if old.is_some_and(|o| o.foreign_keys.contains(fk)) {
-                continue;
-            }
-            p.push(
-                StepKind::Change,
-                format!(
-                    "add foreign key {n} ({}) → {} ({})",
-                    fk.columns.join(", "),
-                    fk.references,
-                    fk.referenced_columns.join(", ")
-                ),
-                vec![format!(
-                    "ALTER TABLE {} ADD {}",
-                    qname(D, n),
-                    foreign_key(fk)
-                )],
-            );
-        }
-    }
+    super::plan::add_foreign_keys(p, from, to, |n, fk| {
+        format!("ALTER TABLE {} ADD {}", qname(D, n), foreign_key(fk))
+    });
 }
 
 /// Sequence owners, then drops of what nothing uses any more.
