@@ -189,6 +189,16 @@ fn states() -> Vec<(String, Vec<&'static str>)> {
             "drop view post_titles",
         ],
     ));
+    // 10b: the referenced primary key grows: the foreign key is dropped and added around it.
+    let u10b = u8.replace("  PRIMARY KEY (id),", "  PRIMARY KEY (id, tenant),");
+    v.push((
+        u10b + &p10 + &trig10 + &view10,
+        vec![
+            "drop foreign key posts_user",
+            "add primary key (id, tenant) on users",
+            "add foreign key posts (user_id)",
+        ],
+    ));
     // 11: a trigger placed before the first (the first is created again after it), a compound-body trigger, a view over a view.
     let trig11 = "CREATE TRIGGER posts_first BEFORE INSERT ON posts FOR EACH ROW PRECEDES posts_title SET NEW.body = COALESCE(NEW.body, '');\n\
                   CREATE TRIGGER posts_audit AFTER UPDATE ON posts FOR EACH ROW BEGIN\n  IF NEW.title <> OLD.title THEN\n    SET @changed = 1;\n  END IF;\nEND;\n";

@@ -329,18 +329,20 @@ impl Planner {
     }
 }
 
-/// Adds the foreign keys of `to` that `from` does not have, once every table exists; `sql`
-/// spells `ALTER TABLE ... ADD ...` for a table and key in the engine's words.
+/// Adds the foreign keys of `to` that `from` does not have, and those `again` says were
+/// dropped to be added back, once every table exists; `sql` spells `ALTER TABLE ... ADD ...`
+/// for a table and key in the engine's words.
 pub(super) fn add_foreign_keys(
     p: &mut Planner,
     from: &Schema,
     to: &Schema,
+    again: impl Fn(&crate::model::ForeignKey) -> bool,
     sql: impl Fn(&str, &crate::model::ForeignKey) -> String,
 ) {
     for (n, t) in &to.tables {
         let old = from.tables.get(n);
         for fk in &t.foreign_keys {
-            if old.is_some_and(|o| o.foreign_keys.contains(fk)) {
+            if old.is_some_and(|o| o.foreign_keys.contains(fk)) && !again(fk) {
                 continue;
             }
             p.push(

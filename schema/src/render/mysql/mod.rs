@@ -9,7 +9,7 @@
 
 use super::plan::Planner;
 use super::{StepKind, ident};
-use crate::model::{Schema, Trigger};
+use crate::model::{ForeignKey, Schema, Trigger};
 use kiln_core::Dialect;
 
 mod column;
@@ -20,13 +20,28 @@ pub(in crate::render) use table::{alter_table, create_table};
 
 const D: Dialect = Dialect::MySql;
 
+/// Whether a kept foreign key must be dropped and added again: the keys or indexes of the
+/// table it references change, and MySQL refuses to drop an index a foreign key needs.
+fn rebound(from: &Schema, to: &Schema, fk: &ForeignKey) -> bool {
+    match (
+        from.tables.get(&fk.references),
+        to.tables.get(&fk.references),
+    ) {
+        (Some(f), Some(t)) => {
+            f.primary_key != t.primary_key || f.uniques != t.uniques || f.indexes != t.indexes
+        }
+        _ => false,
+    }
+}
+
 /// Foreign keys that go or change, on every table (a dropped table's too, so tables that
-/// reference each other can be dropped in any order); sequences created or altered.
+/// reference each other can be dropped in any order), and those whose referenced keys
+/// change; sequences created or altered.
 pub(super) fn before_tables(p: &mut Planner, from: &Schema, to: &Schema) {
     for (n, f) in &from.tables {
         let kept = to.tables.get(n);
         for fk in &f.foreign_keys {
-            if kept.is_some_and(|t| t.foreign_keys.contains(fk)) {
+            if kept.is_some_and(|t| t.foreign_keys.contains(fk)) && !rebound(from, to, fk) {
                 continue;
             }
             let Some(name) = &fk.name else { continue };
@@ -62,16 +77,22 @@ pub(super) fn before_tables(p: &mut Planner, from: &Schema, to: &Schema) {
     }
 }
 
-/// Foreign keys that are new or changed, once every table and index exists (an index named
-/// like the key is then used by it instead of a second one being made).
+/// Foreign keys that are new, changed or rebound, once every table and index exists (an index
+/// named like the key is then used by it instead of a second one being made).
 pub(super) fn after_tables(p: &mut Planner, from: &Schema, to: &Schema) {
-    super::plan::add_foreign_keys(p, from, to, |n, fk| {
-        format!(
-            "ALTER TABLE {} ADD {}",
-            table_name(n),
-            column::foreign_key(fk)
-        )
-    });
+    super::plan::add_foreign_keys(
+        p,
+        from,
+        to,
+        |fk| rebound(from, to, fk),
+        |n, fk| {
+            format!(
+                "ALTER TABLE {} ADD {}",
+                table_name(n),
+                column::foreign_key(fk)
+            )
+        },
+    );
 }
 
 /// Sequences nothing declares any more.

@@ -227,9 +227,13 @@ fn rebuild_enum(p: &mut Planner, from: &Schema, n: &str, old: &[String], labels:
 
 /// Foreign keys, once every table exists.
 pub(super) fn after_tables(p: &mut Planner, from: &Schema, to: &Schema) {
-    super::plan::add_foreign_keys(p, from, to, |n, fk| {
-        format!("ALTER TABLE {} ADD {}", qname(D, n), foreign_key(fk))
-    });
+    super::plan::add_foreign_keys(
+        p,
+        from,
+        to,
+        |_| false,
+        |n, fk| format!("ALTER TABLE {} ADD {}", qname(D, n), foreign_key(fk)),
+    );
 }
 
 /// Sequence owners, then drops of what nothing uses any more.
