@@ -270,7 +270,7 @@ fn states() -> Vec<(String, Vec<&'static str>)> {
     v.push((
         s16.clone(),
         vec![
-            "drop column users.email_up",
+            "drop generated column users.email_up",
             "alter column users.id",
             "(first)",
         ],

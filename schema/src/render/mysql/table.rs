@@ -4,7 +4,7 @@
 //! so fewer statements leave fewer half-done states), with new and moved columns placed by
 //! `FIRST`/`AFTER` in the declared order.
 
-use super::column::{self, Options};
+use super::column::{self, Generated, Options};
 use super::{D, table_name};
 use crate::model::{Column, Table};
 use crate::render::plan::Planner;
@@ -216,6 +216,12 @@ fn columns(a: &mut Alter, n: &str, f: &Table, t: &Table, recollate: bool) -> Res
     let mut dropped: Vec<&str> = Vec::new();
     for c in &f.columns {
         match t.column(&c.name) {
+            // A generated column's values come back with it: no data is lost.
+            None if column::extra(&c.extra)?.generated != Generated::No => a.add(
+                format!("DROP COLUMN {}", ident(D, &c.name)),
+                StepKind::Change,
+                format!("drop generated column {n}.{}", c.name),
+            ),
             None => a.add(
                 format!("DROP COLUMN {}", ident(D, &c.name)),
                 StepKind::Destructive,
