@@ -432,6 +432,25 @@ pub(crate) fn qname(d: Dialect, name: &str) -> String {
     }
 }
 
+/// A sequence's `start S increment I min A max B cache C` (as the captures write it) as
+/// `CREATE SEQUENCE` options in order; `None` when a word is not one of these.
+pub(crate) fn sequence_options(words: &[&str]) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for pair in words.chunks(2) {
+        let [k, v] = pair else { return None };
+        let key = match *k {
+            "start" => "START WITH",
+            "increment" => "INCREMENT BY",
+            "min" => "MINVALUE",
+            "max" => "MAXVALUE",
+            "cache" => "CACHE",
+            _ => return None,
+        };
+        out.push((key.to_owned(), (*v).to_owned()));
+    }
+    Some(out)
+}
+
 /// A comma-separated list of names.
 pub(crate) fn idents(d: Dialect, names: &[String]) -> String {
     names

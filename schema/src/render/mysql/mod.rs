@@ -117,19 +117,10 @@ fn sequence(desc: &str) -> Option<String> {
         None => (desc, "NOCYCLE"),
     };
     let words: Vec<&str> = main.split(' ').collect();
-    let mut out = Vec::new();
-    for pair in words.chunks(2) {
-        let [k, v] = pair else { return None };
-        let key = match *k {
-            "start" => "START WITH",
-            "increment" => "INCREMENT BY",
-            "min" => "MINVALUE",
-            "max" => "MAXVALUE",
-            "cache" => "CACHE",
-            _ => return None,
-        };
-        out.push(format!("{key} {v}"));
-    }
+    let mut out: Vec<String> = super::sequence_options(&words)?
+        .into_iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     out.push(cycle.to_owned());
     Some(out.join(" "))
 }

@@ -441,18 +441,7 @@ impl Sequence {
         // The type may be two words (`double precision` is not allowed, but be lenient).
         let start = words.iter().position(|w| *w == "start")?;
         let mut options = vec![("AS".to_owned(), words[..start].join(" "))];
-        for pair in words[start..].chunks(2) {
-            let [k, v] = pair else { return None };
-            let key = match *k {
-                "start" => "START WITH",
-                "increment" => "INCREMENT BY",
-                "min" => "MINVALUE",
-                "max" => "MAXVALUE",
-                "cache" => "CACHE",
-                _ => return None,
-            };
-            options.push((key.to_owned(), (*v).to_owned()));
-        }
+        options.extend(super::sequence_options(&words[start..])?);
         Some(Sequence {
             options,
             cycle,
