@@ -129,6 +129,8 @@ pub(crate) fn normalize(sql: &str) -> String {
             let glued = is(&p, &["(", "."])
                 || is(t, &[")", ",", ";", "."])
                 || (is(t, &["("]) && p.kind == Kind::Word)
+                // MySQL's `@var` and `@@sysvar`: a space would make them invalid.
+                || (is(&p, &["@"]) && p.end == t.start)
                 || (p.kind == Kind::Punct
                     && t.kind == Kind::Punct
                     && p.end == t.start
@@ -268,6 +270,7 @@ mod tests {
         );
         assert_eq!(normalize("VARCHAR (255)"), "VARCHAR(255)");
         assert_eq!(normalize("/* c */ lower( x )"), "lower(x)");
+        assert_eq!(normalize("SET @x = @@sql_mode"), "SET @x = @@sql_mode");
     }
 
     #[test]

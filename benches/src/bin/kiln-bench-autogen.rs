@@ -1,5 +1,6 @@
 //! Times autogenerate's parts on an N-table schema per engine: `kiln-bench-autogen [N=200]`.
-//! PostgreSQL uses `KILN_TEST_POSTGRES_URL`'s server (skipped with a note when unreachable).
+//! PostgreSQL and MySQL/MariaDB use `KILN_TEST_POSTGRES_URL`'s and `KILN_TEST_MYSQL_URL`'s
+//! servers (each skipped with a note when unreachable).
 //! Never fails on timing.
 
 use kiln_core::Dialect;
@@ -16,10 +17,13 @@ fn main() -> ExitCode {
     };
     let pg = std::env::var("KILN_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let my = std::env::var("KILN_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned());
     let mut failed = false;
     for (name, dialect, server) in [
         ("SQLite", Dialect::Sqlite, None),
         ("PostgreSQL", Dialect::Postgres, Some(pg.as_str())),
+        ("MySQL/MariaDB", Dialect::MySql, Some(my.as_str())),
     ] {
         match rt.block_on(kiln_bench::autogen::autogen_bench(dialect, server, n)) {
             Ok(t) => println!(
@@ -30,7 +34,7 @@ fn main() -> ExitCode {
                 t.plan.as_secs_f64() * 1000.0,
                 t.prove.as_secs_f64() * 1000.0
             ),
-            Err(e) if dialect == Dialect::Postgres => {
+            Err(e) if dialect != Dialect::Sqlite => {
                 println!("autogenerate {name}: skipped ({e})");
             }
             Err(e) => {

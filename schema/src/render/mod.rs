@@ -7,6 +7,7 @@
 //! each statement. Anything the model holds but cannot be rendered back is a [`StepKind::Unrenderable`]
 //! step: never skipped silently.
 
+mod mysql;
 mod plan;
 mod postgres;
 mod routines;
@@ -403,8 +404,13 @@ const RESERVED: &[&str] = &[
 ];
 
 /// A name as DDL writes it: bare when it is a plain lower-case word that is not reserved,
-/// quoted otherwise.
+/// quoted otherwise (always quoted on MySQL).
 pub(crate) fn ident(d: Dialect, name: &str) -> String {
+    // MySQL's reserved words are many and grow with each version (`rank` in 8.0); like
+    // mysqldump, kiln quotes every name there.
+    if d == Dialect::MySql {
+        return kiln_runtime::quote_ident(d, name);
+    }
     let plain = name
         .chars()
         .next()
@@ -425,6 +431,25 @@ pub(crate) fn qname(d: Dialect, name: &str) -> String {
         (Dialect::Postgres, Some((s, n))) => format!("{}.{}", ident(d, s), ident(d, n)),
         _ => ident(d, name),
     }
+}
+
+/// A sequence's `start S increment I min A max B cache C` (as the captures write it) as
+/// `CREATE SEQUENCE` options in order; `None` when a word is not one of these.
+pub(crate) fn sequence_options(words: &[&str]) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for pair in words.chunks(2) {
+        let [k, v] = pair else { return None };
+        let key = match *k {
+            "start" => "START WITH",
+            "increment" => "INCREMENT BY",
+            "min" => "MINVALUE",
+            "max" => "MAXVALUE",
+            "cache" => "CACHE",
+            _ => return None,
+        };
+        out.push((key.to_owned(), (*v).to_owned()));
+    }
+    Some(out)
 }
 
 /// A comma-separated list of names.

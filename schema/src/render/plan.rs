@@ -7,7 +7,7 @@
 //! routines that need a new table, indexes, views (dependencies first) and triggers; last the
 //! drops of what nothing uses any more (routines first).
 
-use super::{Migration, Rename, Step, StepKind, postgres, qname, routines, sqlite};
+use super::{Migration, Rename, Step, StepKind, mysql, postgres, qname, routines, sqlite};
 use crate::model::{Schema, Table};
 use kiln_core::Dialect;
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,14 +19,6 @@ pub fn plan(from: &Schema, to: &Schema, renames: &[Rename]) -> Migration {
         d,
         steps: Vec::new(),
     };
-    if d == Dialect::MySql {
-        if from.lines() != to.lines() {
-            p.unrenderable(
-                "MySQL/MariaDB: kiln does not render DDL for this engine yet; write the revision by hand (`kiln check --schema` shows the difference)",
-            );
-        }
-        return p.finish();
-    }
     let mut from = from.clone();
     for r in renames {
         p.rename(&mut from, r);
@@ -81,8 +73,10 @@ pub fn plan(from: &Schema, to: &Schema, renames: &[Rename]) -> Migration {
         );
     }
 
-    if d == Dialect::Postgres {
-        postgres::before_tables(&mut p, from, to);
+    match d {
+        Dialect::Postgres => postgres::before_tables(&mut p, from, to),
+        Dialect::MySql => mysql::before_tables(&mut p, from, to),
+        _ => {}
     }
     routines::before_tables(&mut p, from, to);
 
@@ -106,6 +100,7 @@ pub fn plan(from: &Schema, to: &Schema, renames: &[Rename]) -> Migration {
     {
         match d {
             Dialect::Postgres => postgres::create_table(&mut p, n, t),
+            Dialect::MySql => mysql::create_table(&mut p, n, t),
             _ => sqlite::create_table(&mut p, n, t),
         }
     }
@@ -118,6 +113,7 @@ pub fn plan(from: &Schema, to: &Schema, renames: &[Rename]) -> Migration {
         }
         match d {
             Dialect::Postgres => postgres::alter_table(&mut p, n, f, t),
+            Dialect::MySql => mysql::alter_table(&mut p, n, f, t),
             _ if rebuilt.contains(n) => {}
             _ => sqlite::alter_table(&mut p, n, f, t),
         }
@@ -125,13 +121,16 @@ pub fn plan(from: &Schema, to: &Schema, renames: &[Rename]) -> Migration {
     if !rebuilt.is_empty() {
         sqlite::rebuild(&mut p, &rebuilt, from, to);
     }
-    if d == Dialect::Postgres {
-        postgres::after_tables(&mut p, from, to);
+    match d {
+        Dialect::Postgres => postgres::after_tables(&mut p, from, to),
+        Dialect::MySql => mysql::after_tables(&mut p, from, to),
+        _ => {}
     }
     routines::after_tables(&mut p, from, to);
 
     // Indexes of new, changed and rebuilt tables (a rebuild drops every index of its table).
-    for (n, t) in &to.tables {
+    // MySQL's are part of its CREATE and ALTER TABLE.
+    for (n, t) in to.tables.iter().filter(|_| d != Dialect::MySql) {
         let old = from.tables.get(n).filter(|_| !rebuilt.contains(n));
         for i in &t.indexes {
             if old.is_some_and(|o| o.indexes.contains(i)) {
@@ -151,23 +150,33 @@ pub fn plan(from: &Schema, to: &Schema, renames: &[Rename]) -> Migration {
             vec![create_view(d, &v, &to.views[&v])],
         );
     }
-    for (k, t) in &to.triggers {
-        let old = from.triggers.get(k);
-        let recreate = any_rebuild
-            || old != Some(t)
-            || !from.tables.contains_key(&t.table)
-            || calls_recreated(&t.definition);
-        if recreate || rebuilt.contains(&t.table) {
-            p.push(
-                StepKind::Change,
-                format!("create trigger {k}"),
-                vec![t.definition.clone()],
-            );
-        }
+    let created: Vec<&String> = to
+        .triggers
+        .iter()
+        .filter(|(k, t)| {
+            any_rebuild
+                || from.triggers.get(*k) != Some(t)
+                || !from.tables.contains_key(&t.table)
+                || calls_recreated(&t.definition)
+                || rebuilt.contains(&t.table)
+        })
+        .map(|(k, _)| k)
+        .collect();
+    if d == Dialect::MySql {
+        mysql::create_triggers(&mut p, to, &created);
+    }
+    for k in created.iter().filter(|_| d != Dialect::MySql) {
+        p.push(
+            StepKind::Change,
+            format!("create trigger {k}"),
+            vec![to.triggers[k.as_str()].definition.clone()],
+        );
     }
     routines::drop_gone(&mut p, from, to);
-    if d == Dialect::Postgres {
-        postgres::last(&mut p, from, to);
+    match d {
+        Dialect::Postgres => postgres::last(&mut p, from, to),
+        Dialect::MySql => mysql::last(&mut p, from, to),
+        _ => {}
     }
     p.finish()
 }
@@ -228,11 +237,18 @@ impl Planner {
                 self.push(
                     StepKind::Change,
                     format!("rename table {old} to {new}"),
-                    vec![format!(
-                        "ALTER TABLE {} RENAME TO {}",
-                        qname(d, old),
-                        super::ident(d, bare)
-                    )],
+                    vec![match d {
+                        Dialect::MySql => format!(
+                            "RENAME TABLE {} TO {}",
+                            mysql::table_name(old),
+                            mysql::table_name(new)
+                        ),
+                        _ => format!(
+                            "ALTER TABLE {} RENAME TO {}",
+                            qname(d, old),
+                            super::ident(d, bare)
+                        ),
+                    }],
                 );
             }
             Rename::Column {
@@ -325,6 +341,36 @@ impl Planner {
     }
 }
 
+/// Adds the foreign keys of `to` that `from` does not have, and those `again` says were
+/// dropped to be added back, once every table exists; `sql` spells `ALTER TABLE ... ADD ...`
+/// for a table and key in the engine's words.
+pub(super) fn add_foreign_keys(
+    p: &mut Planner,
+    from: &Schema,
+    to: &Schema,
+    again: impl Fn(&crate::model::ForeignKey) -> bool,
+    sql: impl Fn(&str, &crate::model::ForeignKey) -> String,
+) {
+    for (n, t) in &to.tables {
+        let old = from.tables.get(n);
+        for fk in &t.foreign_keys {
+            if old.is_some_and(|o| o.foreign_keys.contains(fk)) && !again(fk) {
+                continue;
+            }
+            p.push(
+                StepKind::Change,
+                format!(
+                    "add foreign key {n} ({}) → {} ({})",
+                    fk.columns.join(", "),
+                    fk.references,
+                    fk.referenced_columns.join(", ")
+                ),
+                vec![sql(n, fk)],
+            );
+        }
+    }
+}
+
 impl Table {
     /// The column with this name.
     pub fn column(&self, name: &str) -> Option<&crate::model::Column> {
@@ -355,6 +401,7 @@ fn create_index(d: Dialect, table: &str, i: &crate::model::Index) -> String {
 /// A view as the model keeps it: SQLite keeps the whole `CREATE VIEW`, PostgreSQL the query.
 fn create_view(d: Dialect, name: &str, def: &str) -> String {
     match d {
+        Dialect::MySql => mysql::create_view(name, def),
         Dialect::Postgres => match def.strip_prefix("materialized: ") {
             Some(q) => format!("CREATE MATERIALIZED VIEW {} AS {q}", qname(d, name)),
             None => format!("CREATE VIEW {} AS {def}", qname(d, name)),

@@ -227,28 +227,13 @@ fn rebuild_enum(p: &mut Planner, from: &Schema, n: &str, old: &[String], labels:
 
 /// Foreign keys, once every table exists.
 pub(super) fn after_tables(p: &mut Planner, from: &Schema, to: &Schema) {
-    for (n, t) in &to.tables {
-        let old = from.tables.get(n);
-        for fk in &t.foreign_keys {
-            if old.is_some_and(|o| o.foreign_keys.contains(fk)) {
-                continue;
-            }
-            p.push(
-                StepKind::Change,
-                format!(
-                    "add foreign key {n} ({}) → {} ({})",
-                    fk.columns.join(", "),
-                    fk.references,
-                    fk.referenced_columns.join(", ")
-                ),
-                vec![format!(
-                    "ALTER TABLE {} ADD {}",
-                    qname(D, n),
-                    foreign_key(fk)
-                )],
-            );
-        }
-    }
+    super::plan::add_foreign_keys(
+        p,
+        from,
+        to,
+        |_| false,
+        |n, fk| format!("ALTER TABLE {} ADD {}", qname(D, n), foreign_key(fk)),
+    );
 }
 
 /// Sequence owners, then drops of what nothing uses any more.
@@ -456,18 +441,7 @@ impl Sequence {
         // The type may be two words (`double precision` is not allowed, but be lenient).
         let start = words.iter().position(|w| *w == "start")?;
         let mut options = vec![("AS".to_owned(), words[..start].join(" "))];
-        for pair in words[start..].chunks(2) {
-            let [k, v] = pair else { return None };
-            let key = match *k {
-                "start" => "START WITH",
-                "increment" => "INCREMENT BY",
-                "min" => "MINVALUE",
-                "max" => "MAXVALUE",
-                "cache" => "CACHE",
-                _ => return None,
-            };
-            options.push((key.to_owned(), (*v).to_owned()));
-        }
+        options.extend(super::sequence_options(&words[start..])?);
         Some(Sequence {
             options,
             cycle,
