@@ -1,16 +1,19 @@
 //! [`Migrator`]: an embedded (or loaded) migration set plus the settings used to apply it.
 
 use crate::options::Options;
+use kiln_core::embedded::{EmbeddedSet, SetSource};
 use kiln_core::{Diagnostics, MigrationDir, MigrationSet};
 use std::borrow::Cow;
 
 /// A validated migration set and how to apply it.
 ///
 /// Usually built at compile time by `kiln::migrations!()` into a `static`; [`Migrator::load`]
-/// builds the same thing from a directory at run time (the CLI does this).
+/// builds the same thing from a directory at run time (the CLI does this). An embedded set is held
+/// in the macro's flat form and decoded on first use of [`Migrator::set`] (see
+/// `kiln_core::embedded`); the no-op start-up check never decodes it.
 #[derive(Debug, Clone)]
 pub struct Migrator {
-    set: MigrationSet,
+    set: SetSource,
     options: Options,
 }
 
@@ -29,7 +32,17 @@ impl Migrator {
     /// Wraps a validated set with default [`Options`].
     pub const fn from_set(set: MigrationSet) -> Self {
         Migrator {
-            set,
+            set: SetSource::built(set),
+            options: Options::DEFAULT,
+        }
+    }
+
+    /// Wraps a set embedded by `kiln::migrations!`, with default [`Options`]. Hidden: generated
+    /// code calls it.
+    #[doc(hidden)]
+    pub const fn embedded(set: &'static EmbeddedSet) -> Self {
+        Migrator {
+            set: SetSource::embedded(set),
             options: Options::DEFAULT,
         }
     }
@@ -50,8 +63,13 @@ impl Migrator {
         &self.options
     }
 
-    /// The revisions.
+    /// The revisions (an embedded set is decoded on the first call).
     pub fn set(&self) -> &MigrationSet {
+        self.set.get()
+    }
+
+    /// The set as held: what [`Session`] takes, so the start-up check can skip decoding.
+    pub(crate) fn source(&self) -> &SetSource {
         &self.set
     }
 }
@@ -86,7 +104,7 @@ impl Migrator {
             return Ok(());
         }
         let rows = s.read_versions().await?.unwrap_or_default();
-        if let Err(e) = crate::engine::analyze(&self.set, &self.options, &rows) {
+        if let Err(e) = crate::engine::analyze(self.set(), &self.options, &rows) {
             // A revision marked as running is only dirty if nobody is running it: while another
             // replica holds the run lock it is a migration in progress, and the advice to repair
             // it by hand would be dangerous.
@@ -100,7 +118,7 @@ impl Migrator {
             }
             return Err(e);
         }
-        let status = status_of(&self.set, rows);
+        let status = status_of(self.set(), rows);
         if status.pending.is_empty() {
             Ok(())
         } else {
@@ -191,12 +209,12 @@ impl Migrator {
     /// Every revision in order, with when it was applied.
     pub async fn history(&self, db: impl Into<Db>) -> Result<Vec<HistoryEntry>> {
         let status = self.current(db).await?;
-        Ok(history_of(&self.set, &status))
+        Ok(history_of(self.set(), &status))
     }
 
     /// The set's heads.
     pub fn heads(&self) -> Vec<&str> {
-        self.set.heads().iter().map(|h| &**h).collect()
+        self.set().heads().iter().map(|h| &**h).collect()
     }
 
     /// The audit trail, oldest first.
@@ -212,7 +230,7 @@ impl Migrator {
     pub async fn plan_upgrade(&self, db: impl Into<Db>, target: &str) -> Result<Vec<String>> {
         let target = Target::parse(target)?;
         let (applied, _) = self.applied(db).await?;
-        let plan = Plan::new(&self.set);
+        let plan = Plan::new(self.set());
         Ok(self.ids(&plan.upgrade(&applied, &target)?))
     }
 
@@ -220,9 +238,9 @@ impl Migrator {
     pub async fn plan_downgrade(&self, db: impl Into<Db>, target: &str) -> Result<Vec<String>> {
         let target = Target::parse(target)?;
         let (applied, status) = self.applied(db).await?;
-        let plan = Plan::new(&self.set);
+        let plan = Plan::new(self.set());
         let todo = plan.downgrade(&applied, &target)?;
-        crate::guard::downgrade_below_unknown(&self.set, &status.applied, &applied, &todo)?;
+        crate::guard::downgrade_below_unknown(self.set(), &status.applied, &applied, &todo)?;
         Ok(self.ids(&todo))
     }
 
@@ -230,13 +248,13 @@ impl Migrator {
         let db = db.into();
         let mut s = Session::open(&self.set, &self.options, &db).await?;
         let rows = s.read_versions().await?.unwrap_or_default();
-        let applied = crate::engine::analyze(&self.set, &self.options, &rows)?;
-        Ok((applied, status_of(&self.set, rows)))
+        let applied = crate::engine::analyze(self.set(), &self.options, &rows)?;
+        Ok((applied, status_of(self.set(), rows)))
     }
 
     fn ids(&self, v: &[usize]) -> Vec<String> {
         v.iter()
-            .map(|&i| self.set.revisions()[i].id().to_owned())
+            .map(|&i| self.set().revisions()[i].id().to_owned())
             .collect()
     }
 }
