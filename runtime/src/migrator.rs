@@ -79,6 +79,11 @@ use crate::engine::{Op, Session, history_of, status_of};
 use crate::error::{Error, Result};
 use crate::report::{AuditEntry, HistoryEntry, Hooks, Report, Status};
 use kiln_core::{Plan, Target};
+use std::future::Future;
+use std::pin::Pin;
+
+/// A future compiled in this crate, whatever crate awaits it.
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
 impl Migrator {
     /// Brings the database to every head: what a service calls at start-up.
@@ -87,45 +92,59 @@ impl Migrator {
     /// takes no lock. Otherwise it takes the run lock, re-reads the state under it (another
     /// replica may have finished the work meanwhile) and applies what is still missing.
     pub async fn run(&self, db: impl Into<Db>) -> Result<Report> {
-        let db = db.into();
-        let mut s = Session::open(&self.set, &self.options, &db).await?;
-        if s.at_head_fast().await? {
-            return Ok(Report::default());
-        }
-        s.mutate(Op::Upgrade(Target::Heads), Hooks::default()).await
+        self.run_boxed(db.into()).await
+    }
+
+    /// The body of [`Migrator::run`], boxed so the state machine is compiled once in this crate
+    /// rather than in every crate that calls `run` (issue 15: it dominated the build of a crate
+    /// embedding its migrations). One allocation per call.
+    fn run_boxed(&self, db: Db) -> BoxFuture<'_, Report> {
+        Box::pin(async move {
+            let mut s = Session::open(&self.set, &self.options, &db).await?;
+            if s.at_head_fast().await? {
+                return Ok(Report::default());
+            }
+            s.mutate(Op::Upgrade(Target::Heads), Hooks::default()).await
+        })
     }
 
     /// Fails unless the database is exactly at every head with nothing dirty, drifted or unknown.
     /// Changes nothing and takes no lock: for replicas that must not migrate.
     pub async fn check(&self, db: impl Into<Db>) -> Result<()> {
-        let db = db.into();
-        let mut s = Session::open(&self.set, &self.options, &db).await?;
-        if s.at_head_fast().await? {
-            return Ok(());
-        }
-        let rows = s.read_versions().await?.unwrap_or_default();
-        if let Err(e) = crate::engine::analyze(self.set(), &self.options, &rows) {
-            // A revision marked as running is only dirty if nobody is running it: while another
-            // replica holds the run lock it is a migration in progress, and the advice to repair
-            // it by hand would be dangerous.
-            if let Error::Dirty { revision, .. } = &e
-                && self.options().lock
-                && s.lock_held_elsewhere().await?
-            {
-                return Err(Error::InProgress {
-                    revision: revision.clone(),
-                });
+        self.check_boxed(db.into()).await
+    }
+
+    /// The body of [`Migrator::check`], boxed for the reason given at [`Migrator::run_boxed`].
+    fn check_boxed(&self, db: Db) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let mut s = Session::open(&self.set, &self.options, &db).await?;
+            if s.at_head_fast().await? {
+                return Ok(());
             }
-            return Err(e);
-        }
-        let status = status_of(self.set(), rows);
-        if status.pending.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::NotAtHead {
-                pending: status.pending,
-            })
-        }
+            let rows = s.read_versions().await?.unwrap_or_default();
+            if let Err(e) = crate::engine::analyze(self.set(), &self.options, &rows) {
+                // A revision marked as running is only dirty if nobody is running it: while another
+                // replica holds the run lock it is a migration in progress, and the advice to repair
+                // it by hand would be dangerous.
+                if let Error::Dirty { revision, .. } = &e
+                    && self.options().lock
+                    && s.lock_held_elsewhere().await?
+                {
+                    return Err(Error::InProgress {
+                        revision: revision.clone(),
+                    });
+                }
+                return Err(e);
+            }
+            let status = status_of(self.set(), rows);
+            if status.pending.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::NotAtHead {
+                    pending: status.pending,
+                })
+            }
+        })
     }
 
     /// Applies every revision needed to reach `target` (Alembic's grammar: `head`, `heads`, `+1`,
@@ -165,11 +184,17 @@ impl Migrator {
     /// One locked run of `op`: the shared body of [`Migrator::upgrade_with`] and
     /// [`Migrator::downgrade_with`].
     async fn mutate(&self, db: impl Into<Db>, op: Op, hooks: Hooks<'_>) -> Result<Report> {
-        let db = db.into();
-        Session::open(&self.set, &self.options, &db)
-            .await?
-            .mutate(op, hooks)
-            .await
+        self.mutate_boxed(db.into(), op, hooks).await
+    }
+
+    /// The body of [`Migrator::mutate`], boxed for the reason given at [`Migrator::run_boxed`].
+    fn mutate_boxed<'a>(&'a self, db: Db, op: Op, hooks: Hooks<'a>) -> BoxFuture<'a, Report> {
+        Box::pin(async move {
+            Session::open(&self.set, &self.options, &db)
+                .await?
+                .mutate(op, hooks)
+                .await
+        })
     }
 
     /// Records the database as being exactly at `targets` (and everything they need) without
