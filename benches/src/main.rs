@@ -1,6 +1,6 @@
 //! `cargo run --release -p kiln-bench -- all`: every scenario of issue 6, one table.
 //!
-//! Usage: kiln-bench [all|startup|apply|compile|size|cli|bigscript]... [--quick] [--runs N] [--checks N] [--small N] [--heavy N]
+//! Usage: kiln-bench [all|startup|apply|compile|size|cli|bigscript]... [--quick] [--runs N] [--checks N] [--small N] [--heavy N] [--files N]
 //!                   [--no-alembic] [--no-build] [--no-sqlite] [--no-pg] [--no-mysql] [--big-mb N] [--out FILE]
 //! Servers: KILN_BENCH_PG (default postgres://postgres@127.0.0.1:5432/test) and KILN_BENCH_MYSQL
 //! (default mysql://root@127.0.0.1:3306/test); unreachable servers are skipped with a note.
@@ -41,6 +41,9 @@ fn main() {
             }
             "--small" => cfg.small = args.next().and_then(|v| v.parse().ok()).expect("--small N"),
             "--heavy" => cfg.heavy = args.next().and_then(|v| v.parse().ok()).expect("--heavy N"),
+            "--files" => {
+                cfg.compile_files = args.next().and_then(|v| v.parse().ok()).expect("--files N")
+            }
             "--no-alembic" => cfg.alembic = false,
             "--no-build" => cfg.build_scratch = false,
             "--no-mysql" => cfg.servers.mysql = None,
@@ -55,7 +58,7 @@ fn main() {
             "--out" => out = args.next().map(PathBuf::from),
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: kiln-bench [all|startup|apply|compile|size|cli|bigscript]... [--quick] [--runs N] [--checks N] [--small N] [--heavy N] [--no-alembic] [--no-build] [--no-sqlite] [--no-pg] [--no-mysql] [--big-mb N] [--out FILE]"
+                    "usage: kiln-bench [all|startup|apply|compile|size|cli|bigscript]... [--quick] [--runs N] [--checks N] [--small N] [--heavy N] [--files N] [--no-alembic] [--no-build] [--no-sqlite] [--no-pg] [--no-mysql] [--big-mb N] [--out FILE]"
                 );
                 return;
             }

@@ -8,7 +8,7 @@
 //!
 //! The items re-exported at the crate root and the modules shown in these docs (`build`, `config`,
 //! `diag`, `dir`, `lock`, `model`, `split`, `target`) are kiln-core's API. The hidden modules
-//! (`checksum`, `fileread`, `format`, `fuzzprops`, `graph`, `lex`, `time`) are public only so
+//! (`checksum`, `embedded`, `fileread`, `format`, `fuzzprops`, `graph`, `lex`, `time`) are public only so
 //! that kiln's own crates (the macro, the runtime, the CLI, kiln-testing, the benches, the
 //! differential tests and the fuzz targets) can share one implementation; they may change in any
 //! release, so other code should not use them.
@@ -21,6 +21,8 @@ pub mod checksum;
 pub mod config;
 pub mod diag;
 pub mod dir;
+#[doc(hidden)]
+pub mod embedded;
 #[doc(hidden)]
 pub mod fileread;
 #[doc(hidden)]

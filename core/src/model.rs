@@ -1,9 +1,9 @@
 //! The validated, embeddable description of a migration set.
 //!
-//! Every field is a `Cow<'static, _>` so the same types hold a set that the `migrations!` macro baked
-//! into a `static` (borrowed, built in a const context) and one loaded from disk at run time (owned).
-//! Both are produced by [`crate::load_dir`]; the macro only turns its result into tokens, so the two
-//! can never disagree.
+//! Every field is a `Cow<'static, _>` so the same types hold a set decoded from what the
+//! `migrations!` macro embedded (borrowing the binary's strings; see `embedded.rs`) and one
+//! loaded from disk at run time (owned). Both come from [`crate::load_dir`]; the macro only turns
+//! its result into tokens, so the two can never disagree.
 
 use crate::lex::{Dialect, Syntax};
 use std::borrow::Cow;
@@ -14,50 +14,31 @@ pub type Str = Cow<'static, str>;
 /// A borrowed-or-owned list of strings, so revisions can live in a `static`.
 pub type StrList = Cow<'static, [Str]>;
 
-/// One revision: a single `<revision>_<slug>.sql` file, parsed and checked.
-///
-/// The fields are public only so the code `kiln::migrations!` generates can build revisions as
-/// struct literals, which rustc evaluates several times faster than 1,000 const fn calls; they are
-/// hidden from the documentation and not a stable API. Use the accessors.
+/// One revision: a single `<revision>_<slug>.sql` file, parsed and checked. Read it through the
+/// accessors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revision {
-    #[doc(hidden)]
-    pub id: Str,
-    #[doc(hidden)]
-    pub file: Str,
-    #[doc(hidden)]
-    pub message: Option<Str>,
-    #[doc(hidden)]
-    pub created: Option<Str>,
-    #[doc(hidden)]
-    pub parents: StrList,
-    #[doc(hidden)]
-    pub depends_on: StrList,
-    #[doc(hidden)]
-    pub branch_labels: StrList,
-    #[doc(hidden)]
-    pub transactional: bool,
-    #[doc(hidden)]
-    pub lock_timeout: Option<Duration>,
-    #[doc(hidden)]
-    pub statement_timeout: Option<Duration>,
-    #[doc(hidden)]
-    pub up: Str,
-    #[doc(hidden)]
-    pub up_line: u32,
-    #[doc(hidden)]
-    pub down: Option<Str>,
-    #[doc(hidden)]
-    pub down_line: u32,
-    #[doc(hidden)]
-    pub checksum: Str,
-    #[doc(hidden)]
-    pub draft: bool,
+    pub(crate) id: Str,
+    pub(crate) file: Str,
+    pub(crate) message: Option<Str>,
+    pub(crate) created: Option<Str>,
+    pub(crate) parents: StrList,
+    pub(crate) depends_on: StrList,
+    pub(crate) branch_labels: StrList,
+    pub(crate) transactional: bool,
+    pub(crate) lock_timeout: Option<Duration>,
+    pub(crate) statement_timeout: Option<Duration>,
+    pub(crate) up: Str,
+    pub(crate) up_line: u32,
+    pub(crate) down: Option<Str>,
+    pub(crate) down_line: u32,
+    pub(crate) checksum: Str,
+    pub(crate) draft: bool,
 }
 
 impl Revision {
-    /// Builds a revision from parts. Used by the code `kiln::migrations!` generates and by the
-    /// loader; not a stable API, which is why it is hidden.
+    /// Builds a revision from parts. Used by the loader and kiln's own tools (the lenient CLI
+    /// loader, lint tests); not a stable API, which is why it is hidden.
     #[doc(hidden)]
     #[allow(clippy::too_many_arguments)]
     pub const fn from_parts(

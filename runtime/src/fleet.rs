@@ -411,7 +411,7 @@ impl Migrator {
         op: &FleetOp,
         cancel: &AtomicBool,
     ) -> Result<Outcome> {
-        let mut s = Session::open(self.set(), options, db).await?;
+        let mut s = Session::open(self.source(), options, db).await?;
         let hooks = Hooks {
             on_event: None,
             stop: Some(cancel),

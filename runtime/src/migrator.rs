@@ -1,16 +1,19 @@
 //! [`Migrator`]: an embedded (or loaded) migration set plus the settings used to apply it.
 
 use crate::options::Options;
+use kiln_core::embedded::{EmbeddedSet, SetSource};
 use kiln_core::{Diagnostics, MigrationDir, MigrationSet};
 use std::borrow::Cow;
 
 /// A validated migration set and how to apply it.
 ///
 /// Usually built at compile time by `kiln::migrations!()` into a `static`; [`Migrator::load`]
-/// builds the same thing from a directory at run time (the CLI does this).
+/// builds the same thing from a directory at run time (the CLI does this). An embedded set is held
+/// in the macro's flat form and decoded on first use of [`Migrator::set`] (see
+/// `kiln_core::embedded`); the no-op start-up check never decodes it.
 #[derive(Debug, Clone)]
 pub struct Migrator {
-    set: MigrationSet,
+    set: SetSource,
     options: Options,
 }
 
@@ -29,7 +32,17 @@ impl Migrator {
     /// Wraps a validated set with default [`Options`].
     pub const fn from_set(set: MigrationSet) -> Self {
         Migrator {
-            set,
+            set: SetSource::built(set),
+            options: Options::DEFAULT,
+        }
+    }
+
+    /// Wraps a set embedded by `kiln::migrations!`, with default [`Options`]. Hidden: generated
+    /// code calls it.
+    #[doc(hidden)]
+    pub const fn embedded(set: &'static EmbeddedSet) -> Self {
+        Migrator {
+            set: SetSource::embedded(set),
             options: Options::DEFAULT,
         }
     }
@@ -50,8 +63,13 @@ impl Migrator {
         &self.options
     }
 
-    /// The revisions.
+    /// The revisions (an embedded set is decoded on the first call).
     pub fn set(&self) -> &MigrationSet {
+        self.set.get()
+    }
+
+    /// The set as held: what [`Session`] takes, so the start-up check can skip decoding.
+    pub(crate) fn source(&self) -> &SetSource {
         &self.set
     }
 }
@@ -61,6 +79,11 @@ use crate::engine::{Op, Session, history_of, status_of};
 use crate::error::{Error, Result};
 use crate::report::{AuditEntry, HistoryEntry, Hooks, Report, Status};
 use kiln_core::{Plan, Target};
+use std::future::Future;
+use std::pin::Pin;
+
+/// A future compiled in this crate, whatever crate awaits it.
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
 impl Migrator {
     /// Brings the database to every head: what a service calls at start-up.
@@ -69,45 +92,59 @@ impl Migrator {
     /// takes no lock. Otherwise it takes the run lock, re-reads the state under it (another
     /// replica may have finished the work meanwhile) and applies what is still missing.
     pub async fn run(&self, db: impl Into<Db>) -> Result<Report> {
-        let db = db.into();
-        let mut s = Session::open(&self.set, &self.options, &db).await?;
-        if s.at_head_fast().await? {
-            return Ok(Report::default());
-        }
-        s.mutate(Op::Upgrade(Target::Heads), Hooks::default()).await
+        self.run_boxed(db.into()).await
+    }
+
+    /// The body of [`Migrator::run`], boxed so the state machine is compiled once in this crate
+    /// rather than in every crate that calls `run` (issue 15: it dominated the build of a crate
+    /// embedding its migrations). One allocation per call.
+    fn run_boxed(&self, db: Db) -> BoxFuture<'_, Report> {
+        Box::pin(async move {
+            let mut s = Session::open(&self.set, &self.options, &db).await?;
+            if s.at_head_fast().await? {
+                return Ok(Report::default());
+            }
+            s.mutate(Op::Upgrade(Target::Heads), Hooks::default()).await
+        })
     }
 
     /// Fails unless the database is exactly at every head with nothing dirty, drifted or unknown.
     /// Changes nothing and takes no lock: for replicas that must not migrate.
     pub async fn check(&self, db: impl Into<Db>) -> Result<()> {
-        let db = db.into();
-        let mut s = Session::open(&self.set, &self.options, &db).await?;
-        if s.at_head_fast().await? {
-            return Ok(());
-        }
-        let rows = s.read_versions().await?.unwrap_or_default();
-        if let Err(e) = crate::engine::analyze(&self.set, &self.options, &rows) {
-            // A revision marked as running is only dirty if nobody is running it: while another
-            // replica holds the run lock it is a migration in progress, and the advice to repair
-            // it by hand would be dangerous.
-            if let Error::Dirty { revision, .. } = &e
-                && self.options().lock
-                && s.lock_held_elsewhere().await?
-            {
-                return Err(Error::InProgress {
-                    revision: revision.clone(),
-                });
+        self.check_boxed(db.into()).await
+    }
+
+    /// The body of [`Migrator::check`], boxed for the reason given at [`Migrator::run_boxed`].
+    fn check_boxed(&self, db: Db) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let mut s = Session::open(&self.set, &self.options, &db).await?;
+            if s.at_head_fast().await? {
+                return Ok(());
             }
-            return Err(e);
-        }
-        let status = status_of(&self.set, rows);
-        if status.pending.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::NotAtHead {
-                pending: status.pending,
-            })
-        }
+            let rows = s.read_versions().await?.unwrap_or_default();
+            if let Err(e) = crate::engine::analyze(self.set(), &self.options, &rows) {
+                // A revision marked as running is only dirty if nobody is running it: while another
+                // replica holds the run lock it is a migration in progress, and the advice to repair
+                // it by hand would be dangerous.
+                if let Error::Dirty { revision, .. } = &e
+                    && self.options().lock
+                    && s.lock_held_elsewhere().await?
+                {
+                    return Err(Error::InProgress {
+                        revision: revision.clone(),
+                    });
+                }
+                return Err(e);
+            }
+            let status = status_of(self.set(), rows);
+            if status.pending.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::NotAtHead {
+                    pending: status.pending,
+                })
+            }
+        })
     }
 
     /// Applies every revision needed to reach `target` (Alembic's grammar: `head`, `heads`, `+1`,
@@ -147,11 +184,17 @@ impl Migrator {
     /// One locked run of `op`: the shared body of [`Migrator::upgrade_with`] and
     /// [`Migrator::downgrade_with`].
     async fn mutate(&self, db: impl Into<Db>, op: Op, hooks: Hooks<'_>) -> Result<Report> {
-        let db = db.into();
-        Session::open(&self.set, &self.options, &db)
-            .await?
-            .mutate(op, hooks)
-            .await
+        self.mutate_boxed(db.into(), op, hooks).await
+    }
+
+    /// The body of [`Migrator::mutate`], boxed for the reason given at [`Migrator::run_boxed`].
+    fn mutate_boxed<'a>(&'a self, db: Db, op: Op, hooks: Hooks<'a>) -> BoxFuture<'a, Report> {
+        Box::pin(async move {
+            Session::open(&self.set, &self.options, &db)
+                .await?
+                .mutate(op, hooks)
+                .await
+        })
     }
 
     /// Records the database as being exactly at `targets` (and everything they need) without
@@ -191,12 +234,12 @@ impl Migrator {
     /// Every revision in order, with when it was applied.
     pub async fn history(&self, db: impl Into<Db>) -> Result<Vec<HistoryEntry>> {
         let status = self.current(db).await?;
-        Ok(history_of(&self.set, &status))
+        Ok(history_of(self.set(), &status))
     }
 
     /// The set's heads.
     pub fn heads(&self) -> Vec<&str> {
-        self.set.heads().iter().map(|h| &**h).collect()
+        self.set().heads().iter().map(|h| &**h).collect()
     }
 
     /// The audit trail, oldest first.
@@ -212,7 +255,7 @@ impl Migrator {
     pub async fn plan_upgrade(&self, db: impl Into<Db>, target: &str) -> Result<Vec<String>> {
         let target = Target::parse(target)?;
         let (applied, _) = self.applied(db).await?;
-        let plan = Plan::new(&self.set);
+        let plan = Plan::new(self.set());
         Ok(self.ids(&plan.upgrade(&applied, &target)?))
     }
 
@@ -220,9 +263,9 @@ impl Migrator {
     pub async fn plan_downgrade(&self, db: impl Into<Db>, target: &str) -> Result<Vec<String>> {
         let target = Target::parse(target)?;
         let (applied, status) = self.applied(db).await?;
-        let plan = Plan::new(&self.set);
+        let plan = Plan::new(self.set());
         let todo = plan.downgrade(&applied, &target)?;
-        crate::guard::downgrade_below_unknown(&self.set, &status.applied, &applied, &todo)?;
+        crate::guard::downgrade_below_unknown(self.set(), &status.applied, &applied, &todo)?;
         Ok(self.ids(&todo))
     }
 
@@ -230,13 +273,13 @@ impl Migrator {
         let db = db.into();
         let mut s = Session::open(&self.set, &self.options, &db).await?;
         let rows = s.read_versions().await?.unwrap_or_default();
-        let applied = crate::engine::analyze(&self.set, &self.options, &rows)?;
-        Ok((applied, status_of(&self.set, rows)))
+        let applied = crate::engine::analyze(self.set(), &self.options, &rows)?;
+        Ok((applied, status_of(self.set(), rows)))
     }
 
     fn ids(&self, v: &[usize]) -> Vec<String> {
         v.iter()
-            .map(|&i| self.set.revisions()[i].id().to_owned())
+            .map(|&i| self.set().revisions()[i].id().to_owned())
             .collect()
     }
 }

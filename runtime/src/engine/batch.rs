@@ -58,7 +58,7 @@ impl Session<'_> {
         report: &mut Report,
         rails: &mut Rails,
     ) -> Result<()> {
-        let revs = self.set.revisions();
+        let revs = self.set().revisions();
         let mut k = 0;
         while k < plan.len() {
             if k > 0 && stop_requested_after_yield(&hooks).await {
@@ -144,10 +144,10 @@ impl Session<'_> {
                 None => sql,
             }
         };
-        let revs = self.set.revisions();
+        let revs = self.set().revisions();
         let whole = self.opts.transaction_mode == TransactionMode::All;
         let begin = self.sql.begin();
-        let syntax = self.set.syntax_for(self.dialect);
+        let syntax = self.set().syntax_for(self.dialect);
         let mut book = Bookkeeping::default();
         // The commit script's audit context, from owned copies so it can live across the
         // `&mut self` calls of the loop.
@@ -193,7 +193,7 @@ impl Session<'_> {
                         let _ = exec.script(Cow::Borrowed("ROLLBACK")).await;
                         return Err(Error::db("recording the completed revisions")(e));
                     }
-                    committed(hooks, self.set, &mut ran, &mut ran_at, report);
+                    committed(hooks, self.source.get(), &mut ran, &mut ran_at, report);
                 }
                 return Err(Error::Interrupted {
                     completed: report.steps.len(),
@@ -462,7 +462,7 @@ impl Session<'_> {
             }
             if whole {
                 if !in_tx {
-                    committed(hooks, self.set, &mut ran, &mut ran_at, report);
+                    committed(hooks, self.source.get(), &mut ran, &mut ran_at, report);
                 }
             } else {
                 // What the caller waited for includes the COMMIT (on SQLite its flush is often

@@ -259,7 +259,7 @@ impl Session<'_> {
     /// plan's revisions ask for a limit; otherwise the session's own values are read first, so
     /// they can be put back.
     pub(super) async fn rails(&mut self, plan: &[usize]) -> crate::error::Result<Rails> {
-        let revs = self.set.revisions();
+        let revs = self.set().revisions();
         let active = self.opts.ddl_lock_timeout.is_some()
             || self.opts.ddl_statement_timeout.is_some()
             || plan.iter().any(|&i| {

@@ -83,7 +83,7 @@ impl Session<'_> {
         } else {
             Path::Direct
         };
-        let non_transactional = self.set.revisions().iter().any(|r| !r.is_transactional());
+        let non_transactional = self.set().revisions().iter().any(|r| !r.is_transactional());
         choose(mode, dialect, non_transactional, || path).map_err(Error::Config)
     }
 

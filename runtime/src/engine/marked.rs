@@ -23,7 +23,7 @@ impl Session<'_> {
         rails: &mut Rails,
     ) -> Result<()> {
         let sql = section(rev, direction);
-        let syntax = self.set.syntax_for(self.dialect);
+        let syntax = self.set().syntax_for(self.dialect);
         let statements = kiln_core::split::split_with(sql, syntax).map_err(|e| Error::Split {
             revision: rev.id().to_owned(),
             file: rev.file().to_owned(),

@@ -14,6 +14,7 @@ use crate::options::Options;
 use crate::report::{AppliedRevision, AuditEntry, Direction, Hooks, Report, Status};
 use crate::sql::Sql;
 use crate::util::{host_name, run_id};
+use kiln_core::embedded::SetSource;
 use kiln_core::{Dialect, MigrationSet, Plan, Target};
 
 mod batch;
@@ -44,7 +45,9 @@ pub(crate) enum Op {
 /// One run's connection and context. It holds the set and the options, not the `Migrator`, so
 /// the engine depends on nothing above it.
 pub(crate) struct Session<'m> {
-    set: &'m MigrationSet,
+    /// Read through [`Session::set`]; the start-up check reads it directly so an embedded set is
+    /// not decoded.
+    source: &'m SetSource,
     opts: &'m Options,
     db: Db,
     pub conn: Watched,
@@ -59,11 +62,16 @@ pub(crate) struct Session<'m> {
 }
 
 impl<'m> Session<'m> {
-    pub async fn open(set: &'m MigrationSet, opts: &'m Options, db: &Db) -> Result<Session<'m>> {
+    /// The set, decoded on first use when embedded.
+    pub fn set(&self) -> &'m MigrationSet {
+        self.source.get()
+    }
+
+    pub async fn open(source: &'m SetSource, opts: &'m Options, db: &Db) -> Result<Session<'m>> {
         let dog = Watchdog::new(db, opts.io_timeout);
         let conn = Watched::new(db.acquire().await?, dog);
         let dialect = conn.dialect();
-        if let Some(declared) = set.syntax()
+        if let Some(declared) = source.syntax()
             && declared.dialect != dialect
         {
             return Err(Error::DialectMismatch {
@@ -73,7 +81,7 @@ impl<'m> Session<'m> {
         }
         let sql = Sql::new(dialect, opts)?;
         Ok(Session {
-            set,
+            source,
             opts,
             db: db.clone(),
             conn,
@@ -93,10 +101,10 @@ impl<'m> Session<'m> {
     pub async fn at_head_fast(&mut self) -> Result<bool> {
         match self
             .conn
-            .check_text(self.sql.fast_check(self.set.len()))
+            .check_text(self.sql.fast_check(self.source.len()))
             .await
         {
-            Ok(Some(d)) => Ok(d == self.set.digest()),
+            Ok(Some(d)) => Ok(d == self.source.digest()),
             Ok(None) => Ok(false),
             Err(e) if is_missing_table(&e) => Ok(false),
             Err(e) => Err(Error::db("reading the migration state")(e)),
@@ -168,7 +176,7 @@ impl<'m> Session<'m> {
         // the lock, the table set-up or reading every version row.
         if let Op::Upgrade(t) = &op
             && (matches!(t, Target::Heads)
-                || (matches!(t, Target::Head) && self.set.heads().len() == 1))
+                || (matches!(t, Target::Head) && self.set().heads().len() == 1))
             && self.at_head_fast().await?
         {
             return Ok(Report::default());
@@ -267,18 +275,18 @@ impl<'m> Session<'m> {
         if self.guard.xact.is_some() {
             self.tx("COMMIT", "reading the migration state").await?;
         }
-        let plan = Plan::new(self.set);
+        let plan = Plan::new(self.set());
         match op {
             Op::Stamp(targets, purge) => self.stamp(&plan, &rows, &targets, purge).await,
             Op::Upgrade(target) => {
-                let applied = analyze(self.set, self.opts, &rows)?;
+                let applied = analyze(self.set(), self.opts, &rows)?;
                 let todo = plan.upgrade(&applied, &target)?;
                 self.execute(&todo, Direction::Upgrade, hooks).await
             }
             Op::Downgrade(target) => {
-                let applied = analyze(self.set, self.opts, &rows)?;
+                let applied = analyze(self.set(), self.opts, &rows)?;
                 let todo = plan.downgrade(&applied, &target)?;
-                crate::guard::downgrade_below_unknown(self.set, &rows, &applied, &todo)?;
+                crate::guard::downgrade_below_unknown(self.set(), &rows, &applied, &todo)?;
                 self.execute(&todo, Direction::Downgrade, hooks).await
             }
         }
@@ -298,7 +306,7 @@ impl<'m> Session<'m> {
     /// advice to repair it by hand would be dangerous.
     pub async fn status(&mut self) -> Result<Status> {
         let rows = self.read_versions().await?.unwrap_or_default();
-        let mut st = status_of(self.set, rows);
+        let mut st = status_of(self.set(), rows);
         if !st.dirty.is_empty() && self.opts.lock && self.lock_held_elsewhere().await? {
             st.in_progress = std::mem::take(&mut st.dirty);
         }

@@ -22,7 +22,7 @@ impl Session<'_> {
         targets: &[Target],
         purge: bool,
     ) -> Result<Report> {
-        let set = self.set;
+        let set = self.set();
         let ids = Ids::of(set);
         let by_id: HashMap<&str, &AppliedRevision> =
             rows.iter().map(|r| (r.revision.as_str(), r)).collect();
