@@ -307,21 +307,24 @@ mod tests {
         assert_eq!(
             summaries,
             [
-                "drop procedure gone",
-                "drop function f",
-                "drop and create function f (CREATE OR REPLACE cannot change it)"
+                "drop procedure `gone`",
+                "drop function `f`",
+                "drop and create function `f` (CREATE OR REPLACE cannot change it)"
             ]
         );
         let sql = m.sql();
         assert!(
             sql.contains(&format!(
-                "DROP FUNCTION f;\n\nDELIMITER $$\n{body}$$\nDELIMITER ;\n"
+                "DROP FUNCTION `f`;\n\nDELIMITER $$\n{body}$$\nDELIMITER ;\n"
             )),
             "{sql}"
         );
         let split = kiln_core::split::split(&sql, Dialect::MySql).unwrap();
         let statements: Vec<&str> = split.iter().map(|s| s.sql).collect();
-        assert_eq!(statements, ["DROP PROCEDURE gone", "DROP FUNCTION f", body]);
+        assert_eq!(
+            statements,
+            ["DROP PROCEDURE `gone`", "DROP FUNCTION `f`", body]
+        );
     }
 
     #[test]
