@@ -65,7 +65,8 @@ use std::mem;
 /// One statement of a script, borrowed from the script's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement<'a> {
-    /// The statement's text, trimmed of surrounding whitespace, without its terminating delimiter.
+    /// The statement's text from its first token, without trailing ASCII whitespace (the
+    /// whitespace every engine skips) and without its terminating delimiter.
     pub sql: &'a str,
     /// 1-based line in the input where the statement's first non-blank, non-comment character is.
     pub line: usize,
@@ -539,7 +540,13 @@ impl<'a> Splitter<'a> {
 
     fn end_statement(&mut self, end: usize) {
         if let Some((start, line)) = self.current.take()
-            && let Some(sql) = self.src.get(start..end).map(str::trim_end)
+            // Only the whitespace every engine skips: trimming a character the engine reads
+            // (U+0085 after `--` on MySQL, where it keeps `--` from opening a comment) would
+            // change what the statement means.
+            && let Some(sql) = self
+                .src
+                .get(start..end)
+                .map(|s| s.trim_end_matches(|c: char| c.is_ascii_whitespace()))
             && !sql.is_empty()
         {
             self.out.push(Statement { sql, line });
@@ -633,7 +640,14 @@ mod tests {
                 for statement in &statements {
                     let offset = (statement.sql.as_ptr() as usize).wrapping_sub(base);
                     assert!(!statement.sql.is_empty(), "{dialect:?} {input:?}");
-                    assert_eq!(statement.sql, statement.sql.trim(), "{dialect:?} {input:?}");
+                    assert_eq!(
+                        statement.sql,
+                        statement
+                            .sql
+                            .trim_start()
+                            .trim_end_matches(|c: char| c.is_ascii_whitespace()),
+                        "{dialect:?} {input:?}"
+                    );
                     assert!(offset >= previous_end, "{dialect:?} {input:?}");
                     assert!(offset + statement.sql.len() <= input.len());
                     assert_eq!(

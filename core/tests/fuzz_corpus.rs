@@ -108,3 +108,15 @@ fn mysql_dashes_at_the_end_are_a_comment() {
     let texts: Vec<&str> = s.iter().map(|s| s.sql).collect();
     assert_eq!(texts, ["BEGIN--"]);
 }
+
+/// Found by the second campaign (`fuzz/corpus/splitter/crash-6cb90a75…`): a statement's end is
+/// trimmed of ASCII whitespace only, the whitespace every engine skips. Trimming U+0085 (NEXT
+/// LINE) after `--` on MySQL turned a statement the server rejects into a comment once rejoined.
+#[test]
+fn mysql_dashes_before_unicode_space_keep_it() {
+    let s = kiln_core::split::split("--\u{85}", kiln_core::Dialect::MySql).unwrap();
+    let texts: Vec<&str> = s.iter().map(|s| s.sql).collect();
+    assert_eq!(texts, ["--\u{85}"]);
+    let s = kiln_core::split::split("SELECT 1 \n;", kiln_core::Dialect::Postgres).unwrap();
+    assert_eq!(s[0].sql, "SELECT 1", "ASCII whitespace is still trimmed");
+}
