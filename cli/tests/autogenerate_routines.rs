@@ -288,7 +288,7 @@ async fn mysql_routines_are_generated_in_dependency_order_and_proven() {
         &e,
         1,
         &s1,
-        &["-- create function `add_one`", "-- create procedure `bump`"],
+        &["-- create function add_one", "-- create procedure bump"],
     );
     let (up, down) = sections(&w);
     assert!(up.contains("CREATE FUNCTION `add_one`(`x` int"), "{up}");
@@ -325,8 +325,8 @@ async fn mysql_routines_are_generated_in_dependency_order_and_proven() {
         2,
         &s2,
         &[
-            "-- drop and create function `add_one`",
-            "-- create function `clamp`",
+            "-- drop and create function add_one",
+            "-- create function clamp",
             "-- create trigger items_clamp on items",
         ],
     );
@@ -369,7 +369,7 @@ async fn mysql_routines_are_generated_in_dependency_order_and_proven() {
         3,
         &s3,
         &[
-            "-- drop and create function `add_one`",
+            "-- drop and create function add_one",
             "-- drop trigger items_clamp on items",
             "-- create trigger items_clamp on items",
         ],
@@ -390,8 +390,8 @@ async fn mysql_routines_are_generated_in_dependency_order_and_proven() {
         4,
         &s4,
         &[
-            "-- drop procedure `bump`",
-            "-- drop function `clamp`",
+            "-- drop procedure bump",
+            "-- drop function clamp",
             "-- drop trigger items_clamp on items",
         ],
     );
