@@ -9,75 +9,9 @@
 
 mod common;
 
+use common::autogen::{Engine, kiln, mysql, nothing_left, postgres, stairway, step};
 use common::{Sandbox, text};
 use kiln_testing::TestDb;
-
-/// Runs `kiln` with `args` plus the engine's dialect and dev server; (code, stdout, stderr).
-fn kiln(sb: &Sandbox, engine: &Engine, args: &[&str]) -> (i32, String, String) {
-    let mut c = sb.kiln();
-    c.args(args);
-    c.env("KILN_DEV_URL", engine.dev_url.as_deref().unwrap_or(""));
-    if engine.dev_url.is_none() {
-        c.env_remove("KILN_DEV_URL");
-    }
-    let out = c.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        text(&out.stdout),
-        text(&out.stderr),
-    )
-}
-
-struct Engine {
-    dialect: &'static str,
-    dev_url: Option<String>,
-}
-
-/// Autogenerates the step to `declared`, asserts it was written and that the header names
-/// each of `expect`, then checks head against the file from outside.
-fn step(sb: &Sandbox, e: &Engine, n: usize, declared: &str, expect: &[&str]) -> String {
-    sb.write("schema.sql", declared);
-    let msg = format!("step {n}");
-    let (code, out, err) = kiln(
-        sb,
-        e,
-        &[
-            "revision",
-            "--autogenerate",
-            "-m",
-            &msg,
-            "--dialect",
-            e.dialect,
-        ],
-    );
-    assert_eq!(
-        code, 0,
-        "step {n}: autogenerate failed\n{out}\n{err}\n--- declared:\n{declared}"
-    );
-    let file = std::fs::read_dir(sb.migrations())
-        .unwrap()
-        .map(|f| f.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with(&format!("step_{n}.sql")))
-        .unwrap_or_else(|| panic!("step {n}: no file written: {out}\n{err}"));
-    let written = std::fs::read_to_string(&file).unwrap();
-    for x in expect {
-        assert!(written.contains(x), "step {n}: `{x}` not in\n{written}");
-    }
-    let (code, out, err) = kiln(
-        sb,
-        e,
-        &[
-            "check",
-            "--schema-file",
-            "schema.sql",
-            "--dialect",
-            e.dialect,
-        ],
-    );
-    assert_eq!(code, 0, "step {n}: check --schema-file\n{out}\n{err}");
-    assert!(out.contains("head matches schema.sql"), "{out}");
-    written
-}
 
 /// The steps both engines share, in each engine's spelling where they differ.
 fn common_states(pg: bool) -> Vec<(String, Vec<&'static str>)> {
@@ -295,48 +229,13 @@ fn run_states(sb: &Sandbox, e: &Engine, states: &[(String, Vec<&'static str>)]) 
     for (i, (declared, expect)) in states.iter().enumerate() {
         step(sb, e, i + 1, declared, expect);
     }
-    // Nothing left: exit 11, nothing written.
-    let before = std::fs::read_dir(sb.migrations()).unwrap().count();
-    let (code, out, err) = kiln(
-        sb,
-        e,
-        &[
-            "revision",
-            "--autogenerate",
-            "-m",
-            "again",
-            "--dialect",
-            e.dialect,
-        ],
-    );
-    assert_eq!(code, 11, "{out}\n{err}");
-    assert!(out.contains("no changes"), "{out}");
-    assert_eq!(std::fs::read_dir(sb.migrations()).unwrap().count(), before);
-}
-
-/// Down to base and up again on a real database, through the CLI.
-fn stairway(sb: &Sandbox, url: &str) {
-    for args in [
-        &["upgrade", "heads"][..],
-        &["downgrade", "base"][..],
-        &["upgrade", "heads"][..],
-    ] {
-        let (code, out, err) = common::run(sb, url, args);
-        assert_eq!(code, 0, "{args:?}\n{out}\n{err}");
-    }
-}
-
-fn sqlite() -> Engine {
-    Engine {
-        dialect: "sqlite",
-        dev_url: None,
-    }
+    nothing_left(sb, e);
 }
 
 #[test]
 fn sqlite_schema_changes_are_generated_and_proven() {
     let sb = Sandbox::new();
-    let e = sqlite();
+    let e = Engine::sqlite();
     let mut states = common_states(false);
     let last = states.last().unwrap().0.clone();
     // SQLite's own: a trigger, WITHOUT ROWID, AUTOINCREMENT, column order (a rebuild).
@@ -368,7 +267,7 @@ fn sqlite_schema_changes_are_generated_and_proven() {
 #[test]
 fn sqlite_rename_is_rendered_only_when_asked() {
     let sb = Sandbox::new();
-    let e = sqlite();
+    let e = Engine::sqlite();
     step(
         &sb,
         &e,
@@ -439,7 +338,7 @@ fn sqlite_rename_is_rendered_only_when_asked() {
 #[test]
 fn check_schema_file_reports_bad_lines_and_differences() {
     let sb = Sandbox::new();
-    let e = sqlite();
+    let e = Engine::sqlite();
     step(
         &sb,
         &e,
@@ -498,7 +397,7 @@ fn check_schema_file_reports_bad_lines_and_differences() {
 #[test]
 fn sqlite3_dot_schema_output_is_a_declared_schema() {
     let sb = Sandbox::new();
-    let e = sqlite();
+    let e = Engine::sqlite();
     let db = sb.path().join("model.db");
     let ddl = "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, email TEXT NOT NULL UNIQUE);\n\
                CREATE TABLE notes (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id), body TEXT DEFAULT 'x');\n\
@@ -533,7 +432,7 @@ fn sqlite3_dot_schema_output_is_a_declared_schema() {
 #[test]
 fn sqlite_fifty_tables_round_trip_through_dump() {
     let sb = Sandbox::new();
-    let e = sqlite();
+    let e = Engine::sqlite();
     step(&sb, &e, 1, &many_tables(50, false), &["create table t49"]);
     dump_round_trip(&sb, &e);
 }
@@ -579,15 +478,6 @@ fn many_tables(n: usize, pg: bool) -> String {
         s.push_str(&format!("\n);\nCREATE INDEX t{i}_note ON t{i} (note);\n"));
     }
     s
-}
-
-async fn postgres() -> Option<(TestDb, Engine)> {
-    let db = TestDb::postgres().await?;
-    let e = Engine {
-        dialect: "postgres",
-        dev_url: Some(db.url().to_owned()),
-    };
-    Some((db, e))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
@@ -754,12 +644,8 @@ async fn postgres_unrenderable_changes_are_named_and_nothing_is_written() {
 /// the difference (the MySQL tables are in autogenerate_mysql.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn mysql_check_schema_file_takes_mysqldump_output() {
-    let Some(db) = TestDb::mysql().await else {
+    let Some((db, e)) = mysql().await else {
         return;
-    };
-    let e = Engine {
-        dialect: "mysql",
-        dev_url: Some(db.url().to_owned()),
     };
     let sb = Sandbox::new();
     sb.revision(

@@ -10,55 +10,8 @@
 
 mod common;
 
+use common::autogen::{check_head, generate, kiln, mysql, nothing_left, stairway};
 use common::{Sandbox, text};
-use kiln_testing::TestDb;
-
-/// Runs `kiln` with `args`, the dialect and the dev server; (code, stdout, stderr).
-fn kiln(sb: &Sandbox, dev_url: &str, args: &[&str]) -> (i32, String, String) {
-    let out = sb
-        .kiln()
-        .args(args)
-        .args(["--dialect", "mysql"])
-        .env("KILN_DEV_URL", dev_url)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        text(&out.stdout),
-        text(&out.stderr),
-    )
-}
-
-/// Autogenerates the step to `declared` (with `extra` arguments), asserts it was written and
-/// that the file names each of `expect`; returns the file.
-fn step(
-    sb: &Sandbox,
-    url: &str,
-    n: usize,
-    declared: &str,
-    extra: &[&str],
-    expect: &[&str],
-) -> String {
-    sb.write("schema.sql", declared);
-    let msg = format!("step {n}");
-    let mut args = vec!["revision", "--autogenerate", "-m", &msg];
-    args.extend(extra);
-    let (code, out, err) = kiln(sb, url, &args);
-    assert_eq!(
-        code, 0,
-        "step {n}: autogenerate failed\n{out}\n{err}\n--- declared:\n{declared}"
-    );
-    let file = std::fs::read_dir(sb.migrations())
-        .unwrap()
-        .map(|f| f.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with(&format!("step_{n}.sql")))
-        .unwrap_or_else(|| panic!("step {n}: no file written: {out}\n{err}"));
-    let written = std::fs::read_to_string(&file).unwrap();
-    for x in expect {
-        assert!(written.contains(x), "step {n}: `{x}` not in\n{written}");
-    }
-    written
-}
 
 /// A table of (declared file, what the generated file must contain): each object kind added,
 /// altered and dropped, several changes per step so the proofs stay few.
@@ -326,55 +279,37 @@ fn states() -> Vec<(String, Vec<&'static str>)> {
     v
 }
 
-/// Down to base and up again on a real database, through the CLI.
-fn stairway(sb: &Sandbox, url: &str) {
-    for args in [
-        &["upgrade", "heads"][..],
-        &["downgrade", "base"][..],
-        &["upgrade", "heads"][..],
-    ] {
-        let (code, out, err) = common::run(sb, url, args);
-        assert_eq!(code, 0, "{args:?}\n{out}\n{err}");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn mysql_schema_changes_are_generated_and_proven() {
-    let Some(db) = TestDb::mysql().await else {
+    let Some((db, e)) = mysql().await else {
         return;
     };
-    let url = db.url().to_owned();
     let sb = Sandbox::new();
     let states = states();
     for (i, (declared, expect)) in states.iter().enumerate() {
-        step(&sb, &url, i + 1, declared, &[], expect);
+        generate(&sb, &e, i + 1, declared, &[], expect);
     }
     // The last state, checked from outside; then nothing is left to generate.
-    let (code, out, err) = kiln(&sb, &url, &["check", "--schema-file", "schema.sql"]);
-    assert_eq!(code, 0, "{out}\n{err}");
-    let before = std::fs::read_dir(sb.migrations()).unwrap().count();
-    let (code, out, err) = kiln(&sb, &url, &["revision", "--autogenerate", "-m", "again"]);
-    assert_eq!(code, 11, "{out}\n{err}");
-    assert_eq!(std::fs::read_dir(sb.migrations()).unwrap().count(), before);
-    stairway(&sb, &url);
+    check_head(&sb, &e, states.len());
+    nothing_left(&sb, &e);
+    stairway(&sb, db.url());
     db.drop_database().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn mysql_renames_are_rendered_only_when_asked() {
-    let Some(db) = TestDb::mysql().await else {
+    let Some((db, e)) = mysql().await else {
         return;
     };
-    let url = db.url().to_owned();
     let sb = Sandbox::new();
     let t = "CREATE TABLE users (id int PRIMARY KEY, name varchar(50) NOT NULL, KEY users_name (name));\n";
-    step(&sb, &url, 1, t, &[], &[]);
+    generate(&sb, &e, 1, t, &[], &[]);
     let renamed = t
         .replace("name varchar", "full_name varchar")
         .replace("(name)", "(full_name)");
-    let guessed = step(
+    let guessed = generate(
         &sb,
-        &url,
+        &e,
         2,
         &renamed,
         &["--rev-id", "guess"],
@@ -385,9 +320,9 @@ async fn mysql_renames_are_rendered_only_when_asked() {
         "{guessed}"
     );
     std::fs::remove_file(sb.migrations().join("guess_step_2.sql")).unwrap();
-    let file = step(
+    let file = generate(
         &sb,
-        &url,
+        &e,
         3,
         &renamed,
         &["--rename", "users.name=full_name"],
@@ -398,9 +333,9 @@ async fn mysql_renames_are_rendered_only_when_asked() {
     );
     assert!(!file.contains("DROP COLUMN"), "{file}");
     let people = renamed.replace("TABLE users", "TABLE people");
-    let file = step(
+    let file = generate(
         &sb,
-        &url,
+        &e,
         4,
         &people,
         &["--rename", "users=people"],
@@ -410,7 +345,7 @@ async fn mysql_renames_are_rendered_only_when_asked() {
         ],
     );
     assert!(!file.contains("DROP TABLE"), "{file}");
-    stairway(&sb, &url);
+    stairway(&sb, db.url());
     db.drop_database().await.unwrap();
 }
 
@@ -436,13 +371,13 @@ fn many_tables(n: usize) -> String {
 /// second dump is the same text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn mysql_fifty_tables_round_trip_through_dump() {
-    let Some(db) = TestDb::mysql().await else {
+    let Some((db, e)) = mysql().await else {
         return;
     };
-    let url = db.url().to_owned();
     let sb = Sandbox::new();
-    step(&sb, &url, 1, &many_tables(50), &[], &["create table t49"]);
-    let (code, out, err) = kiln(&sb, &url, &["schema", "dump", "-o", "dump.sql"]);
+    generate(&sb, &e, 1, &many_tables(50), &[], &["create table t49"]);
+    let args = ["schema", "dump", "--dialect", "mysql", "-o", "dump.sql"];
+    let (code, out, err) = kiln(&sb, &e, &args);
     assert_eq!(code, 0, "{out}\n{err}");
     let dump = sb.read("dump.sql");
     assert!(
@@ -451,9 +386,10 @@ async fn mysql_fifty_tables_round_trip_through_dump() {
     );
     assert!(!dump.contains("kiln_version"), "{dump}");
     assert!(!dump.contains("NOT RENDERED"), "{dump}");
-    let (code, out, err) = kiln(&sb, &url, &["check", "--schema-file", "dump.sql"]);
+    let args = ["check", "--schema-file", "dump.sql", "--dialect", "mysql"];
+    let (code, out, err) = kiln(&sb, &e, &args);
     assert_eq!(code, 0, "{out}\n{err}\n{dump}");
-    let (_, again, _) = kiln(&sb, &url, &["schema", "dump"]);
+    let (_, again, _) = kiln(&sb, &e, &["schema", "dump", "--dialect", "mysql"]);
     assert_eq!(again, dump);
     db.drop_database().await.unwrap();
 }
@@ -462,7 +398,7 @@ async fn mysql_fifty_tables_round_trip_through_dump() {
 /// through stand-in tables) is a declared schema: autogenerated from nothing and proven.
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn mysqldump_output_is_a_declared_schema() {
-    let Some(db) = TestDb::mysql().await else {
+    let Some((db, e)) = mysql().await else {
         return;
     };
     let url = db.url().to_owned();
@@ -495,9 +431,9 @@ async fn mysqldump_output_is_a_declared_schema() {
     let dump = text(&dump.stdout);
     assert!(dump.contains("DELIMITER ;;"), "{dump}");
     std::fs::remove_file(sb.migrations().join("a1_model.sql")).unwrap();
-    step(
+    generate(
         &sb,
-        &url,
+        &e,
         1,
         &dump,
         &[],

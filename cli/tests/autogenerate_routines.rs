@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::autogen::{Engine, before, kiln, postgres, sections, stairway, step};
+use common::autogen::{Engine, before, kiln, mysql, postgres, sections, stairway, step};
 use common::{Sandbox, ok};
 use kiln_runtime::{Db, RawConnection};
 
@@ -253,6 +253,165 @@ async fn postgres_dump_renders_routines() {
     ];
     let (code, out, err) = kiln(&sb, &e, &args);
     assert_eq!(code, 0, "{out}\n{err}");
+    db.drop_database().await.unwrap();
+}
+
+const MY_ITEMS: &str =
+    "CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL, updated_at datetime NULL);\n";
+
+fn my_add_one(body: &str) -> String {
+    format!("CREATE FUNCTION add_one(x int) RETURNS int DETERMINISTIC RETURN {body};\n")
+}
+
+/// A compound body, declared without `DELIMITER` (kiln's splitter reads `BEGIN ... END`).
+const MY_BUMP: &str = "CREATE PROCEDURE bump(IN n int)\nBEGIN\n  UPDATE items SET qty = qty + n;\n  UPDATE items SET updated_at = NOW();\nEND;\n";
+
+/// A compound body declared as `mysqldump` writes one, between `DELIMITER` lines, and a
+/// compound-body trigger with a `#` comment that calls it and the function above.
+const MY_CLAMP: &str = "DELIMITER //\nCREATE FUNCTION clamp(v int) RETURNS int DETERMINISTIC\nBEGIN\n  IF v < 0 THEN\n    RETURN 0;\n  END IF;\n  RETURN v;\nEND//\nDELIMITER ;\n\
+    CREATE TRIGGER items_clamp BEFORE UPDATE ON items FOR EACH ROW BEGIN\n  # never below zero\n  SET NEW.qty = clamp(add_one(NEW.qty) - 1);\n  SET NEW.updated_at = NOW();\nEND;\n";
+
+/// MySQL/MariaDB: routines have no `CREATE OR REPLACE`, so a change is a drop and a create;
+/// compound bodies are written between `DELIMITER` lines; a trigger comes after the functions
+/// it calls and goes before them. Each step is proven, and the chain runs down and up again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn mysql_routines_are_generated_in_dependency_order_and_proven() {
+    let Some((db, e)) = mysql().await else {
+        return;
+    };
+    let sb = Sandbox::new();
+
+    // A new function and a new procedure; the downgrade drops them by name.
+    let s1 = MY_ITEMS.to_owned() + &my_add_one("x + 1") + MY_BUMP;
+    let w = step(
+        &sb,
+        &e,
+        1,
+        &s1,
+        &["-- create function add_one", "-- create procedure bump"],
+    );
+    let (up, down) = sections(&w);
+    assert!(up.contains("CREATE FUNCTION `add_one`(`x` int"), "{up}");
+    before(
+        up,
+        "DELIMITER //\nCREATE PROCEDURE `bump`",
+        "END//\nDELIMITER ;\n",
+    );
+    assert!(down.contains("DROP FUNCTION `add_one`;"), "{down}");
+    assert!(down.contains("DROP PROCEDURE `bump`;"), "{down}");
+
+    // Layout and comments alone are no change.
+    let relaid = MY_ITEMS.to_owned()
+        + "CREATE FUNCTION add_one(x int)\n  RETURNS int\n  DETERMINISTIC\n  RETURN x   +   1;\n"
+        + MY_BUMP;
+    sb.write("schema.sql", &relaid);
+    let noop = [
+        "revision",
+        "--autogenerate",
+        "-m",
+        "noop",
+        "--dialect",
+        "mysql",
+    ];
+    let (code, out, err) = kiln(&sb, &e, &noop);
+    assert_eq!(code, 11, "{out}\n{err}");
+
+    // The function's body changes (dropped and created, both ways), and a trigger that calls it
+    // and a new function: the functions first, the trigger once, in its own `DELIMITER`.
+    let s2 = MY_ITEMS.to_owned() + &my_add_one("x + 2") + MY_BUMP + MY_CLAMP;
+    let w = step(
+        &sb,
+        &e,
+        2,
+        &s2,
+        &[
+            "-- drop and create function add_one",
+            "-- create function clamp",
+            "-- create trigger items_clamp on items",
+        ],
+    );
+    let (up, down) = sections(&w);
+    before(up, "DROP FUNCTION `add_one`;", "CREATE FUNCTION `add_one`");
+    before(
+        up,
+        "CREATE FUNCTION `add_one`",
+        "CREATE TRIGGER `items_clamp`",
+    );
+    before(
+        up,
+        "CREATE FUNCTION `clamp`",
+        "CREATE TRIGGER `items_clamp`",
+    );
+    assert_eq!(up.matches("CREATE TRIGGER").count(), 1, "{up}");
+    // Written back as the engine keeps it: joined on one line, the `#` comment would swallow
+    // the rest of the body.
+    assert!(up.contains("BEGIN\n  # never below zero\n  SET"), "{up}");
+    assert!(
+        up.contains(
+            "DELIMITER //\nCREATE TRIGGER `items_clamp` BEFORE UPDATE ON `items` FOR EACH ROW BEGIN"
+        ),
+        "{up}"
+    );
+    assert!(down.contains("RETURN x + 1"), "{down}");
+    before(down, "DROP TRIGGER `items_clamp`", "DROP FUNCTION `clamp`");
+    before(
+        down,
+        "DROP TRIGGER `items_clamp`",
+        "DROP FUNCTION `add_one`",
+    );
+
+    // The called function changes again: the trigger that calls it goes before and comes back
+    // after it.
+    let s3 = MY_ITEMS.to_owned() + &my_add_one("x + 3") + MY_BUMP + MY_CLAMP;
+    let w = step(
+        &sb,
+        &e,
+        3,
+        &s3,
+        &[
+            "-- drop and create function add_one",
+            "-- drop trigger items_clamp on items",
+            "-- create trigger items_clamp on items",
+        ],
+    );
+    let (up, _) = sections(&w);
+    before(up, "DROP TRIGGER `items_clamp`", "DROP FUNCTION `add_one`");
+    before(
+        up,
+        "CREATE FUNCTION `add_one`",
+        "CREATE TRIGGER `items_clamp`",
+    );
+
+    // Dropped: the procedure, and the function with the trigger that called it.
+    let s4 = MY_ITEMS.to_owned() + &my_add_one("x + 3");
+    let w = step(
+        &sb,
+        &e,
+        4,
+        &s4,
+        &[
+            "-- drop procedure bump",
+            "-- drop function clamp",
+            "-- drop trigger items_clamp on items",
+        ],
+    );
+    let (up, down) = sections(&w);
+    before(up, "DROP TRIGGER `items_clamp`", "DROP FUNCTION `clamp`");
+    before(
+        down,
+        "CREATE FUNCTION `clamp`",
+        "CREATE TRIGGER `items_clamp`",
+    );
+    before(
+        down,
+        "CREATE PROCEDURE `bump`",
+        "CREATE TRIGGER `items_clamp`",
+    );
+
+    // Nothing left, and the whole chain goes down to base and up again on a real database.
+    let (code, out, err) = kiln(&sb, &e, &noop);
+    assert_eq!(code, 11, "{out}\n{err}");
+    stairway(&sb, db.url());
     db.drop_database().await.unwrap();
 }
 

@@ -145,15 +145,31 @@ pub struct Index {
     pub definition: String,
 }
 
-/// A trigger.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A trigger: what comparisons look at (its table and normalized definition) and, on
+/// MySQL/MariaDB, the body as written, which DDL writes back.
+///
+/// Two triggers are equal when their tables and definitions are: the body as written keeps the
+/// author's formatting, which must not make two otherwise equal schemas differ.
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Trigger {
     /// The table it fires on.
     pub table: String,
     /// Timing, events and action, normalized.
     pub definition: String,
+    /// MySQL/MariaDB: the body as the engine keeps it (`ACTION_STATEMENT`, its lines and
+    /// comments; a `#` comment would swallow the rest of a body joined on one line). Empty
+    /// elsewhere: the definition is the whole statement there.
+    pub source: String,
 }
+
+impl PartialEq for Trigger {
+    fn eq(&self, other: &Trigger) -> bool {
+        self.table == other.table && self.definition == other.definition
+    }
+}
+
+impl Eq for Trigger {}
 
 /// A function or procedure: what comparisons look at (its normalized description) and what
 /// DDL needs to write it back (its full definition, as the engine prints it).

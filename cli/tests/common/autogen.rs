@@ -30,6 +30,17 @@ pub async fn postgres() -> Option<(kiln_testing::TestDb, Engine)> {
     Some((db, e))
 }
 
+/// A MySQL/MariaDB test database and the engine with its server as the dev server (`None`
+/// outside CI when the server is unreachable: the test skips).
+pub async fn mysql() -> Option<(kiln_testing::TestDb, Engine)> {
+    let db = kiln_testing::TestDb::mysql().await?;
+    let e = Engine {
+        dialect: "mysql",
+        dev_url: Some(db.url().to_owned()),
+    };
+    Some((db, e))
+}
+
 /// Runs `kiln` with `args` plus the engine's dev server; (code, stdout, stderr).
 pub fn kiln(sb: &Sandbox, engine: &Engine, args: &[&str]) -> (i32, String, String) {
     let mut c = sb.kiln();
@@ -50,9 +61,25 @@ pub fn kiln(sb: &Sandbox, engine: &Engine, args: &[&str]) -> (i32, String, Strin
 /// file holds each of `expect`, then checks head against the file from outside. Returns the
 /// written file.
 pub fn step(sb: &Sandbox, e: &Engine, n: usize, declared: &str, expect: &[&str]) -> String {
+    let written = generate(sb, e, n, declared, &[], expect);
+    check_head(sb, e, n);
+    written
+}
+
+/// Autogenerates step `n` to `declared` (as `schema.sql`) with `extra` arguments, asserts it
+/// was written and that the file holds each of `expect`; returns the file. kiln's own proof is
+/// the only check (see [`check_head`] for the one from outside).
+pub fn generate(
+    sb: &Sandbox,
+    e: &Engine,
+    n: usize,
+    declared: &str,
+    extra: &[&str],
+    expect: &[&str],
+) -> String {
     sb.write("schema.sql", declared);
     let msg = format!("step {n}");
-    let args = [
+    let mut args = vec![
         "revision",
         "--autogenerate",
         "-m",
@@ -60,6 +87,7 @@ pub fn step(sb: &Sandbox, e: &Engine, n: usize, declared: &str, expect: &[&str])
         "--dialect",
         e.dialect,
     ];
+    args.extend(extra);
     let (code, out, err) = kiln(sb, e, &args);
     assert_eq!(
         code, 0,
@@ -74,6 +102,11 @@ pub fn step(sb: &Sandbox, e: &Engine, n: usize, declared: &str, expect: &[&str])
     for x in expect {
         assert!(written.contains(x), "step {n}: `{x}` not in\n{written}");
     }
+    written
+}
+
+/// `check --schema-file schema.sql`: head equals the declared file, seen from outside.
+pub fn check_head(sb: &Sandbox, e: &Engine, n: usize) {
     let args = [
         "check",
         "--schema-file",
@@ -84,7 +117,29 @@ pub fn step(sb: &Sandbox, e: &Engine, n: usize, declared: &str, expect: &[&str])
     let (code, out, err) = kiln(sb, e, &args);
     assert_eq!(code, 0, "step {n}: check --schema-file\n{out}\n{err}");
     assert!(out.contains("head matches schema.sql"), "{out}");
-    written
+}
+
+/// Autogenerates once more from the same declared file: nothing is left (exit 11) and
+/// nothing is written.
+pub fn nothing_left(sb: &Sandbox, e: &Engine) {
+    let before = std::fs::read_dir(sb.migrations())
+        .expect("read migrations")
+        .count();
+    let args = [
+        "revision",
+        "--autogenerate",
+        "-m",
+        "again",
+        "--dialect",
+        e.dialect,
+    ];
+    let (code, out, err) = kiln(sb, e, &args);
+    assert_eq!(code, 11, "{out}\n{err}");
+    assert!(out.contains("no changes"), "{out}");
+    let after = std::fs::read_dir(sb.migrations())
+        .expect("read migrations")
+        .count();
+    assert_eq!(after, before, "nothing is written");
 }
 
 /// Down to base and up again on a real database, through the CLI.

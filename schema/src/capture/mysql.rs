@@ -277,6 +277,7 @@ async fn triggers(conn: &mut RawConnection, qualifier: &str, schema: &mut Schema
     )
     .await?
     {
+        let body = r.text(5).replace(qualifier, "");
         schema.triggers.insert(
             format!("{} on {}", r.text(0), r.text(1)),
             Trigger {
@@ -287,8 +288,9 @@ async fn triggers(conn: &mut RawConnection, qualifier: &str, schema: &mut Schema
                     r.text(3),
                     r.text(4).to_ascii_lowercase(),
                     r.text(6),
-                    sqltext::normalize(&r.text(5).replace(qualifier, ""))
+                    sqltext::normalize(&body)
                 ),
+                source: body.trim().to_owned(),
             },
         );
     }

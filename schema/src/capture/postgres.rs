@@ -357,6 +357,7 @@ async fn triggers(conn: &mut RawConnection, schema: &mut Schema) -> Result<()> {
             Trigger {
                 table: r.text(0),
                 definition: sqltext::normalize(&r.text(2)),
+                source: String::new(),
             },
         );
     }

@@ -290,6 +290,7 @@ fn views_and_triggers(master: &[Row], schema: &mut Schema) {
                     Trigger {
                         table: m.text(2),
                         definition: sqltext::normalize(&m.text(3)),
+                        source: String::new(),
                     },
                 );
             }

@@ -132,7 +132,7 @@ fn create(p: &mut Planner, from: &Schema, to: &Schema, late: bool) {
     let order = dependency_order(how.iter().map(|(r, _)| *r).collect());
     how.sort_by_key(|(r, _)| order.iter().position(|o| std::ptr::eq(*o, *r)));
     for (r, c) in how {
-        let what = format!("{} {}", r.kind, signature(p.d, r));
+        let what = format!("{} {}", r.kind, label(p.d, r));
         if r.definition.is_empty() {
             p.unrenderable(format!(
                 "{what}: the engine prints no CREATE statement for an aggregate; write CREATE AGGREGATE by hand"
@@ -197,7 +197,7 @@ fn warn_if_called(p: &mut Planner, from: &Schema, r: &Routine) {
             format!(
                 "{} {} is dropped and created again, but a default, check or index of {} calls it: PostgreSQL refuses the drop; drop and add those around it by hand",
                 r.kind,
-                signature(p.d, r),
+                label(p.d, r),
                 callers.join(", ")
             ),
             Vec::new(),
@@ -206,7 +206,7 @@ fn warn_if_called(p: &mut Planner, from: &Schema, r: &Routine) {
 }
 
 fn drop(p: &mut Planner, r: &Routine) {
-    let what = format!("{} {}", r.kind, signature(p.d, r));
+    let what = format!("{} {}", r.kind, label(p.d, r));
     let sql = match (p.d, r.kind.as_str()) {
         (Dialect::Postgres, "procedure") => format!("DROP PROCEDURE {}", signature(p.d, r)),
         (Dialect::Postgres, "aggregate") => format!("DROP AGGREGATE {}", signature(p.d, r)),
@@ -214,6 +214,15 @@ fn drop(p: &mut Planner, r: &Routine) {
         (_, kind) => format!("DROP {} {}", kind.to_ascii_uppercase(), ident(p.d, &r.name)),
     };
     p.push(StepKind::Change, format!("drop {what}"), vec![sql]);
+}
+
+/// How a header line names a routine: as DDL does on PostgreSQL (the arguments tell overloads
+/// apart), by its bare name on MySQL, as tables and triggers are named there.
+fn label(d: Dialect, r: &Routine) -> String {
+    match d {
+        Dialect::Postgres => signature(d, r),
+        _ => r.name.clone(),
+    }
 }
 
 /// How DDL names a routine: with its identity arguments on PostgreSQL, by name on MySQL.

@@ -207,7 +207,11 @@ pub(super) fn create_triggers(p: &mut Planner, to: &Schema, create: &[&String]) 
                 ident(D, name),
                 parsed.timing_event,
                 table_name(&t.table),
-                parsed.body
+                if t.source.is_empty() {
+                    parsed.body
+                } else {
+                    &t.source
+                }
             )],
         );
     }
