@@ -316,9 +316,9 @@ mod tests {
         assert_eq!(
             summaries,
             [
-                "drop procedure `gone`",
-                "drop function `f`",
-                "drop and create function `f` (CREATE OR REPLACE cannot change it)"
+                "drop procedure gone",
+                "drop function f",
+                "drop and create function f (CREATE OR REPLACE cannot change it)"
             ]
         );
         let sql = m.sql();
