@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{rev, table_exists, write_set};
+use common::{freeze_set, rev, table_exists, write_set};
 use kiln_runtime::{Db, Dialect, Error, LockMode, LostOutcome, Migrator, Options};
 use kiln_testing::{Fault, FaultTrigger, Proxy, Scope, TestDb};
 use std::time::Duration;
@@ -15,24 +15,7 @@ const GUARD: Duration = Duration::from_secs(60);
 
 /// A two-revision set whose second revision contains `freeze_here`, the proxy's trigger.
 fn set(dir: &std::path::Path) -> Migrator {
-    let m = write_set(
-        dir,
-        &[
-            rev(
-                "r1",
-                "",
-                "CREATE TABLE a (id INT PRIMARY KEY);",
-                Some("DROP TABLE a;"),
-            ),
-            rev(
-                "r2",
-                "r1",
-                "CREATE TABLE b (id INT PRIMARY KEY);\nCREATE TABLE freeze_here (id INT PRIMARY KEY);",
-                Some("DROP TABLE freeze_here;\nDROP TABLE b;"),
-            ),
-        ],
-    );
-    m.with_options(watched())
+    freeze_set(dir).with_options(watched())
 }
 
 /// A one-second I/O timeout and the session lock. The test proxy listens on a port of its own,

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{pgbouncer, raw_rows, rev, table_exists, write_set};
+use common::{freeze_set, pgbouncer, raw_rows, rev, table_exists, write_set};
 use kiln_runtime::{Db, Dialect, Error, LockMode, LostOutcome, Migrator, Options, TransactionMode};
 use kiln_testing::{Fault, FaultTrigger, Proxy, Scope, TestDb};
 use std::time::{Duration, Instant};
@@ -16,24 +16,7 @@ const GUARD: Duration = Duration::from_secs(60);
 
 /// r1 creates `a`; r2 creates `b`, then `freeze_here` (the mid-statement trigger).
 fn set(dir: &std::path::Path, lock: LockMode, mode: TransactionMode) -> Migrator {
-    write_set(
-        dir,
-        &[
-            rev(
-                "r1",
-                "",
-                "CREATE TABLE a (id INT PRIMARY KEY);",
-                Some("DROP TABLE a;"),
-            ),
-            rev(
-                "r2",
-                "r1",
-                "CREATE TABLE b (id INT PRIMARY KEY);\nCREATE TABLE freeze_here (id INT PRIMARY KEY);",
-                Some("DROP TABLE freeze_here;\nDROP TABLE b;"),
-            ),
-        ],
-    )
-    .with_options(
+    freeze_set(dir).with_options(
         Options::default()
             .io_timeout(Some(Duration::from_secs(1)))
             .lock_mode(lock)

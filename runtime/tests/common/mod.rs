@@ -176,3 +176,25 @@ pub fn pooler_address(var: &str) -> Option<String> {
         }
     }
 }
+
+/// The lost-connection tests' set: r1 creates `a`; r2 creates `b`, then `freeze_here`, the
+/// proxy's mid-statement trigger.
+pub fn freeze_set(dir: &Path) -> Migrator {
+    write_set(
+        dir,
+        &[
+            rev(
+                "r1",
+                "",
+                "CREATE TABLE a (id INT PRIMARY KEY);",
+                Some("DROP TABLE a;"),
+            ),
+            rev(
+                "r2",
+                "r1",
+                "CREATE TABLE b (id INT PRIMARY KEY);\nCREATE TABLE freeze_here (id INT PRIMARY KEY);",
+                Some("DROP TABLE freeze_here;\nDROP TABLE b;"),
+            ),
+        ],
+    )
+}
