@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{freeze_set, raw_rows, rev, table_exists, write_set};
+use common::{freeze_set, raw_rows, rerun_completes, rev, table_exists, write_set};
 use kiln_runtime::{Db, Dialect, Error, LockMode, LostOutcome, Migrator, Options, TransactionMode};
 use kiln_testing::{Fault, FaultTrigger, Proxy, Scope, TestDb};
 use std::time::{Duration, Instant};
@@ -115,27 +115,13 @@ async fn current(m: &Migrator, t: &TestDb) -> (Vec<String>, Vec<String>) {
     (st.current, st.dirty)
 }
 
-/// A direct run after the fault applies `steps` revisions and ends at head.
-async fn rerun_completes(m: &Migrator, t: &TestDb, steps: usize) {
-    let direct = m
-        .clone()
-        .with_options(Options::default().lock_timeout(Duration::from_secs(20)));
-    let report = tokio::time::timeout(GUARD, direct.upgrade(t.db(), "head"))
-        .await
-        .expect("the rerun hung")
-        .expect("the rerun must complete");
-    assert_eq!(report.steps.len(), steps, "{report:?}");
-    assert_eq!(current(m, t).await, (vec!["r2".to_owned()], Vec::new()));
-    assert!(table_exists(t.db(), "freeze_here").await);
-}
-
 /// Clears a dirty `r2` the way the message says (`kiln stamp r2`: every statement ran), then a
 /// rerun completes with nothing left to do.
 async fn stamp_then_rerun(m: &Migrator, t: &TestDb) {
     m.stamp(t.db(), &["r2"], false)
         .await
         .expect("stamp r2 as the message advises");
-    rerun_completes(m, t, 0).await;
+    rerun_completes(m, t.db(), 0).await;
 }
 
 async fn pg() -> Option<(TestDb, tempfile::TempDir)> {
@@ -178,7 +164,7 @@ async fn postgres_lock_reply_lost_before_any_revision_leaves_no_lock() {
     );
     assert_no_lock(&t).await;
     assert!(!table_exists(t.db(), "a").await);
-    rerun_completes(&m, &t, 2).await;
+    rerun_completes(&m, t.db(), 2).await;
     t.drop_database().await.unwrap();
 }
 
@@ -191,7 +177,7 @@ async fn postgres_reset_before_any_revision_changes_nothing() {
     assert_eq!(lost(&err), (None, LostOutcome::Unchanged, 0), "{err}");
     assert_says(&err, &["nothing was being changed", "reset"]);
     assert_no_lock(&t).await;
-    rerun_completes(&m, &t, 2).await;
+    rerun_completes(&m, t.db(), 2).await;
     t.drop_database().await.unwrap();
 }
 
@@ -213,7 +199,7 @@ async fn mariadb_lock_reply_lost_before_any_revision_leaves_no_lock() {
     );
     assert_no_lock(&t).await;
     assert_eq!(current(&m, &t).await, (Vec::new(), Vec::new()));
-    rerun_completes(&m, &t, 2).await;
+    rerun_completes(&m, t.db(), 2).await;
     t.drop_database().await.unwrap();
 }
 
@@ -237,7 +223,7 @@ async fn postgres_reset_after_the_statement_was_sent_rolls_back() {
     assert_eq!(current(&m, &t).await, (vec!["r1".to_owned()], Vec::new()));
     assert!(!table_exists(t.db(), "b").await);
     assert_no_lock(&t).await;
-    rerun_completes(&m, &t, 1).await;
+    rerun_completes(&m, t.db(), 1).await;
     t.drop_database().await.unwrap();
 }
 
@@ -263,7 +249,7 @@ async fn postgres_whole_run_frozen_mid_statement_rolls_back_the_whole_run() {
     assert_eq!(current(&m, &t).await, (Vec::new(), Vec::new()));
     assert!(!table_exists(t.db(), "a").await);
     assert_no_lock(&t).await;
-    rerun_completes(&m, &t, 2).await;
+    rerun_completes(&m, t.db(), 2).await;
     t.drop_database().await.unwrap();
 }
 
@@ -344,7 +330,7 @@ async fn postgres_reset_just_before_commit_is_not_committed() {
     assert_eq!(current(&m, &t).await, (vec!["r1".to_owned()], Vec::new()));
     assert!(!table_exists(t.db(), "b").await);
     assert_no_lock(&t).await;
-    rerun_completes(&m, &t, 1).await;
+    rerun_completes(&m, t.db(), 1).await;
     t.drop_database().await.unwrap();
 }
 
@@ -370,7 +356,7 @@ async fn postgres_whole_run_commit_never_arrives_applies_nothing() {
     );
     assert_eq!(current(&m, &t).await, (Vec::new(), Vec::new()));
     assert_no_lock(&t).await;
-    rerun_completes(&m, &t, 2).await;
+    rerun_completes(&m, t.db(), 2).await;
     t.drop_database().await.unwrap();
 }
 
@@ -406,7 +392,7 @@ async fn mariadb_marker_commit_never_arrives_is_not_started() {
     assert!(!table_exists(t.db(), "b").await);
     assert_eq!(current(&m, &t).await, (vec!["r1".to_owned()], Vec::new()));
     assert_no_lock(&t).await;
-    rerun_completes(&m, &t, 1).await;
+    rerun_completes(&m, t.db(), 1).await;
     t.drop_database().await.unwrap();
 }
 
@@ -483,7 +469,7 @@ async fn postgres_reset_just_after_commit_finds_it_committed() {
     );
     assert_eq!(current(&m, &t).await, (vec!["r1".to_owned()], Vec::new()));
     assert_no_lock(&t).await;
-    rerun_completes(&m, &t, 1).await;
+    rerun_completes(&m, t.db(), 1).await;
     t.drop_database().await.unwrap();
 }
 
@@ -508,7 +494,7 @@ async fn postgres_commit_reply_lost_with_the_network_gone_is_unknown() {
     proxy.cut();
     assert_no_lock(&t).await;
     assert_eq!(current(&m, &t).await, (vec!["r1".to_owned()], Vec::new()));
-    rerun_completes(&m, &t, 1).await;
+    rerun_completes(&m, t.db(), 1).await;
     t.drop_database().await.unwrap();
 }
 
@@ -527,7 +513,7 @@ async fn postgres_whole_run_commit_reply_lost_finds_the_whole_run_committed() {
     assert_says(&err, &["outcome: committed", "committed with it"]);
     assert_eq!(current(&m, &t).await, (vec!["r2".to_owned()], Vec::new()));
     assert_no_lock(&t).await;
-    rerun_completes(&m, &t, 0).await;
+    rerun_completes(&m, t.db(), 0).await;
     t.drop_database().await.unwrap();
 }
 
@@ -548,7 +534,7 @@ async fn mariadb_record_commit_reply_lost_finds_it_committed() {
     assert_says(&err, &["outcome: committed", "kiln current"]);
     assert_eq!(current(&m, &t).await, (vec!["r2".to_owned()], Vec::new()));
     assert_no_lock(&t).await;
-    rerun_completes(&m, &t, 0).await;
+    rerun_completes(&m, t.db(), 0).await;
     t.drop_database().await.unwrap();
 }
 
@@ -572,7 +558,7 @@ async fn postgres_unlock_lost_after_the_run_ends_the_session_holding_the_lock() 
     );
     assert_eq!(err.completed_steps().len(), 2, "{err:?}");
     assert_no_lock(&t).await;
-    rerun_completes(&m, &t, 0).await;
+    rerun_completes(&m, t.db(), 0).await;
     t.drop_database().await.unwrap();
 }
 
@@ -587,7 +573,7 @@ async fn mariadb_unlock_lost_after_the_run_ends_the_session_holding_the_lock() {
     assert_eq!(lost(&err), (None, LostOutcome::Unchanged, 0), "{err}");
     assert_eq!(err.completed_steps().len(), 2, "{err:?}");
     assert_no_lock(&t).await;
-    rerun_completes(&m, &t, 0).await;
+    rerun_completes(&m, t.db(), 0).await;
     t.drop_database().await.unwrap();
 }
 

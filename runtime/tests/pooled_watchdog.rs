@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{freeze_set, pgbouncer, raw_rows, rev, table_exists, write_set};
+use common::{freeze_set, pgbouncer, raw_rows, rerun_completes, rev, table_exists, write_set};
 use kiln_runtime::{Db, Dialect, Error, LockMode, LostOutcome, Migrator, Options, TransactionMode};
 use kiln_testing::{Fault, FaultTrigger, Proxy, Scope, TestDb};
 use std::time::{Duration, Instant};
@@ -83,19 +83,6 @@ fn lost(e: &Error) -> (Option<&str>, LostOutcome) {
     }
 }
 
-/// After the fault, a direct run finishes the job.
-async fn rerun_completes(m: &Migrator, t: &TestDb, steps: usize) {
-    let direct = m
-        .clone()
-        .with_options(Options::default().lock_timeout(Duration::from_secs(20)));
-    let report = tokio::time::timeout(GUARD, direct.upgrade(t.db(), "head"))
-        .await
-        .expect("the rerun hung")
-        .expect("the rerun must complete");
-    assert_eq!(report.steps.len(), steps, "{report:?}");
-    assert!(table_exists(t.db(), "freeze_here").await);
-}
-
 /// The statement ran inside r2's transaction (which holds the transaction lock); its reply never
 /// comes. The watchdog finds the server session by the run's tag, idle in that transaction, gives
 /// up, and ends it: r2 is rolled back and the lock is free.
@@ -129,7 +116,7 @@ async fn frozen_reply_behind_pgbouncer_rolls_back_and_frees_the_transaction_lock
         "r1 committed before the fault"
     );
     assert!(!table_exists(t.db(), "b").await, "r2 was rolled back");
-    rerun_completes(&m, &t, 1).await;
+    rerun_completes(&m, t.db(), 1).await;
     t.drop_database().await.unwrap();
 }
 
@@ -163,7 +150,7 @@ async fn frozen_request_behind_pgbouncer_with_the_lease_applies_nothing() {
     )
     .await;
     assert_eq!(held, 0, "the lease was handed back");
-    rerun_completes(&m, &t, 2).await;
+    rerun_completes(&m, t.db(), 2).await;
     t.drop_database().await.unwrap();
 }
 

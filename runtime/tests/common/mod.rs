@@ -198,3 +198,20 @@ pub fn freeze_set(dir: &Path) -> Migrator {
         ],
     )
 }
+
+/// After a lost connection: a direct run of `m` on `db` completes within a minute, applies
+/// `steps` revisions and ends at `r2` of [`freeze_set`] with nothing dirty.
+pub async fn rerun_completes(m: &Migrator, db: &Db, steps: usize) {
+    use std::time::Duration;
+    let direct = m
+        .clone()
+        .with_options(kiln_runtime::Options::default().lock_timeout(Duration::from_secs(20)));
+    let report = tokio::time::timeout(Duration::from_secs(60), direct.upgrade(db, "head"))
+        .await
+        .expect("the rerun hung")
+        .expect("the rerun must complete");
+    assert_eq!(report.steps.len(), steps, "{report:?}");
+    let st = m.current(db).await.expect("current");
+    assert_eq!((st.current, st.dirty), (vec!["r2".to_owned()], Vec::new()));
+    assert!(table_exists(db, "freeze_here").await);
+}
