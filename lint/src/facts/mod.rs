@@ -13,6 +13,7 @@ use sqlparser::ast::{
 };
 use sqlparser::dialect::{Dialect as SqlDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 mod alter;
 mod sqlite;
@@ -276,43 +277,16 @@ pub struct Facts {
     pub ops: Vec<Op>,
 }
 
-/// How deep parentheses may nest in a statement handed to sqlparser. Its recursive descent tries
-/// alternatives at each level and backtracks on failure, so the time grows about twofold per level
-/// (nested calls `f(f(...))`: 16 ms at 12 levels, 4 s at 20, measured on the fuzz target), and a
-/// draft with an unclosed parenthesis could stall `kiln lint` or the build for minutes. Real
-/// migrations stay far below this; deeper statements are reported as not parsed.
+/// How deep brackets may nest in a statement handed to sqlparser's parser. Its recursive descent
+/// tries alternatives at each level and backtracks on failure, so the time grows about twofold per
+/// level (nested calls `f(f(...))`: 16 ms at 12 levels, 4 s at 20, measured on the fuzz target),
+/// and a draft with an unclosed parenthesis could stall `kiln lint` or the build for minutes, or
+/// overflow a thread's stack. Real migrations stay far below this; deeper statements are reported
+/// as not parsed.
 const MAX_NESTING: usize = 12;
-
-/// The deepest parenthesis nesting of `sql`, outside strings and comments.
-fn nesting(sql: &str, dialect: Dialect) -> usize {
-    let (mut depth, mut max) = (0usize, 0usize);
-    for t in kiln_core::lex::tokens(sql, kiln_core::Syntax::new(dialect)) {
-        let Ok(t) = t else { break };
-        if t.kind != kiln_core::lex::Kind::Punct {
-            continue;
-        }
-        match sql.as_bytes().get(t.start) {
-            Some(b'(') => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            Some(b')') => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    max
-}
 
 /// Parses one statement (as cut by kiln's splitter) with `dialect`'s grammar.
 pub fn analyze(sql: &str, dialect: Dialect) -> Facts {
-    let deep = nesting(sql, dialect);
-    if deep > MAX_NESTING {
-        let error = format!(
-            "parentheses nest {deep} levels deep; kiln-lint parses statements up to {MAX_NESTING}"
-        );
-        let ops = fallback(sql).unwrap_or_else(|| vec![Op::Unparsed { error }]);
-        return Facts { ops };
-    }
     let parsed = match dialect {
         Dialect::Postgres => parse(&PostgreSqlDialect {}, sql),
         Dialect::MySql => parse(&MySqlDialect {}, sql),
@@ -325,8 +299,43 @@ pub fn analyze(sql: &str, dialect: Dialect) -> Facts {
     Facts { ops }
 }
 
+/// Tokenizes with sqlparser's own tokenizer, refuses a statement nested deeper than
+/// [`MAX_NESTING`], then parses the same tokens.
+///
+/// The depth is measured on the tokens the parser will see, not on kiln's reading of the text:
+/// the two can disagree about where a comment starts (PostgreSQL ends an operator before `--`,
+/// so `?--(` opens a comment there, while sqlparser reads an operator and a parenthesis), and a
+/// guard that reads differently from the parser guards nothing (the third fuzz finding).
 fn parse(d: &dyn SqlDialect, sql: &str) -> Result<Vec<Ast>, String> {
-    Parser::parse_sql(d, sql).map_err(|e| e.to_string())
+    let tokens = Tokenizer::new(d, sql)
+        .tokenize_with_location()
+        .map_err(|e| e.to_string())?;
+    let deep = nesting(&tokens);
+    if deep > MAX_NESTING {
+        return Err(format!(
+            "brackets nest {deep} levels deep; kiln-lint parses statements up to {MAX_NESTING}"
+        ));
+    }
+    Parser::new(d)
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+        .map_err(|e| e.to_string())
+}
+
+/// The deepest nesting of parentheses, square brackets and braces among `tokens`.
+fn nesting(tokens: &[TokenWithSpan]) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    for t in tokens {
+        match t.token {
+            Token::LParen | Token::LBracket | Token::LBrace => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            Token::RParen | Token::RBracket | Token::RBrace => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 /// Normalizes an identifier or qualified name: unquoted, lower-case.
@@ -694,6 +703,12 @@ mod tests {
             &analyze(&unclosed, Dialect::MySql).ops[..],
             [Op::Unparsed { .. }]
         ));
+        // Square brackets nest the parser as deeply as parentheses.
+        let brackets = format!("SELECT a{}", "[(".repeat(15));
+        assert!(matches!(
+            &analyze(&brackets, Dialect::Postgres).ops[..],
+            [Op::Unparsed { error }] if error.contains("nest 30 levels")
+        ));
         // Within the limit, a nested statement is parsed as before.
         for depth in [8, MAX_NESTING] {
             let ok = format!("SELECT {}1{}", "f(".repeat(depth), ")".repeat(depth));
@@ -703,5 +718,20 @@ mod tests {
                 "{depth}: {ops:?}"
             );
         }
+    }
+
+    /// Found by the second fuzz campaign (`fuzz/corpus/lint/timeout-39d1fc40`, 15 s of CPU, and a
+    /// stack overflow on a 2 MiB thread): the depth guard read the text with kiln's lexer, for
+    /// which PostgreSQL's `?--(` ends the operator and opens a comment, while sqlparser's
+    /// tokenizer reads `?-` and `-(` and parses every parenthesis after it. The guard now counts
+    /// the parser's own tokens.
+    #[test]
+    fn nesting_is_measured_on_the_tokens_the_parser_reads() {
+        let sql = format!("SELECT a ?--{}", "(b ".repeat(30));
+        let ops = analyze(&sql, Dialect::Postgres).ops;
+        assert!(
+            matches!(&ops[..], [Op::Unparsed { error }] if error.contains("nest 30 levels")),
+            "{ops:?}"
+        );
     }
 }
