@@ -98,6 +98,9 @@ pub(crate) struct Bookkeeping {
 /// Rows per multi-row statement: far below every engine's limits on statement size.
 const ROWS_PER_STATEMENT: usize = 250;
 
+/// The writes to the version table that SQLite's guard triggers watch (see [`Sql::fast_check`]).
+const GUARDED: [&str; 3] = ["INSERT", "UPDATE", "DELETE"];
+
 /// Who and what the audit rows name; the same for every row of one run.
 pub(crate) struct AuditContext<'a> {
     pub run_id: &'a str,
@@ -225,6 +228,9 @@ pub(crate) struct Sql {
     pub schema: Option<String>,
     /// Plain `schema.version_table` used to derive lock keys.
     pub lock_name: String,
+    /// SQLite only: the names of the three triggers that blank the state row's digest when the
+    /// version table is written (see [`Sql::fast_check`]).
+    pub guards: Vec<String>,
 }
 
 impl Sql {
@@ -246,6 +252,13 @@ impl Sql {
             lock: q(&options.lock_table()),
             schema: schema.map(|s| quote_ident(dialect, s)),
             lock_name: format!("{}.{}", schema.unwrap_or(""), options.version_table),
+            guards: match dialect {
+                Dialect::Sqlite => GUARDED
+                    .iter()
+                    .map(|ev| format!("{}_{}", options.version_table, ev.to_lowercase()))
+                    .collect(),
+                _ => Vec::new(),
+            },
         })
     }
 
@@ -341,6 +354,7 @@ impl Sql {
                 self.state
             ),
         });
+        out.extend(self.guard_triggers());
         out
     }
 
@@ -442,18 +456,52 @@ impl Sql {
     }
 
     /// The start-up check: one row, one column, present only when nothing is dirty and the
-    /// version table holds exactly `revisions` rows, all applied.
+    /// state row's digest still speaks for the version rows.
     ///
-    /// The counts keep the digest honest when someone edits the version table by hand (a
-    /// `DELETE` of one row would otherwise leave the state row claiming every revision is
-    /// applied, so `upgrade` would find nothing to do while `check` reports a revision pending).
-    /// Still one round trip; counting the primary key of a few thousand rows costs microseconds.
+    /// A hand edit of the version table (a `DELETE` of one row, say) would otherwise leave the
+    /// state row claiming every revision is applied, so `upgrade` would find nothing to do while
+    /// `check` reports a revision pending. On SQLite, three triggers blank the digest on any write
+    /// to the version table; kiln rewrites the state row after each of its own writes, so only a
+    /// write by someone else leaves it blank, and the check costs the same at 10 or 10,000
+    /// revisions. The check also asks that the triggers exist, so a database made by an older
+    /// kiln (or a dropped trigger) takes the locked path, which puts them back. PostgreSQL and
+    /// MySQL count the rows instead (all, and applied), which their indexes make cheap and which
+    /// needs no trigger privilege.
     pub fn fast_check(&self, revisions: usize) -> String {
+        if self.dialect == Dialect::Sqlite {
+            return format!(
+                "SELECT digest FROM {state} WHERE id = 1 AND dirty = 0 AND (SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({names})) = {n}",
+                state = self.state,
+                names = self
+                    .guards
+                    .iter()
+                    .map(|g| quote_literal(self.dialect, g))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                n = self.guards.len(),
+            );
+        }
         format!(
             "SELECT digest FROM {state} WHERE id = 1 AND dirty = 0 AND (SELECT COUNT(*) FROM {v}) = {revisions} AND (SELECT COUNT(*) FROM {v} WHERE state = 'applied') = {revisions}",
             state = self.state,
             v = self.version,
         )
+    }
+
+    /// SQLite's guard triggers (see [`Sql::fast_check`]).
+    fn guard_triggers(&self) -> Vec<String> {
+        GUARDED
+            .iter()
+            .zip(&self.guards)
+            .map(|(ev, name)| {
+                let name = quote_ident(self.dialect, name);
+                format!(
+                    "CREATE TRIGGER IF NOT EXISTS {name} AFTER {ev} ON {v} BEGIN UPDATE {state} SET digest = '' WHERE id = 1; END",
+                    v = self.version,
+                    state = self.state,
+                )
+            })
+            .collect()
     }
 
     /// The state row's digest when its dirty count is `dirty`, to compare with the version rows.

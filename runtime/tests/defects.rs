@@ -36,6 +36,7 @@ engines!(
     whole_run_failure_reports_nothing_applied: [sqlite, postgres],
     downgrade_never_strands_an_unknown_child: [sqlite, postgres, mysql],
     hand_deleted_version_row_is_pending_for_upgrade_too: [sqlite, postgres, mysql],
+    sqlite_guard_triggers_send_every_hand_edit_to_the_locked_path: [sqlite],
     drift_advice_keeps_the_applied_set: [sqlite, postgres, mysql],
     stamp_says_recorded_or_removed: [sqlite, postgres, mysql],
     killed_run_marker_is_audited_once: [sqlite, postgres, mysql],
@@ -208,6 +209,90 @@ async fn hand_deleted_version_row_is_pending_for_upgrade_too(t: TestDb) -> TestD
         1
     );
     m.check(t.db()).await.unwrap();
+    t
+}
+
+/// SQLite's start-up check does not count the version rows (which grows with the history):
+/// triggers on the version table blank the state row's digest on any write that kiln does not
+/// follow with its own state write. So every hand edit, even one a row count cannot see, sends
+/// the next run down the locked path, and a database without the triggers (made by an older
+/// kiln, or with a trigger dropped) is never trusted by the fast path and gets them back.
+async fn sqlite_guard_triggers_send_every_hand_edit_to_the_locked_path(t: TestDb) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write_set(
+        dir.path(),
+        &[
+            rev(
+                "g1",
+                "",
+                "CREATE TABLE g1_t (id INTEGER PRIMARY KEY);",
+                Some("DROP TABLE g1_t;"),
+            ),
+            rev(
+                "g2",
+                "g1",
+                "CREATE TABLE g2_t (id INTEGER PRIMARY KEY);",
+                Some("DROP TABLE g2_t;"),
+            ),
+        ],
+    );
+    let triggers =
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'kiln_version'";
+    let digest = m.set().digest().to_owned();
+    let at_head =
+        format!("SELECT id FROM kiln_version_state WHERE digest = '{digest}' AND dirty = 0");
+    m.run(t.db()).await.unwrap();
+    assert_eq!(raw_rows(t.db(), triggers).await, 3);
+    assert_eq!(
+        raw_rows(t.db(), &at_head).await,
+        1,
+        "kiln's own writes leave the digest set"
+    );
+
+    // A write that changes nothing still blanks the digest; the next run repairs it.
+    exec(
+        t.db(),
+        "UPDATE kiln_version SET applied_at = applied_at WHERE revision = 'g1'",
+    )
+    .await;
+    assert_eq!(
+        raw_rows(
+            t.db(),
+            "SELECT id FROM kiln_version_state WHERE digest = ''"
+        )
+        .await,
+        1
+    );
+    assert!(m.run(t.db()).await.unwrap().is_noop());
+    assert_eq!(raw_rows(t.db(), &at_head).await, 1);
+
+    // Without the triggers a hand-deleted row is not seen by the digest, but the check asks for
+    // the triggers, so the locked path runs, applies g2 again and puts the triggers back.
+    for ev in ["insert", "update", "delete"] {
+        exec(t.db(), &format!("DROP TRIGGER kiln_version_{ev}")).await;
+    }
+    exec(t.db(), "DELETE FROM kiln_version WHERE revision = 'g2'").await;
+    exec(t.db(), "DROP TABLE g2_t").await;
+    let report = m.run(t.db()).await.unwrap();
+    assert_eq!(report.steps.len(), 1);
+    assert_eq!(report.steps[0].revision, "g2");
+    assert_eq!(raw_rows(t.db(), triggers).await, 3);
+    assert_eq!(raw_rows(t.db(), &at_head).await, 1);
+
+    // An edited checksum keeps the row count: the trigger still catches it.
+    exec(
+        t.db(),
+        "UPDATE kiln_version SET checksum = 'edited' WHERE revision = 'g1'",
+    )
+    .await;
+    match m.run(t.db()).await.unwrap_err() {
+        Error::Drift {
+            revision, recorded, ..
+        } => {
+            assert_eq!((revision.as_str(), recorded.as_str()), ("g1", "edited"));
+        }
+        other => panic!("{other:?}"),
+    }
     t
 }
 

@@ -339,22 +339,31 @@ impl Session<'_> {
         Ok(rails)
     }
 
-    /// `true` when kiln's three tables exist on SQLite, read from its catalog. SQLite takes its
+    /// `true` when kiln's three tables and the version table's guard triggers exist on SQLite,
+    /// read from its catalog. SQLite takes its
     /// write lock even for a `CREATE TABLE IF NOT EXISTS` of a table that exists, so without
     /// this check every run would first wait on any other writer, with the connection's busy
     /// timeout rather than the revision's lock timeout.
     pub(super) async fn sqlite_tables_exist(&mut self) -> bool {
-        let names = [
+        let q = |names: &[String]| {
+            names
+                .iter()
+                .map(|n| quote_literal(Dialect::Sqlite, n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let tables = [
             self.opts.version_table.to_string(),
             self.opts.state_table(),
             self.opts.audit_table.to_string(),
-        ]
-        .map(|n| quote_literal(Dialect::Sqlite, &n));
+        ];
         let sql = format!(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({})",
-            names.join(", ")
+            "SELECT count(*) FROM sqlite_master WHERE (type = 'table' AND name IN ({})) OR (type = 'trigger' AND name IN ({}))",
+            q(&tables),
+            q(&self.sql.guards),
         );
-        matches!(self.conn.rows(&sql, &[0]).await, Ok(rows) if rows.first().and_then(|r| r.first()).cloned().flatten().as_deref() == Some("3"))
+        let want = (tables.len() + self.sql.guards.len()).to_string();
+        matches!(self.conn.rows(&sql, &[0]).await, Ok(rows) if rows.first().and_then(|r| r.first()).cloned().flatten().as_deref() == Some(want.as_str()))
     }
 
     /// Gives the session its own values back at the end of a run that set session-level limits
