@@ -113,7 +113,7 @@ impl Migrator {
                 out,
                 "UPDATE {} SET digest = {}, dirty = 0, updated_at = {now} WHERE id = 1;",
                 sql.state,
-                lit(&hex(&digest))
+                lit(&sql.stored_digest(&hex(&digest)))
             );
             let user = match dialect {
                 Dialect::Postgres => "current_user",

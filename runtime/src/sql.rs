@@ -98,6 +98,10 @@ pub(crate) struct Bookkeeping {
 /// Rows per multi-row statement: far below every engine's limits on statement size.
 const ROWS_PER_STATEMENT: usize = 250;
 
+/// Appended on SQLite to the digest in the state row: it was written while the version table's
+/// guard triggers were in place (see [`Sql::fast_check`]).
+pub(crate) const GUARDED_DIGEST: &str = "+guarded";
+
 /// The writes to the version table that SQLite's guard triggers watch (see [`Sql::fast_check`]).
 const GUARDED: [&str; 3] = ["INSERT", "UPDATE", "DELETE"];
 
@@ -339,7 +343,7 @@ impl Sql {
 )",
             self.audit
         ));
-        let zero = "0".repeat(64);
+        let zero = self.stored_digest(&"0".repeat(64));
         out.push(match self.dialect {
             Dialect::Postgres => format!(
                 "INSERT INTO {} (id, digest, dirty, updated_at) VALUES (1, '{zero}', 0, '') ON CONFLICT DO NOTHING",
@@ -456,29 +460,28 @@ impl Sql {
     }
 
     /// The start-up check: one row, one column, present only when nothing is dirty and the
-    /// state row's digest still speaks for the version rows.
+    /// state row's digest still speaks for the version rows; the caller compares it with
+    /// [`Sql::stored_digest`] of the embedded set's digest.
     ///
     /// A hand edit of the version table (a `DELETE` of one row, say) would otherwise leave the
     /// state row claiming every revision is applied, so `upgrade` would find nothing to do while
-    /// `check` reports a revision pending. On SQLite, three triggers blank the digest on any write
-    /// to the version table; kiln rewrites the state row after each of its own writes, so only a
-    /// write by someone else leaves it blank, and the check costs the same at 10 or 10,000
-    /// revisions. The check also asks that the triggers exist, so a database made by an older
-    /// kiln (or a dropped trigger) takes the locked path, which puts them back. PostgreSQL and
-    /// MySQL count the rows instead (all, and applied), which their indexes make cheap and which
-    /// needs no trigger privilege.
+    /// `check` reports a revision pending.
+    ///
+    /// - PostgreSQL and MySQL count the rows (all, and applied), which their indexes make cheap
+    ///   and which needs no trigger privilege.
+    /// - SQLite has no cheap count (two counts cost twice the rest of the check at 1,000
+    ///   revisions), nor an indexed catalog to ask whether a trigger exists (a scan of
+    ///   `sqlite_master` costs as much on a schema of 2,000 objects). Three triggers blank the
+    ///   digest on any write to the version table; kiln rewrites the state row after each of its
+    ///   own writes, so only a write by someone else leaves it blank. The digest kiln writes
+    ///   there carries [`GUARDED_DIGEST`], which says the triggers were in place: a state row
+    ///   written before them (by an older kiln) never matches, so that database takes the locked
+    ///   path once, which creates the triggers and rewrites the row.
     pub fn fast_check(&self, revisions: usize) -> String {
         if self.dialect == Dialect::Sqlite {
             return format!(
-                "SELECT digest FROM {state} WHERE id = 1 AND dirty = 0 AND (SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({names})) = {n}",
-                state = self.state,
-                names = self
-                    .guards
-                    .iter()
-                    .map(|g| quote_literal(self.dialect, g))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                n = self.guards.len(),
+                "SELECT digest FROM {} WHERE id = 1 AND dirty = 0",
+                self.state
             );
         }
         format!(
@@ -486,6 +489,15 @@ impl Sql {
             state = self.state,
             v = self.version,
         )
+    }
+
+    /// The form in which the state row holds the applied set's digest (hex): as it is, or on
+    /// SQLite followed by [`GUARDED_DIGEST`] (see [`Sql::fast_check`]).
+    pub fn stored_digest(&self, hex: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!("{hex}{GUARDED_DIGEST}"),
+            _ => hex.to_owned(),
+        }
     }
 
     /// SQLite's guard triggers (see [`Sql::fast_check`]).

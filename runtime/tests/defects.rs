@@ -199,7 +199,7 @@ async fn hand_deleted_version_row_is_pending_for_upgrade_too(t: TestDb) -> TestD
     // with nothing to do, so the fast path is right again afterwards.
     exec(t.db(), "UPDATE kiln_version_state SET digest = 'bogus'").await;
     assert!(m.run(t.db()).await.unwrap().is_noop());
-    let digest = m.set().digest().to_owned();
+    let digest = stored_digest(t.db().dialect(), m.set().digest());
     assert_eq!(
         raw_rows(
             t.db(),
@@ -212,11 +212,20 @@ async fn hand_deleted_version_row_is_pending_for_upgrade_too(t: TestDb) -> TestD
     t
 }
 
-/// SQLite's start-up check does not count the version rows (which grows with the history):
-/// triggers on the version table blank the state row's digest on any write that kiln does not
-/// follow with its own state write. So every hand edit, even one a row count cannot see, sends
-/// the next run down the locked path, and a database without the triggers (made by an older
-/// kiln, or with a trigger dropped) is never trusted by the fast path and gets them back.
+/// The digest as the state row holds it: on SQLite marked as written under the guard triggers.
+fn stored_digest(dialect: Dialect, digest: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("{digest}+guarded"),
+        _ => digest.to_owned(),
+    }
+}
+
+/// SQLite's start-up check reads the state row alone (counting the version rows grows with the
+/// history): triggers on the version table blank the state row's digest on any write that kiln
+/// does not follow with its own state write. So every hand edit, even one a row count cannot
+/// see, sends the next run down the locked path; and a state row written before the triggers
+/// existed (an older kiln's, an unmarked digest) is never trusted by the fast path, and that run
+/// creates them.
 async fn sqlite_guard_triggers_send_every_hand_edit_to_the_locked_path(t: TestDb) -> TestDb {
     let dir = tempfile::tempdir().unwrap();
     let m = write_set(
@@ -238,9 +247,11 @@ async fn sqlite_guard_triggers_send_every_hand_edit_to_the_locked_path(t: TestDb
     );
     let triggers =
         "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'kiln_version'";
-    let digest = m.set().digest().to_owned();
-    let at_head =
-        format!("SELECT id FROM kiln_version_state WHERE digest = '{digest}' AND dirty = 0");
+    let plain = m.set().digest().to_owned();
+    let at_head = format!(
+        "SELECT id FROM kiln_version_state WHERE digest = '{}' AND dirty = 0",
+        stored_digest(Dialect::Sqlite, &plain)
+    );
     m.run(t.db()).await.unwrap();
     assert_eq!(raw_rows(t.db(), triggers).await, 3);
     assert_eq!(
@@ -266,13 +277,19 @@ async fn sqlite_guard_triggers_send_every_hand_edit_to_the_locked_path(t: TestDb
     assert!(m.run(t.db()).await.unwrap().is_noop());
     assert_eq!(raw_rows(t.db(), &at_head).await, 1);
 
-    // Without the triggers a hand-deleted row is not seen by the digest, but the check asks for
-    // the triggers, so the locked path runs, applies g2 again and puts the triggers back.
+    // A database as an older kiln left it: no triggers, an unmarked digest that claims every
+    // revision although a row is gone. The fast path does not trust it; the locked path applies
+    // g2 again and puts the triggers back.
     for ev in ["insert", "update", "delete"] {
         exec(t.db(), &format!("DROP TRIGGER kiln_version_{ev}")).await;
     }
     exec(t.db(), "DELETE FROM kiln_version WHERE revision = 'g2'").await;
     exec(t.db(), "DROP TABLE g2_t").await;
+    exec(
+        t.db(),
+        &format!("UPDATE kiln_version_state SET digest = '{plain}'"),
+    )
+    .await;
     let report = m.run(t.db()).await.unwrap();
     assert_eq!(report.steps.len(), 1);
     assert_eq!(report.steps[0].revision, "g2");

@@ -521,7 +521,8 @@ pub(super) fn commit_script(
     dirty: i64,
 ) -> String {
     let mut script = String::new();
-    book.drain_into(&mut script, sql, audit, &hex(digest), dirty, &now_rfc3339());
+    let digest = sql.stored_digest(&hex(digest));
+    book.drain_into(&mut script, sql, audit, &digest, dirty, &now_rfc3339());
     script.push_str("COMMIT");
     script
 }

@@ -104,7 +104,7 @@ impl Session<'_> {
             .first_text(self.sql.state_digest(self.dirty))
             .await
             .map_err(Error::db("reading the migration state"))?;
-        if recorded.as_deref() != Some(hex(&self.digest).as_str()) {
+        if recorded.as_deref() != Some(self.sql.stored_digest(&hex(&self.digest)).as_str()) {
             tracing::warn!(target: "kiln", "the state row disagreed with the version table (edited by hand?); recomputed it from the version rows");
             self.write_state()
                 .await
@@ -118,7 +118,7 @@ impl Session<'_> {
             .exec(
                 &self.sql.update_state(),
                 &[
-                    Arg::Text(hex(&self.digest)),
+                    Arg::Text(self.sql.stored_digest(&hex(&self.digest))),
                     Arg::Int(self.dirty.max(0)),
                     Arg::Text(now_rfc3339()),
                 ],

@@ -104,7 +104,7 @@ impl<'m> Session<'m> {
             .check_text(self.sql.fast_check(self.source.len()))
             .await
         {
-            Ok(Some(d)) => Ok(d == self.source.digest()),
+            Ok(Some(d)) => Ok(d == self.sql.stored_digest(self.source.digest())),
             Ok(None) => Ok(false),
             Err(e) if is_missing_table(&e) => Ok(false),
             Err(e) => Err(Error::db("reading the migration state")(e)),
