@@ -242,6 +242,10 @@ pub async fn apply(cfg: &Config, res: &mut Results) -> anyhow::Result<()> {
             ];
             if engine == Engine::Sqlite {
                 tools.push(("same script through sqlx's driver (raw_sql)", vec![]));
+                tools.push((
+                    "same script on a rusqlite connection (execute_batch)",
+                    vec![],
+                ));
             }
             // Interleave the tools so drift in machine load spreads over all of them.
             for _ in 0..cfg.runs {
@@ -264,7 +268,15 @@ pub async fn apply(cfg: &Config, res: &mut Results) -> anyhow::Result<()> {
                             refinery_run(&fresh, &ref_each, &pragmas).await?;
                             samples.push(t0.elapsed());
                         }
-                        _ => fresh.sqlx_script(&floor_script).await?,
+                        6 => fresh.sqlx_script(&floor_script).await?,
+                        _ => {
+                            // What refinery's connection gives the floor's script: tells a gap
+                            // between connections from a gap in the tool.
+                            let Fresh::Sqlite { path, .. } = &fresh else {
+                                unreachable!("SQLite only")
+                            };
+                            rusqlite_conn(path, &pragmas)?.execute_batch(&floor_script)?;
+                        }
                     }
                     if ti != 4 && ti != 5 {
                         samples.push(t.elapsed());
