@@ -284,9 +284,23 @@ async fn capture_leaves_out_kiln_tables_by_their_configured_names(d: Dialect) {
         s.tables.keys().collect::<Vec<_>>(),
         ["note_tags", "notes", "tags", "users"]
     );
+    // SQLite's guard triggers on the version table (docs/runtime.md, "Start-up cost") go with it.
+    assert!(
+        s.triggers.values().all(|t| !t.table.starts_with("kiln_")),
+        "{:?}",
+        s.triggers.keys().collect::<Vec<_>>()
+    );
     let all = Schema::capture_all(t.db()).await.unwrap();
     for k in ["kiln_version", "kiln_version_state", "kiln_audit"] {
         assert!(all.tables.contains_key(k), "{k}");
+    }
+    if d == Dialect::Sqlite {
+        let guards = all
+            .triggers
+            .values()
+            .filter(|t| t.table == "kiln_version")
+            .count();
+        assert_eq!(guards, 3, "{:?}", all.triggers.keys().collect::<Vec<_>>());
     }
 
     let dir = tempfile::tempdir().unwrap();
