@@ -247,9 +247,14 @@ pub async fn apply(cfg: &Config, res: &mut Results) -> anyhow::Result<()> {
                     vec![],
                 ));
             }
-            // Interleave the tools so drift in machine load spreads over all of them.
-            for _ in 0..cfg.runs {
-                for (ti, (_, samples)) in tools.iter_mut().enumerate() {
+            // Interleave the tools so drift in machine load spreads over all of them, and rotate
+            // which goes first: a tool that follows one with many `fsync`s finds the kernel's
+            // dirty pages flushed and writes faster, which in a fixed order favoured the same
+            // tools every time.
+            let count = tools.len();
+            for run in 0..cfg.runs {
+                for ti in (0..count).map(|i| (i + run) % count) {
+                    let samples = &mut tools[ti].1;
                     let fresh = cfg.servers.fresh(engine, &name).await?;
                     let pragmas = fresh.sqlite_pragmas().await?;
                     let t = Instant::now();
