@@ -340,10 +340,9 @@ impl Session<'_> {
     }
 
     /// `true` when kiln's three tables and the version table's guard triggers exist on SQLite,
-    /// read from its catalog. SQLite takes its
-    /// write lock even for a `CREATE TABLE IF NOT EXISTS` of a table that exists, so without
-    /// this check every run would first wait on any other writer, with the connection's busy
-    /// timeout rather than the revision's lock timeout.
+    /// read from its catalog. SQLite takes its write lock even for a `CREATE TABLE IF NOT
+    /// EXISTS` of a table that exists, so without this check every run would first wait on any
+    /// other writer, with the connection's busy timeout rather than the revision's lock timeout.
     pub(super) async fn sqlite_tables_exist(&mut self) -> bool {
         let q = |names: &[String]| {
             names
