@@ -8,7 +8,7 @@
 //! the one-read check makes a database already at head cost one query. A rerun after a crash or a
 //! partial failure therefore resumes by construction.
 
-use crate::db::Db;
+use crate::db::{Db, Reached};
 use crate::engine::{Op, Session};
 use crate::error::{Error, Result};
 use crate::migrator::Migrator;
@@ -309,6 +309,7 @@ impl Migrator {
     {
         let me = Arc::new(self.clone());
         let op = Arc::new(op);
+        let reached = Arc::new(Reached::default());
         let jobs = fleet.jobs.max(1);
         let cancel = &fleet.cancel;
         let mut targets = targets.into_iter().enumerate();
@@ -335,9 +336,10 @@ impl Migrator {
                 let me = Arc::clone(&me);
                 let op = Arc::clone(&op);
                 let cancel = Arc::clone(cancel);
+                let reached = Arc::clone(&reached);
                 running.spawn(async move {
                     let t0 = Instant::now();
-                    let outcome = me.one(&target, &op, &cancel).await;
+                    let outcome = me.one(&target, &op, &cancel, &reached).await;
                     DbResult {
                         index,
                         target,
@@ -390,9 +392,15 @@ impl Migrator {
     }
 
     /// One database of a fleet: connect, run, close.
-    async fn one(&self, target: &FleetTarget, op: &FleetOp, cancel: &AtomicBool) -> Outcome {
+    async fn one(
+        &self,
+        target: &FleetTarget,
+        op: &FleetOp,
+        cancel: &AtomicBool,
+        reached: &Reached,
+    ) -> Outcome {
         let options = target.options(self.options());
-        let db = match Db::connect(&target.url).await {
+        let db = match Db::connect_to(&target.url, Some(reached)).await {
             Ok(db) => db,
             Err(error) => return failed(error),
         };

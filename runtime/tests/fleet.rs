@@ -9,7 +9,7 @@ use kiln_runtime::fleet::{
     DbResult, FleetOp, FleetOptions, FleetReport, FleetTarget, Outcome, SkipReason, Target,
 };
 use kiln_runtime::{Db, Dialect, Migrator};
-use kiln_testing::TestDb;
+use kiln_testing::{Proxy, TestDb};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -345,4 +345,59 @@ fn a_schema_target_sets_the_search_path_and_never_shows_the_password() {
     assert_eq!(my.raw_url(), "mysql://root:pw@h/tenant_9");
     assert!(FleetTarget::schema("postgres://h/db", "bad name").is_err());
     assert!(FleetTarget::schema("sqlite://x.db", "t").is_err());
+}
+
+/// On a schema-per-tenant fleet every database is on one server: only the first is probed with a
+/// connection of its own, the rest open just their pool's. When the server goes away mid-run, the
+/// next database reports the driver's reason (refused), not the pool's timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fleet_probes_a_server_once_and_names_the_refusal_when_it_goes_away() {
+    let Some(test) = TestDb::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let m = chain(dir.path(), REVISIONS);
+    let names = ["tenant_1", "tenant_2", "tenant_3", "tenant_4", "tenant_5"];
+    for s in names {
+        exec(test.db(), &format!("CREATE SCHEMA {s}")).await;
+    }
+    let (proxy, url) = Proxy::for_url(test.url()).await.expect("start proxy");
+    let list: Vec<FleetTarget> = names
+        .iter()
+        .map(|s| FleetTarget::schema(&url, s).unwrap())
+        .collect();
+    // One worker, so exactly one database reaches the server first (with more, each worker's first
+    // database may probe before any has answered).
+    let report = run(&m, list.clone(), &FleetOptions::default().jobs(1)).await;
+    assert_eq!(report.count("applied"), 5, "{report:?}");
+    // One probe for the server, then one pooled connection per tenant (not a probe each: 10).
+    assert_eq!(proxy.connections(), 1 + 5, "connections through the proxy");
+
+    // The proxy goes away once the second tenant is done; jobs(1) so the rest start after it.
+    let proxy = std::sync::Mutex::new(Some(proxy));
+    let done = AtomicUsize::new(0);
+    let on_result = |_: &DbResult| {
+        if done.fetch_add(1, Ordering::SeqCst) + 1 == 2 {
+            proxy.lock().unwrap().take();
+        }
+    };
+    let report = m
+        .run_each(
+            list,
+            FleetOp::Status,
+            &FleetOptions::default().jobs(1).keep_going(true),
+            &on_result,
+        )
+        .await;
+    let failed: Vec<&DbResult> = report.failed().collect();
+    assert_eq!(failed.len(), 3, "{report:?}");
+    for r in failed {
+        let Outcome::Failed { error, .. } = &r.outcome else {
+            unreachable!()
+        };
+        let text = error.to_string();
+        assert!(!text.contains("timed out"), "{text}");
+        assert!(text.contains("connecting to"), "{text}");
+    }
+    test.drop_database().await.unwrap();
 }

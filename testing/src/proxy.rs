@@ -66,6 +66,7 @@ struct Shared {
     fired: AtomicU64,
     cuts: AtomicU64,
     upstream_bytes: AtomicU64,
+    accepted: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -98,11 +99,13 @@ impl Proxy {
             fired: AtomicU64::new(0),
             cuts: AtomicU64::new(0),
             upstream_bytes: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
         });
         let tasks = Arc::new(Mutex::new(JoinSet::new()));
         let (s, t, up) = (shared.clone(), Arc::downgrade(&tasks), upstream.to_owned());
         lock(&tasks).spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                s.accepted.fetch_add(1, Ordering::SeqCst);
                 let Some(tasks) = t.upgrade() else { return };
                 lock(&tasks).spawn(relay(client, up.clone(), s.clone()));
             }
@@ -170,6 +173,11 @@ impl Proxy {
     /// How many armed triggers have fired.
     pub fn fired(&self) -> u64 {
         self.shared.fired.load(Ordering::SeqCst)
+    }
+
+    /// Client connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.shared.accepted.load(Ordering::SeqCst)
     }
 
     /// Bytes forwarded from clients to the server so far.

@@ -6,7 +6,13 @@
 //!
 //! The floor of one database is one ordinary run on it alone (connect, upgrade to heads, close),
 //! timed one database after another (`run_each` with one worker) on `--sample` databases of the
-//! same kind that are not part of the fleet; the fleet's ideal is `N × mean floor / jobs`. Servers: `KILN_BENCH_PG` (default
+//! same kind that are not part of the fleet; the fleet's ideal is `N × mean floor / jobs`.
+//!
+//! That ideal assumes the machine does `jobs` floors at once as fast as one. To show what it
+//! really does, the same floor also runs in `jobs` separate processes at once (this binary again,
+//! with `--worker FILE`), each on `--sample` databases of its own: what a shell loop with
+//! `xargs -P jobs` gets at best, sharing nothing but the machine. The last column compares the
+//! fleet with that. Servers: `KILN_BENCH_PG` (default
 //! `postgres://postgres@127.0.0.1:5432/test`); a server that does not answer is skipped.
 
 use kiln_bench::sets::{Kind, Set};
@@ -49,6 +55,10 @@ fn args() -> Result<Args, String> {
 }
 
 fn main() -> std::process::ExitCode {
+    let mut argv = std::env::args().skip(1);
+    if argv.next().as_deref() == Some("--worker") {
+        return worker(argv.next().unwrap_or_default());
+    }
     let a = match args() {
         Ok(a) => a,
         Err(e) => {
@@ -78,6 +88,76 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Where a fleet's databases live: SQLite files in a directory, or schemas on one server.
+enum Place {
+    Files(std::path::PathBuf),
+    Schemas(String),
+}
+
+impl Place {
+    /// Databases `prefix_00000` to `prefix_{n-1}`.
+    fn targets(&self, prefix: &str, n: usize) -> anyhow::Result<Vec<FleetTarget>> {
+        (0..n)
+            .map(|i| self.target(&format!("{prefix}_{i:05}")))
+            .collect()
+    }
+
+    fn target(&self, name: &str) -> anyhow::Result<FleetTarget> {
+        Ok(match self {
+            Place::Files(dir) => FleetTarget::url(format!(
+                "sqlite://{}",
+                dir.join(format!("{name}.db")).display()
+            )),
+            Place::Schemas(url) => FleetTarget::schema(url, name)?,
+        })
+    }
+
+    /// The worker file's line for database `name`: `files DIR NAME` or `schemas URL NAME`.
+    fn line(&self, name: &str) -> String {
+        match self {
+            Place::Files(dir) => format!("files\t{}\t{name}", dir.display()),
+            Place::Schemas(url) => format!("schemas\t{url}\t{name}"),
+        }
+    }
+}
+
+/// `--worker FILE`: the migrations directory on the first line, then one database per line
+/// ([`Place::line`]); runs them one after another, as the floor does, and exits 0 when all
+/// reached the heads.
+fn worker(file: String) -> std::process::ExitCode {
+    let go = || -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(&file)?;
+        let mut lines = text.lines();
+        let dir = lines.next().unwrap_or_default();
+        let mut targets = Vec::new();
+        for line in lines {
+            let mut f = line.split('\t');
+            let (kind, at, name) = (f.next(), f.next(), f.next());
+            let place = match (kind, at) {
+                (Some("files"), Some(at)) => Place::Files(at.into()),
+                (Some("schemas"), Some(at)) => Place::Schemas(at.to_owned()),
+                _ => anyhow::bail!("{file}: bad line {line:?}"),
+            };
+            targets.push(place.target(name.unwrap_or_default())?);
+        }
+        let d = kiln_core::MigrationDir::new(dir, "migrations");
+        let m = Migrator::load(&d).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        rt.block_on(timed(&m, "worker", &targets, 1))?;
+        Ok(())
+    };
+    match go() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kiln-bench-fleet --worker: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 async fn run(a: &Args) -> anyhow::Result<()> {
     let work = tempfile_dir()?;
     let dir = work.join("migrations");
@@ -85,28 +165,12 @@ async fn run(a: &Args) -> anyhow::Result<()> {
     let d = kiln_core::MigrationDir::new(dir.clone(), "migrations");
     let m = Migrator::load(&d).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
-        "| fleet | databases | revisions | jobs | run | total | mean floor | ideal (N × floor / jobs) | ratio |"
+        "| fleet | databases | revisions | jobs | run | total | mean floor | ideal (N × floor / jobs) | ratio | {} processes: per database | fleet / processes |",
+        a.jobs
     );
-    println!("| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     if a.sqlite > 0 {
-        let files = |prefix: &str, n: usize| -> Vec<FleetTarget> {
-            (0..n)
-                .map(|i| {
-                    FleetTarget::url(format!(
-                        "sqlite://{}",
-                        work.join(format!("{prefix}_{i:05}.db")).display()
-                    ))
-                })
-                .collect()
-        };
-        measure(
-            &m,
-            a,
-            "SQLite files",
-            files("floor", a.sample),
-            files("t", a.sqlite),
-        )
-        .await?;
+        measure(&m, a, "SQLite files", &Place::Files(work.clone()), &dir).await?;
     }
     if a.pg > 0 {
         let server = std::env::var("KILN_BENCH_PG")
@@ -126,22 +190,15 @@ async fn run(a: &Args) -> anyhow::Result<()> {
                 for i in 0..a.pg {
                     sql.push_str(&format!("CREATE SCHEMA t_{i:05};"));
                 }
+                for p in 0..a.jobs {
+                    for i in 0..a.sample {
+                        sql.push_str(&format!("CREATE SCHEMA p{p}_{i:05};"));
+                    }
+                }
                 s.script(sql).await?;
                 drop(s);
                 db.close().await;
-                let schemas = |prefix: &str, n: usize| -> anyhow::Result<Vec<FleetTarget>> {
-                    (0..n)
-                        .map(|i| Ok(FleetTarget::schema(&url, &format!("{prefix}_{i:05}"))?))
-                        .collect()
-                };
-                let r = measure(
-                    &m,
-                    a,
-                    "PostgreSQL schemas",
-                    schemas("floor", a.sample)?,
-                    schemas("t", a.pg)?,
-                )
-                .await;
+                let r = measure(&m, a, "PostgreSQL schemas", &Place::Schemas(url), &dir).await;
                 c.script(format!("DROP DATABASE {name} WITH (FORCE)"))
                     .await?;
                 drop(c);
@@ -159,34 +216,85 @@ async fn run(a: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Times the floors on `sample` (one database after another, from empty then no-op) and the fleet
-/// on `fleet` (from empty, then the rerun), and prints two rows.
+/// Times the floor on `floor_*` (one database after another), the fleet on `t_*` and the same
+/// floor in `jobs` processes at once on `p<k>_*` (from empty, then no-op), and prints two rows.
 async fn measure(
     m: &Migrator,
     a: &Args,
     what: &str,
-    sample: Vec<FleetTarget>,
-    fleet: Vec<FleetTarget>,
+    place: &Place,
+    migrations: &std::path::Path,
 ) -> anyhow::Result<()> {
-    // The floor and the fleet alternate (floor from empty, fleet from empty, floor no-op, fleet
-    // no-op), so a change in the machine's load hits both sides of each ratio alike.
+    let sample = place.targets("floor", a.sample)?;
+    let fleet = place.targets(
+        "t",
+        if matches!(place, Place::Files(_)) {
+            a.sqlite
+        } else {
+            a.pg
+        },
+    )?;
+    let mut files = Vec::new();
+    for p in 0..a.jobs {
+        let mut text = format!("{}\n", migrations.display());
+        for i in 0..a.sample {
+            text.push_str(&place.line(&format!("p{p}_{i:05}")));
+            text.push('\n');
+        }
+        let file = std::env::temp_dir().join(format!(
+            "kiln-bench-fleet-{}-worker-{p}.txt",
+            std::process::id()
+        ));
+        std::fs::write(&file, text)?;
+        files.push(file);
+    }
+    // The floor, the fleet and the processes alternate (floor, fleet and processes from empty,
+    // then the three no-op), so a change in the machine's load hits every side of each ratio.
     for run in ["from empty", "no-op rerun"] {
         let floor = timed(m, what, &sample, 1).await?;
         let total = timed(m, what, &fleet, a.jobs).await?;
+        let procs = processes(&files)?;
         let mean = floor.as_secs_f64() / sample.len() as f64;
         let ideal = mean * fleet.len() as f64 / a.jobs as f64;
+        let per_db = procs.as_secs_f64() / (a.sample * a.jobs) as f64;
+        let fleet_per_db = total.as_secs_f64() / fleet.len() as f64;
         println!(
-            "| {what} | {} | {} | {} | {run} | {:.2} s | {:.2} ms | {:.2} s | {:.2}x |",
+            "| {what} | {} | {} | {} | {run} | {:.2} s | {:.2} ms | {:.2} s | {:.2}x | {:.2} ms | {:.2}x |",
             fleet.len(),
             a.revisions,
             a.jobs,
             total.as_secs_f64(),
             mean * 1000.0,
             ideal,
-            total.as_secs_f64() / ideal
+            total.as_secs_f64() / ideal,
+            per_db * 1000.0,
+            fleet_per_db / per_db
         );
     }
+    for f in files {
+        let _ = std::fs::remove_file(f);
+    }
     Ok(())
+}
+
+/// Starts one `--worker` process per file, all at once, and waits for every one.
+fn processes(files: &[std::path::PathBuf]) -> anyhow::Result<Duration> {
+    let me = std::env::current_exe()?;
+    let t0 = Instant::now();
+    let children = files
+        .iter()
+        .map(|f| {
+            std::process::Command::new(&me)
+                .arg("--worker")
+                .arg(f)
+                .spawn()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for mut c in children {
+        let status = c.wait()?;
+        anyhow::ensure!(status.success(), "a --worker process failed: {status}");
+    }
+    Ok(t0.elapsed())
 }
 
 /// One `run_each` over `targets` with `jobs` workers; with one worker each database runs alone,

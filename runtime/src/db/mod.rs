@@ -84,6 +84,77 @@ impl From<&Db> for Db {
     }
 }
 
+/// Servers a fleet has already connected to, so that its later databases on the same server skip
+/// the probe (one connection, and one server backend, fewer per database).
+///
+/// Keyed by where a connection goes (host and port, or socket path), not by database: a
+/// schema-per-tenant fleet has one key for a thousand tenants. A server that stops answering
+/// is forgotten at the first failure, so the next database probes again and fails at once.
+#[derive(Debug, Default)]
+pub(crate) struct Reached(std::sync::Mutex<std::collections::HashSet<String>>);
+
+impl Reached {
+    fn knows(&self, key: &str) -> bool {
+        self.0.lock().is_ok_and(|s| s.contains(key))
+    }
+
+    fn remember(&self, key: String, reached: bool) {
+        if let Ok(mut s) = self.0.lock() {
+            if reached {
+                s.insert(key);
+            } else {
+                s.remove(&key);
+            }
+        }
+    }
+}
+
+/// Where a connection goes: the socket path, else host and port.
+#[allow(dead_code)]
+fn server_key(host: &str, port: u16, socket: Option<&std::path::PathBuf>) -> String {
+    match socket {
+        Some(path) => path.display().to_string(),
+        None => format!("{host}:{port}"),
+    }
+}
+
+/// Builds a network engine's pool, probing first unless `reached` knows the server.
+///
+/// Without a probe, a server that went away since shows up as the pool's timeout; the probe then
+/// runs to report the driver's own reason, as it would have at first.
+#[allow(dead_code)]
+async fn network_pool<DB: sqlx::Database>(
+    opts: <DB::Connection as sqlx::Connection>::Options,
+    key: String,
+    shown: &str,
+    reached: Option<&Reached>,
+) -> Result<sqlx::Pool<DB>> {
+    let known = reached.is_some_and(|r| r.knows(&key));
+    if !known {
+        probe::<DB::Connection>(&opts, shown).await?;
+    }
+    let pool = sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(opts.clone())
+        .await;
+    if let Some(r) = reached {
+        r.remember(key, pool.is_ok());
+    }
+    match pool {
+        Ok(pool) => Ok(pool),
+        Err(e) => {
+            if known && matches!(e, sqlx::Error::PoolTimedOut) {
+                probe::<DB::Connection>(&opts, shown).await?;
+            }
+            Err(Error::Database {
+                context: format!("connecting to {shown}"),
+                source: e,
+            })
+        }
+    }
+}
+
 /// Opens one connection directly before a pool is built. A pool retries a refused connection
 /// until its acquire timeout and then reports only "timed out"; this reports the driver's real
 /// reason (connection refused, unknown host, bad password) at once.
@@ -109,6 +180,13 @@ impl Db {
     /// Connects to a URL: `sqlite:`, `postgres:`/`postgresql:`, `mysql:`/`mariadb:`. SQLite files
     /// are created when missing. The error never contains the password.
     pub async fn connect(url: &str) -> Result<Db> {
+        Db::connect_to(url, None).await
+    }
+
+    /// [`Db::connect`], skipping the probe on a server `reached` has seen answer.
+    pub(crate) async fn connect_to(url: &str, reached: Option<&Reached>) -> Result<Db> {
+        // Only the network engines probe; a build with SQLite alone has no other use for it.
+        let _ = &reached;
         let shown = crate::url::redact_url(url);
         let bad = |reason: String| Error::Url {
             url: shown.clone(),
@@ -116,10 +194,6 @@ impl Db {
         };
         crate::url::validate(url)?;
         let scheme = url.split(':').next().unwrap_or("").to_ascii_lowercase();
-        let connect_err = |e: sqlx::Error| Error::Database {
-            context: format!("connecting to {shown}"),
-            source: e,
-        };
         match scheme.as_str() {
             #[cfg(feature = "sqlite")]
             "sqlite" => {
@@ -145,7 +219,10 @@ impl Db {
                     })
                     .connect_with(opts)
                     .await
-                    .map_err(connect_err)?;
+                    .map_err(|e| Error::Database {
+                        context: format!("connecting to {shown}"),
+                        source: e,
+                    })?;
                 Ok(Db::Sqlite(pool))
             }
             #[cfg(feature = "postgres")]
@@ -153,13 +230,8 @@ impl Db {
                 use std::str::FromStr;
                 let opts = sqlx::postgres::PgConnectOptions::from_str(url)
                     .map_err(|e| bad(e.to_string()))?;
-                probe::<sqlx::PgConnection>(&opts, &shown).await?;
-                let pool = sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(4)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect_with(opts)
-                    .await
-                    .map_err(connect_err)?;
+                let key = server_key(opts.get_host(), opts.get_port(), opts.get_socket());
+                let pool = network_pool(opts, key, &shown, reached).await?;
                 Ok(Db::Postgres(pool))
             }
             #[cfg(feature = "mysql")]
@@ -167,13 +239,8 @@ impl Db {
                 use std::str::FromStr;
                 let opts = sqlx::mysql::MySqlConnectOptions::from_str(&crate::url::for_driver(url))
                     .map_err(|e| bad(e.to_string()))?;
-                probe::<sqlx::MySqlConnection>(&opts, &shown).await?;
-                let pool = sqlx::mysql::MySqlPoolOptions::new()
-                    .max_connections(4)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect_with(opts)
-                    .await
-                    .map_err(connect_err)?;
+                let key = server_key(opts.get_host(), opts.get_port(), opts.get_socket());
+                let pool = network_pool(opts, key, &shown, reached).await?;
                 Ok(Db::MySql(pool))
             }
             #[allow(unreachable_patterns)]
