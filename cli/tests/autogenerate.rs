@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::autogen::{Engine, kiln, mysql, nothing_left, postgres, stairway, step};
+use common::autogen::{Engine, kiln, mysql, mysqldump, nothing_left, postgres, stairway, step};
 use common::{Sandbox, text};
 use kiln_testing::TestDb;
 
@@ -403,20 +403,10 @@ fn sqlite3_dot_schema_output_is_a_declared_schema() {
                CREATE TABLE notes (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id), body TEXT DEFAULT 'x');\n\
                CREATE INDEX notes_user ON notes(user_id);\n\
                CREATE VIEW v AS SELECT id FROM notes;\n";
-    let made = std::process::Command::new("sqlite3")
-        .arg(&db)
-        .arg(ddl)
-        .status();
-    let Ok(made) = made else {
-        eprintln!("*** SKIPPING: the sqlite3 program is not installed");
+    if common::client("sqlite3", &[db.as_os_str(), ddl.as_ref()]).is_none() {
         return;
-    };
-    assert!(made.success());
-    let dump = std::process::Command::new("sqlite3")
-        .arg(&db)
-        .arg(".schema")
-        .output()
-        .unwrap();
+    }
+    let dump = common::client("sqlite3", &[db.as_os_str(), ".schema".as_ref()]).unwrap();
     let dump = text(&dump.stdout);
     assert!(dump.contains("sqlite_sequence"), "{dump}");
     step(
@@ -576,21 +566,19 @@ async fn pg_dump_output_is_a_declared_schema() {
     sb.write("model.sql", ddl);
     let (code, out, err) = common::run(&sb, db.url(), &["--version"]);
     assert_eq!(code, 0, "{out}{err}");
-    let psql = std::process::Command::new("psql")
-        .args([db.url(), "-q", "-v", "ON_ERROR_STOP=1", "-f"])
-        .arg(sb.path().join("model.sql"))
-        .status();
-    let Ok(psql) = psql else {
-        eprintln!("*** SKIPPING: psql is not installed");
+    let model = sb.path().join("model.sql");
+    let psql = [db.url(), "-q", "-v", "ON_ERROR_STOP=1", "-f"].map(std::ffi::OsStr::new);
+    if common::client("psql", &[&psql[..], &[model.as_os_str()]].concat()).is_none() {
+        db.drop_database().await.unwrap();
+        return;
+    }
+    let Some(dump) = common::client(
+        "pg_dump",
+        &["--schema-only", db.url()].map(std::ffi::OsStr::new),
+    ) else {
         db.drop_database().await.unwrap();
         return;
     };
-    assert!(psql.success());
-    let dump = std::process::Command::new("pg_dump")
-        .args(["--schema-only", db.url()])
-        .output()
-        .unwrap();
-    assert!(dump.status.success(), "{}", text(&dump.stderr));
     let dump = format!(
         "\\restrict abc123\n{}\n\\unrestrict abc123\n",
         text(&dump.stdout)
@@ -657,15 +645,10 @@ async fn mysql_check_schema_file_takes_mysqldump_output() {
     let (code, out, err) = common::run(&sb, db.url(), &["upgrade", "heads"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let name = db.url().rsplit('/').next().unwrap().to_owned();
-    let dump = std::process::Command::new("mysqldump")
-        .args(["--no-data", "-h", "127.0.0.1", "-u", "root", &name])
-        .output();
-    let Ok(dump) = dump else {
-        eprintln!("*** SKIPPING: mysqldump is not installed");
+    let Some(dump) = mysqldump(&name, &[]) else {
         db.drop_database().await.unwrap();
         return;
     };
-    assert!(dump.status.success(), "{}", text(&dump.stderr));
     sb.write("schema.sql", &text(&dump.stdout));
     let (code, out, err) = kiln(
         &sb,

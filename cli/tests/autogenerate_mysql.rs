@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::autogen::{check_head, generate, kiln, mysql, nothing_left, stairway};
+use common::autogen::{check_head, generate, kiln, mysql, mysqldump, nothing_left, stairway};
 use common::{Sandbox, text};
 
 /// A table of (declared file, what the generated file must contain): each object kind added,
@@ -411,23 +411,10 @@ async fn mysqldump_output_is_a_declared_schema() {
     let (code, out, err) = common::run(&sb, &url, &["upgrade", "heads"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let name = url.rsplit('/').next().unwrap().to_owned();
-    let dump = std::process::Command::new("mysqldump")
-        .args([
-            "--no-data",
-            "--skip-dump-date",
-            "-h",
-            "127.0.0.1",
-            "-u",
-            "root",
-            &name,
-        ])
-        .output();
-    let Ok(dump) = dump else {
-        eprintln!("*** SKIPPING: mysqldump is not installed");
+    let Some(dump) = mysqldump(&name, &["--skip-dump-date"]) else {
         db.drop_database().await.unwrap();
         return;
     };
-    assert!(dump.status.success(), "{}", text(&dump.stderr));
     let dump = text(&dump.stdout);
     assert!(dump.contains("DELIMITER ;;"), "{dump}");
     std::fs::remove_file(sb.migrations().join("a1_model.sql")).unwrap();

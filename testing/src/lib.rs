@@ -65,7 +65,7 @@ pub use kiln_schema::{
 pub use proxy::{Fault, FaultTrigger, Proxy, Scope};
 pub use testdb::{
     DEFAULT_MYSQL_URL, DEFAULT_POSTGRES_URL, TestDb, drop_orphans, drop_template, drop_templates,
-    server_url, sqlite_template_dir, template_name,
+    in_ci, server_url, sqlite_template_dir, template_name,
 };
 
 pub use kiln_runtime::url::with_database;

@@ -170,3 +170,13 @@ pub fn before(sql: &str, first: &str, then: &str) {
         "`{first}` must come before `{then}` in\n{sql}"
     );
 }
+
+/// `mysqldump --no-data` of database `name` on the test server (127.0.0.1, root), with `extra`
+/// flags; `None` when mysqldump is not installed (see [`super::client`]).
+pub fn mysqldump(name: &str, extra: &[&str]) -> Option<std::process::Output> {
+    let mut args = vec!["--no-data", "-h", "127.0.0.1", "-u", "root"];
+    args.extend_from_slice(extra);
+    args.push(name);
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    super::client("mysqldump", &args)
+}

@@ -477,3 +477,29 @@ pub fn running_commands(sb: &Sandbox, url: &str) {
         "{stderr}"
     );
 }
+
+/// Runs a database's own client program (`sqlite3`, `psql`, `pg_dump`, `mysqldump`) on the
+/// machine, for tests that read what other tools write. `None` when the program is not
+/// installed, after a loud message; under CI that is a failure instead, since `.ci/prepare`
+/// installs them.
+pub fn client(program: &str, args: &[&std::ffi::OsStr]) -> Option<std::process::Output> {
+    match std::process::Command::new(program).args(args).output() {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "{program} failed: {}",
+                text(&out.stderr)
+            );
+            Some(out)
+        }
+        Err(e) if kiln_testing::in_ci() => {
+            panic!("{program} cannot run ({e}); .ci/prepare installs it")
+        }
+        Err(e) => {
+            eprintln!(
+                "\n*** SKIPPING: {program} cannot run ({e}); install it (Debian: sqlite3, postgresql-client, mariadb-client) to run this test\n"
+            );
+            None
+        }
+    }
+}

@@ -162,10 +162,9 @@ pub fn pgbouncer() -> Option<String> {
 /// loud skip) outside CI when it is not configured.
 pub fn pooler_address(var: &str) -> Option<String> {
     let url = std::env::var(var).ok().filter(|u| !u.is_empty());
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
     match url.as_deref().and_then(kiln_runtime::url::tcp_address) {
         Some((host, port)) => Some(format!("{host}:{port}")),
-        None if ci => panic!(
+        None if kiln_testing::in_ci() => panic!(
             "CI is set but {var} is not: source .ci/prepare (it starts the PgBouncers of .ci/pgbouncer and exports their URLs)"
         ),
         None => {

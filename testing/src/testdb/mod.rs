@@ -75,7 +75,9 @@ fn unique_name() -> String {
     )
 }
 
-pub(crate) fn in_ci() -> bool {
+/// Whether the suite runs under CI (`CI` set to anything but empty, `false` or `0`), where a
+/// server or tool a test needs must be there: a missing one fails the test instead of skipping it.
+pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
