@@ -116,6 +116,9 @@ pub struct Row {
     pub tool: String,
     pub value: f64,
     pub unit: Unit,
+    /// The fastest and slowest sample, for timed rows: on a virtual machine two runs of the same
+    /// command can differ by more than the gaps between tools, and the range shows it.
+    pub range: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +141,7 @@ impl Results {
             tool: tool.to_owned(),
             value: median_ms(samples),
             unit: Unit::Millis,
+            range: range_ms(samples),
         });
     }
 
@@ -147,6 +151,7 @@ impl Results {
             tool: tool.to_owned(),
             value: bytes as f64,
             unit: Unit::Bytes,
+            range: None,
         });
     }
 
@@ -174,26 +179,32 @@ impl Results {
                 groups.push(&r.group);
             }
         }
-        let _ = writeln!(out, "| scenario | tool | median | ratio to first row |");
-        let _ = writeln!(out, "|---|---|---:|---:|");
+        let _ = writeln!(
+            out,
+            "| scenario | tool | median | ratio to first row | fastest to slowest |"
+        );
+        let _ = writeln!(out, "|---|---|---:|---:|---:|");
         for g in groups {
             let rows: Vec<&Row> = self.rows.iter().filter(|r| r.group == g).collect();
             let reference = rows[0].value;
             for r in rows {
-                let value = match r.unit {
-                    Unit::Millis if r.value < 10.0 => format!("{:.3} ms", r.value),
-                    Unit::Millis => format!("{:.1} ms", r.value),
-                    Unit::Bytes if r.value >= 1048576.0 => {
-                        format!("{:.2} MiB", r.value / 1048576.0)
-                    }
-                    Unit::Bytes => format!("{:.0} KiB", r.value / 1024.0),
+                let shown = |v: f64| match r.unit {
+                    Unit::Millis if v < 10.0 => format!("{v:.3} ms"),
+                    Unit::Millis => format!("{v:.1} ms"),
+                    Unit::Bytes if v >= 1048576.0 => format!("{:.2} MiB", v / 1048576.0),
+                    Unit::Bytes => format!("{:.0} KiB", v / 1024.0),
+                };
+                let value = shown(r.value);
+                let range = match r.range {
+                    Some((lo, hi)) => format!("{} to {}", shown(lo), shown(hi)),
+                    None => "-".to_owned(),
                 };
                 let ratio = if reference > 0.0 {
                     format!("{:.2}x", r.value / reference)
                 } else {
                     "-".to_owned()
                 };
-                let _ = writeln!(out, "| {g} | {} | {value} | {ratio} |", r.tool);
+                let _ = writeln!(out, "| {g} | {} | {value} | {ratio} | {range} |", r.tool);
             }
         }
         let targets = scenarios::targets(self);
@@ -216,6 +227,14 @@ impl Results {
         }
         out
     }
+}
+
+/// The fastest and slowest of `samples` in milliseconds, `None` when there are none.
+pub fn range_ms(samples: &[Duration]) -> Option<(f64, f64)> {
+    let ms = samples.iter().map(|d| d.as_secs_f64() * 1000.0);
+    let lo = ms.clone().reduce(f64::min)?;
+    let hi = ms.reduce(f64::max)?;
+    Some((lo, hi))
 }
 
 /// The median of `samples` in milliseconds.
