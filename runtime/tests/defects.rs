@@ -4,6 +4,7 @@
 //! cannot fool the fast path, one drift advice, stamp rows that say which way, and the marker of
 //! a killed run recorded in the audit trail.
 
+#[macro_use]
 mod common;
 
 use common::{exec, raw_rows, rev, table_exists, write_set};
@@ -11,27 +12,7 @@ use kiln_runtime::{Dialect, Direction, Error, Event, Hooks, Migrator, Options, T
 use kiln_testing::TestDb;
 use std::sync::Mutex;
 
-/// One `#[tokio::test]` per engine for each scenario; a scenario returns the database to drop.
-macro_rules! engines {
-    ($($name:ident: [$($engine:ident),*]),* $(,)?) => {
-        $( mod $name { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $engine() {
-                let dialect = match stringify!($engine) {
-                    "sqlite" => kiln_runtime::Dialect::Sqlite,
-                    "postgres" => kiln_runtime::Dialect::Postgres,
-                    _ => kiln_runtime::Dialect::MySql,
-                };
-                let Some(db) = kiln_testing::TestDb::new(dialect).await else {
-                    return;
-                };
-                let db = super::$name(db).await;
-                db.drop_database().await.expect("drop test database");
-            }
-        )* } )*
-    };
-}
-
+// One `#[tokio::test]` per engine for each scenario; a scenario returns the database to drop.
 engines!(
     whole_run_failure_reports_nothing_applied: [sqlite, postgres],
     downgrade_never_strands_an_unknown_child: [sqlite, postgres, mysql],

@@ -2,6 +2,7 @@
 //! transaction modes, failures, drift, unknown revisions, stamp, offline SQL and concurrency.
 //! Each test gets its own database from `kiln_testing::TestDb` and drops it afterwards.
 
+#[macro_use]
 mod common;
 
 use common::{Rev, chain, exec, raw_rows, rev, sample, table_exists, write_set};
@@ -9,27 +10,7 @@ use kiln_runtime::{Db, Dialect, Error, Options, TransactionMode};
 use kiln_testing::TestDb;
 use std::collections::HashMap;
 
-/// Generates one `#[tokio::test]` per engine for each scenario function.
-macro_rules! on_every_engine {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::with_engine(kiln_runtime::Dialect::Sqlite, super::$name).await } )* }
-        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::with_engine(kiln_runtime::Dialect::Postgres, super::$name).await } )* }
-        mod mysql { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::with_engine(kiln_runtime::Dialect::MySql, super::$name).await } )* }
-    };
-}
-
-async fn with_engine<F, Fut>(dialect: Dialect, f: F)
-where
-    F: FnOnce(TestDb) -> Fut,
-    Fut: std::future::Future<Output = TestDb>,
-{
-    let Some(db) = TestDb::new(dialect).await else {
-        return;
-    };
-    let db = f(db).await;
-    db.drop_database().await.expect("drop test database");
-}
-
+// One `#[tokio::test]` per engine for each scenario function (macros in `common`).
 on_every_engine!(
     sample_set_upgrades_to_head_and_reports_state,
     run_is_a_noop_at_head_and_check_agrees,

@@ -1,6 +1,7 @@
 //! Many runners starting at once against one database: kiln's own tables are created safely on
 //! every engine, each revision is applied once, and no advisory lock outlives a run.
 
+#[macro_use]
 mod common;
 
 use common::{chain, raw_rows};
@@ -10,26 +11,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 const RUNNERS: usize = 32;
-
-macro_rules! on_every_engine {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::with_engine(kiln_runtime::Dialect::Sqlite, super::$name).await } )* }
-        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::with_engine(kiln_runtime::Dialect::Postgres, super::$name).await } )* }
-        mod mysql { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::with_engine(kiln_runtime::Dialect::MySql, super::$name).await } )* }
-    };
-}
-
-async fn with_engine<F, Fut>(dialect: Dialect, f: F)
-where
-    F: FnOnce(TestDb) -> Fut,
-    Fut: std::future::Future<Output = TestDb>,
-{
-    let Some(db) = TestDb::new(dialect).await else {
-        return;
-    };
-    let db = f(db).await;
-    db.drop_database().await.expect("drop test database");
-}
 
 on_every_engine!(
     thirty_two_runners_on_a_fresh_database_apply_each_revision_once,

@@ -3,33 +3,14 @@
 //! that carries the steps it completed, errors whose `Debug` reads like their `Display` with the
 //! help line, and server errors without PostgreSQL's C source line posing as a SQL position.
 
+#[macro_use]
 mod common;
 
 use common::{rev, write_set};
 use kiln_runtime::{Direction, Error, Migrator};
 use kiln_testing::TestDb;
 
-/// One `#[tokio::test]` per engine for each scenario; a scenario returns the database to drop.
-macro_rules! engines {
-    ($($name:ident: [$($engine:ident),*]),* $(,)?) => {
-        $( mod $name { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $engine() {
-                let dialect = match stringify!($engine) {
-                    "sqlite" => kiln_runtime::Dialect::Sqlite,
-                    "postgres" => kiln_runtime::Dialect::Postgres,
-                    _ => kiln_runtime::Dialect::MySql,
-                };
-                let Some(db) = kiln_testing::TestDb::new(dialect).await else {
-                    return;
-                };
-                let db = super::$name(db).await;
-                db.drop_database().await.expect("drop test database");
-            }
-        )* } )*
-    };
-}
-
+// One `#[tokio::test]` per engine for each scenario; a scenario returns the database to drop.
 engines!(
     recorded_durations_are_never_zero: [sqlite, postgres, mysql],
     failed_run_carries_its_completed_steps: [sqlite, postgres, mysql],

@@ -7,36 +7,17 @@
 //! Nothing here asserts speed: every wait has a 30 s guard that only a queue kiln failed to
 //! release (or a hung run) reaches.
 
+#[macro_use]
 mod common;
 
 use common::{Rev, rev, write_set};
 use kiln_runtime::{Db, Dialect, Error, Hooks, Migrator, Options, RawConnection, TransactionMode};
 use kiln_testing::TestDb;
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// What no step of these tests may reach; only a queue that was never released does.
 const GUARD: Duration = Duration::from_secs(30);
-
-macro_rules! on_servers {
-    ($($name:ident),* $(,)?) => {
-        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::with_engine(kiln_runtime::Dialect::Postgres, super::$name).await } )* }
-        mod mysql { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::with_engine(kiln_runtime::Dialect::MySql, super::$name).await } )* }
-    };
-}
-
-async fn with_engine<F, Fut>(dialect: Dialect, f: F)
-where
-    F: FnOnce(TestDb) -> Fut,
-    Fut: Future<Output = TestDb>,
-{
-    let Some(db) = TestDb::new(dialect).await else {
-        return;
-    };
-    let db = f(db).await;
-    db.drop_database().await.expect("drop test database");
-}
 
 on_servers!(
     a_revision_behind_an_open_transaction_gives_up_and_releases_the_queue,

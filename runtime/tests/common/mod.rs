@@ -214,3 +214,55 @@ pub async fn rerun_completes(m: &Migrator, db: &Db, steps: usize) {
     assert_eq!((st.current, st.dirty), (vec!["r2".to_owned()], Vec::new()));
     assert!(table_exists(db, "freeze_here").await);
 }
+
+/// Runs `f` on a fresh test database of `dialect` and drops it afterwards; without a server the
+/// test is skipped outside CI and fails under it ([`kiln_testing::TestDb::new`]).
+pub async fn with_engine<F, Fut>(dialect: Dialect, f: F)
+where
+    F: FnOnce(kiln_testing::TestDb) -> Fut,
+    Fut: std::future::Future<Output = kiln_testing::TestDb>,
+{
+    let Some(db) = kiln_testing::TestDb::new(dialect).await else {
+        return;
+    };
+    let db = f(db).await;
+    db.drop_database().await.expect("drop test database");
+}
+
+/// For each `async fn name(TestDb) -> TestDb` of the test file, one test per engine:
+/// `sqlite::name`, `postgres::name`, `mysql::name`.
+#[allow(unused_macros)]
+macro_rules! on_every_engine {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { crate::common::with_engine(kiln_runtime::Dialect::Sqlite, super::$name).await } )* }
+        on_servers!($($name),*);
+    };
+}
+
+/// The same on the two network engines alone: `postgres::name`, `mysql::name`.
+#[allow(unused_macros)]
+macro_rules! on_servers {
+    ($($name:ident),* $(,)?) => {
+        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { crate::common::with_engine(kiln_runtime::Dialect::Postgres, super::$name).await } )* }
+        mod mysql { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { crate::common::with_engine(kiln_runtime::Dialect::MySql, super::$name).await } )* }
+    };
+}
+
+/// For each `name: [engines]`, one test per listed engine: `name::sqlite`, `name::postgres`,
+/// `name::mysql`.
+#[allow(unused_macros)]
+macro_rules! engines {
+    ($($name:ident: [$($engine:ident),*]),* $(,)?) => {
+        $( mod $name { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $engine() {
+                let dialect = match stringify!($engine) {
+                    "sqlite" => kiln_runtime::Dialect::Sqlite,
+                    "postgres" => kiln_runtime::Dialect::Postgres,
+                    _ => kiln_runtime::Dialect::MySql,
+                };
+                crate::common::with_engine(dialect, super::$name).await
+            }
+        )* } )*
+    };
+}
