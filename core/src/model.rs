@@ -256,9 +256,21 @@ impl MigrationSet {
     pub fn get(&self, id: &str) -> Option<&Revision> {
         self.revisions.iter().find(|r| r.id() == id)
     }
-    /// The position of a revision in [`Self::revisions`].
+    /// The position of a revision in [`Self::revisions`]: a search, so a caller looking up many
+    /// ids builds [`Self::positions`] once instead.
     pub fn index_of(&self, id: &str) -> Option<usize> {
         self.revisions.iter().position(|r| r.id() == id)
+    }
+    /// Every revision's position in [`Self::revisions`], by id: for lookups in a loop, where
+    /// [`Self::index_of`] would make the loop quadratic (indexing the graph of 1,000 revisions
+    /// that way took a million string comparisons).
+    pub fn positions(&self) -> std::collections::HashMap<&str, usize> {
+        let mut map = std::collections::HashMap::with_capacity(self.revisions.len());
+        for (i, r) in self.revisions.iter().enumerate() {
+            // The first of two equal ids wins, as `index_of` finds it (a validated set has none).
+            map.entry(r.id()).or_insert(i);
+        }
+        map
     }
     /// The number of revisions.
     pub fn len(&self) -> usize {

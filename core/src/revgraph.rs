@@ -47,10 +47,11 @@ impl RevisionGraph {
 
     /// Indexes a validated set (every parent and dependency resolves, by construction).
     pub fn of_set(set: &MigrationSet) -> Self {
+        let at = set.positions();
         let lists = |f: fn(&crate::model::Revision) -> &[crate::model::Str]| -> Vec<Vec<usize>> {
             set.revisions()
                 .iter()
-                .map(|r| f(r).iter().filter_map(|p| set.index_of(p)).collect())
+                .map(|r| f(r).iter().filter_map(|p| at.get(&**p).copied()).collect())
                 .collect()
         };
         Self::from_edges(

@@ -694,6 +694,32 @@ mod tests {
         ])
     }
 
+    /// The graph indexed through `positions` (one map) has exactly the edges the
+    /// search per lookup (`index_of`) finds, on a set with a merge and a dependency.
+    #[test]
+    fn positions_index_the_graph_as_a_search_would() {
+        let s = set(&[
+            ("aa1", "", "", true),
+            ("bb2", "aa1", "", true),
+            ("cc3", "aa1", "", true),
+            ("dd4", "bb2,cc3", "", true),
+        ]);
+        let at = s.positions();
+        assert_eq!(at.len(), s.len());
+        for (i, r) in s.revisions().iter().enumerate() {
+            assert_eq!(at.get(r.id()), Some(&i));
+            assert_eq!(s.index_of(r.id()), Some(i));
+        }
+        assert_eq!(at.get("zz9"), None);
+        let g = RevisionGraph::of_set(&s);
+        for (i, r) in s.revisions().iter().enumerate() {
+            let searched: Vec<usize> = r.parents().iter().filter_map(|p| s.index_of(p)).collect();
+            assert_eq!(g.parents(i), searched.as_slice(), "{}", r.id());
+        }
+        let dd4 = at["dd4"];
+        assert_eq!(g.parents(dd4).len(), 2);
+    }
+
     #[test]
     fn parses_every_form() {
         let p = |s| Target::parse(s).unwrap();

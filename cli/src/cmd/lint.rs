@@ -59,7 +59,8 @@ pub fn lint(s: &Settings, a: &LintArgs) -> anyhow::Result<Code> {
     if let Some(v) = a.postgres_version {
         opts.postgres_version = v;
     }
-    let index = |r: &Revision| set.index_of(r.id()).unwrap_or(usize::MAX);
+    let at = set.positions();
+    let index = |r: &Revision| at.get(r.id()).copied().unwrap_or(usize::MAX);
     let findings = kiln_lint::lint(
         &set,
         &opts,

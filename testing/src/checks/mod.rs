@@ -269,8 +269,9 @@ async fn applied(ctx: Ctx, m: &Migrator, db: &Db) -> Result<Vec<bool>, CheckErro
         )));
     }
     let mut v = vec![false; m.set().len()];
+    let at = m.set().positions();
     for a in st.applied.iter().filter(|a| a.is_applied()) {
-        if let Some(i) = m.set().index_of(&a.revision) {
+        if let Some(&i) = at.get(a.revision.as_str()) {
             v[i] = true;
         }
     }
