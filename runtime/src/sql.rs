@@ -49,29 +49,40 @@ pub fn quote_literal(dialect: Dialect, value: &str) -> String {
 /// backslash escapes. NUL, which neither engine stores in text, is dropped. MySQL (whose meaning of
 /// a backslash depends on `NO_BACKSLASH_ESCAPES`) is refused: its bookkeeping is always bound.
 pub(crate) fn literal(dialect: Dialect, value: Option<&str>) -> String {
+    let mut out = String::new();
+    push_literal(&mut out, dialect, value);
+    out
+}
+
+/// [`literal`], appended to `out`: the bookkeeping of a whole run writes thousands of them.
+pub(crate) fn push_literal(out: &mut String, dialect: Dialect, value: Option<&str>) {
     let Some(value) = value else {
-        return "NULL".to_owned();
+        out.push_str("NULL");
+        return;
     };
     debug_assert!(
         dialect != Dialect::MySql,
         "MySQL bookkeeping must use bind parameters"
     );
     let backslash = dialect != Dialect::Sqlite && value.contains('\\');
-    let mut out = String::with_capacity(value.len() + 3);
     if backslash {
         out.push('E');
     }
     out.push('\'');
-    for c in value.chars() {
-        match c {
-            '\'' => out.push_str("''"),
-            '\\' if backslash => out.push_str("\\\\"),
-            '\0' => {}
-            c => out.push(c),
+    if !backslash && !value.contains(['\'', '\0']) {
+        // Revision ids, checksums and timestamps: nothing to escape.
+        out.push_str(value);
+    } else {
+        for c in value.chars() {
+            match c {
+                '\'' => out.push_str("''"),
+                '\\' if backslash => out.push_str("\\\\"),
+                '\0' => {}
+                c => out.push(c),
+            }
         }
     }
     out.push('\'');
-    out
 }
 
 /// A version row or audit row waiting to be written; see [`Bookkeeping`].
@@ -132,7 +143,20 @@ impl Bookkeeping {
     ) {
         use std::fmt::Write as _;
         let d = sql.dialect;
-        let lit = |v: &str| literal(d, Some(v));
+        let put = |out: &mut String, v: &str| push_literal(out, d, Some(v));
+        // What every audit row of the run repeats, rendered once.
+        let mut run_id = String::new();
+        put(&mut run_id, audit.run_id);
+        let mut tail = String::from(", 'ok', NULL, ");
+        match d {
+            Dialect::Postgres => tail.push_str("current_user"),
+            _ => push_literal(&mut tail, d, audit.db_user),
+        }
+        for v in [audit.host, audit.app_version, Some(audit.kiln_version)] {
+            tail.push_str(", ");
+            push_literal(&mut tail, d, v);
+        }
+        tail.push(')');
         for chunk in self.records.chunks(ROWS_PER_STATEMENT) {
             let ups: Vec<&Record> = chunk.iter().filter(|r| r.action == "upgrade").collect();
             if !ups.is_empty() {
@@ -142,16 +166,15 @@ impl Bookkeeping {
                     sql.version
                 );
                 for (i, r) in ups.iter().enumerate() {
-                    let _ = write!(
-                        out,
-                        "{}({}, {}, 'applied', {}, {}, {}, NULL)",
-                        if i > 0 { ", " } else { "" },
-                        lit(&r.revision),
-                        lit(&r.checksum),
-                        lit(&r.finished_at),
-                        r.duration_ms,
-                        lit(audit.kiln_version),
-                    );
+                    out.push_str(if i > 0 { ", (" } else { "(" });
+                    put(out, &r.revision);
+                    out.push_str(", ");
+                    put(out, &r.checksum);
+                    out.push_str(", 'applied', ");
+                    put(out, &r.finished_at);
+                    let _ = write!(out, ", {}, ", r.duration_ms);
+                    put(out, audit.kiln_version);
+                    out.push_str(", NULL)");
                 }
                 out.push_str(";\n");
             }
@@ -159,47 +182,42 @@ impl Bookkeeping {
             if !downs.is_empty() {
                 let _ = write!(out, "DELETE FROM {} WHERE revision IN (", sql.version);
                 for (i, r) in downs.iter().enumerate() {
-                    let _ = write!(out, "{}{}", if i > 0 { ", " } else { "" }, lit(&r.revision));
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    put(out, &r.revision);
                 }
                 out.push_str(");\n");
             }
-            let user = match d {
-                Dialect::Postgres => "current_user".to_owned(),
-                _ => literal(d, audit.db_user),
-            };
             let _ = write!(
                 out,
                 "INSERT INTO {} (run_id, action, revision, checksum, started_at, finished_at, duration_ms, outcome, error, db_user, host, app_version, kiln_version) VALUES ",
                 sql.audit
             );
             for (i, r) in chunk.iter().enumerate() {
-                let _ = write!(
-                    out,
-                    "{}({}, {}, {}, {}, {}, {}, {}, 'ok', NULL, {user}, {}, {}, {})",
-                    if i > 0 { ", " } else { "" },
-                    lit(audit.run_id),
-                    lit(r.action),
-                    lit(&r.revision),
-                    lit(&r.checksum),
-                    lit(&r.started_at),
-                    lit(&r.finished_at),
-                    r.duration_ms,
-                    literal(d, audit.host),
-                    literal(d, audit.app_version),
-                    lit(audit.kiln_version),
-                );
+                out.push_str(if i > 0 { ", (" } else { "(" });
+                out.push_str(&run_id);
+                for v in [
+                    r.action,
+                    &r.revision,
+                    &r.checksum,
+                    &r.started_at,
+                    &r.finished_at,
+                ] {
+                    out.push_str(", ");
+                    put(out, v);
+                }
+                let _ = write!(out, ", {}", r.duration_ms);
+                out.push_str(&tail);
             }
             out.push_str(";\n");
         }
         self.records.clear();
-        let _ = writeln!(
-            out,
-            "UPDATE {} SET digest = {}, dirty = {}, updated_at = {} WHERE id = 1;",
-            sql.state,
-            lit(digest_hex),
-            dirty.max(0),
-            lit(now),
-        );
+        let _ = write!(out, "UPDATE {} SET digest = ", sql.state);
+        put(out, digest_hex);
+        let _ = write!(out, ", dirty = {}, updated_at = ", dirty.max(0));
+        put(out, now);
+        out.push_str(" WHERE id = 1;\n");
     }
 }
 
@@ -662,6 +680,46 @@ mod tests {
         assert_eq!(
             out.matches("INSERT INTO \"kiln_audit\"").count(),
             1,
+            "{out}"
+        );
+        // The whole script, byte for byte: rows are written piece by piece for speed.
+        let audit_row = |action: &str, id: &str| {
+            format!(
+                "('run', '{action}', '{id}', 'c', 's', 'f', 3, 'ok', NULL, current_user, 'h''ost', NULL, '0.1.0')"
+            )
+        };
+        let expected = format!(
+            "INSERT INTO \"kiln_version\" (revision, checksum, state, applied_at, duration_ms, kiln_version, error) VALUES ('r1', 'c', 'applied', 'f', 3, '0.1.0', NULL), ('r2', 'c', 'applied', 'f', 3, '0.1.0', NULL);\n\
+             DELETE FROM \"kiln_version\" WHERE revision IN ('r0');\n\
+             INSERT INTO \"kiln_audit\" (run_id, action, revision, checksum, started_at, finished_at, duration_ms, outcome, error, db_user, host, app_version, kiln_version) VALUES {}, {}, {};\n\
+             UPDATE \"kiln_version_state\" SET digest = '00', dirty = 0, updated_at = 'now' WHERE id = 1;\n",
+            audit_row("upgrade", "r1"),
+            audit_row("upgrade", "r2"),
+            audit_row("downgrade", "r0"),
+        );
+        assert_eq!(out, expected);
+        // SQLite names the user as a literal, escaped like every other value.
+        let sqlite = Sql::new(Dialect::Sqlite, &Options::default()).unwrap();
+        book.records.push(Record {
+            action: "upgrade",
+            revision: "r3".to_owned(),
+            checksum: "c".to_owned(),
+            started_at: "s".to_owned(),
+            finished_at: "f".to_owned(),
+            duration_ms: 4,
+        });
+        let audit = AuditContext {
+            db_user: Some("o'k"),
+            ..audit
+        };
+        let mut out = String::new();
+        book.drain_into(&mut out, &sqlite, &audit, "01", 2, "now");
+        assert!(
+            out.contains("VALUES ('run', 'upgrade', 'r3', 'c', 's', 'f', 4, 'ok', NULL, 'o''k', 'h''ost', NULL, '0.1.0');\n"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("SET digest = '01', dirty = 2, updated_at = 'now' WHERE id = 1;\n"),
             "{out}"
         );
     }
