@@ -147,11 +147,16 @@ async fn network_pool<DB: sqlx::Database>(
             if known && matches!(e, sqlx::Error::PoolTimedOut) {
                 probe::<DB::Connection>(&opts, shown).await?;
             }
-            Err(Error::Database {
-                context: format!("connecting to {shown}"),
-                source: e,
-            })
+            Err(connecting(shown, e))
         }
+    }
+}
+
+/// The error of a connection to `shown` (a URL without its password) that failed with `source`.
+fn connecting(shown: &str, source: sqlx::Error) -> Error {
+    Error::Database {
+        context: format!("connecting to {shown}"),
+        source,
     }
 }
 
@@ -165,14 +170,8 @@ async fn probe<C: sqlx::Connection>(opts: &C::Options, shown: &str) -> Result<()
             let _ = conn.close().await;
             Ok(())
         }
-        Ok(Err(e)) => Err(Error::Database {
-            context: format!("connecting to {shown}"),
-            source: e,
-        }),
-        Err(_) => Err(Error::Database {
-            context: format!("connecting to {shown}"),
-            source: sqlx::Error::PoolTimedOut,
-        }),
+        Ok(Err(e)) => Err(connecting(shown, e)),
+        Err(_) => Err(connecting(shown, sqlx::Error::PoolTimedOut)),
     }
 }
 
@@ -219,10 +218,7 @@ impl Db {
                     })
                     .connect_with(opts)
                     .await
-                    .map_err(|e| Error::Database {
-                        context: format!("connecting to {shown}"),
-                        source: e,
-                    })?;
+                    .map_err(|e| connecting(&shown, e))?;
                 Ok(Db::Sqlite(pool))
             }
             #[cfg(feature = "postgres")]
